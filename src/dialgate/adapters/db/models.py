@@ -1,0 +1,316 @@
+"""SQLAlchemy 2 models: the whole schema, created by the first Alembic migration.
+
+Settings live in a JSON column per account and sub account (the key set is the public contract in
+``domain.settings``; a new key needs no schema change). Money is ``Numeric``; times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+MONEY = Numeric(18, 6)
+# BigInteger ids that are still autoincrementing INTEGER PRIMARY KEYs on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: MONEY, dict[str, Any]: JSON}
+
+
+class PopRow(Base):
+    __tablename__ = "pops"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    city: Mapped[str] = mapped_column(String(64))
+    hostname: Mapped[str] = mapped_column(String(128))
+    country: Mapped[str] = mapped_column(String(2))
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    portal_password_hash: Mapped[str] = mapped_column(String(255))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The prepaid balance is the sum of the ledger (transactions); this column is that sum, kept
+    # in the same transaction as each ledger row with an atomic UPDATE, so reads are cheap.
+    balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    # Bumped on every change that affects call decisions; snapshot caches compare it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubAccountRow(Base):
+    __tablename__ = "subaccounts"
+    __table_args__ = (UniqueConstraint("account_id", "username"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(32), unique=True)  # <main>_<username>
+    # Own settings plus the overrides it has; a key absent from the overrides inherits.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubscriberRow(Base):
+    """Kamailio's ``subscriber`` table (auth_db schema version 7) plus the per-account SIP
+    attributes Kamailio loads with the credentials. Only digests are stored, never passwords."""
+
+    __tablename__ = "subscriber"
+    __table_args__ = (UniqueConstraint("username", "domain", name="subscriber_account_idx"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    domain: Mapped[str] = mapped_column(String(64), default="")
+    password: Mapped[str] = mapped_column(String(64), default="")  # always empty
+    ha1: Mapped[str] = mapped_column(String(128), default="")
+    ha1b: Mapped[str] = mapped_column(String(128), default="")
+    max_expiry: Mapped[int] = mapped_column(Integer, default=3600)
+    encrypted_sip: Mapped[int] = mapped_column(Integer, default=0)
+    nat: Mapped[str] = mapped_column(String(8), default="yes")
+
+
+class KamailioVersionRow(Base):
+    """Kamailio's ``version`` table; auth_db refuses to start unless subscriber = 7."""
+
+    __tablename__ = "version"
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    table_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MailboxRow(Base):
+    __tablename__ = "mailboxes"
+    __table_args__ = (UniqueConstraint("account_id", "mailbox"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    mailbox: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+
+
+class RoutingTargetRow(Base):
+    """Things a DID can route to besides accounts and mailboxes: call forwardings (fwd), IVRs,
+    queues, ring groups (grp) and time conditions (tc)."""
+
+    __tablename__ = "routing_targets"
+    __table_args__ = (UniqueConstraint("account_id", "kind", "ref"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    ref: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64), default="")
+    # Kind-specific data: fwd -> {"number": ...}; grp -> {"members": [...]}; tc -> {...}.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DidRow(Base):
+    __tablename__ = "dids"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    description: Mapped[str] = mapped_column(String(100), default="")
+    routing: Mapped[str] = mapped_column(String(64))
+    failover_busy: Mapped[str] = mapped_column(String(64), default="none:")
+    failover_unreachable: Mapped[str] = mapped_column(String(64), default="none:")
+    failover_noanswer: Mapped[str] = mapped_column(String(64), default="none:")
+    pop: Mapped[str] = mapped_column(String(32))
+    plan: Mapped[str] = mapped_column(String(16), default="per_minute")
+    cnam_lookup: Mapped[bool] = mapped_column(Boolean, default=False)
+    e911_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    dial_time: Mapped[int] = mapped_column(Integer, default=60)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditRow(Base):
+    """Append-only history of settings changes. Secrets appear as *** only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_account_at", "account_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(32))  # 100000 or 100000_office (or a DID)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    key: Mapped[str] = mapped_column(String(64))
+    old: Mapped[str] = mapped_column(Text, default="")
+    new: Mapped[str] = mapped_column(Text, default="")
+
+
+class RateRow(Base):
+    __tablename__ = "rates"
+    __table_args__ = (UniqueConstraint("route", "prefix"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    route: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))
+    destination: Mapped[str] = mapped_column(String(128))
+    rate: Mapped[Decimal] = mapped_column(Numeric(12, 6))
+    increment: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class PolicyChangeRow(Base):
+    """A change feed for compiled policy snapshots: one row per change that affects call
+    decisions (account '*' for rate decks), written in the same transaction as the change.
+    Snapshot caches in every process poll its highest ``seq`` cheaply."""
+
+    __tablename__ = "policy_changes"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransactionRow(Base):
+    """The ledger: the balance is the sum of ``amount`` (deposits positive, charges negative)."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_account_at", "account_id", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # deposit, call, did_fee, adjustment
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    call_id: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+
+
+class CdrRow(Base):
+    __tablename__ = "cdrs"
+    __table_args__ = (Index("ix_cdrs_account_started", "account_id", "started_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    caller: Mapped[str] = mapped_column(String(32))  # 100000 or 100000_office
+    dialed: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime] = mapped_column()
+    disposition: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rate_per_minute: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    increment_s: Mapped[int] = mapped_column(Integer, default=60)
+    flat_fee: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    duration_s: Mapped[int] = mapped_column(Integer, default=0)
+    billed_s: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+
+
+class OutboxRow(Base):
+    """Emails to send, written in the same transaction as what caused them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipients: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"to": [...]}
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class BalanceAlertRow(Base):
+    """Balance-threshold state per account, so reminders go out once a day at most."""
+
+    __tablename__ = "balance_alerts"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    threshold: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # public part, to find the row
+    key_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SwitchTokenRow(Base):
+    __tablename__ = "switch_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class VoipmsApiRow(Base):
+    """VoIP.ms-compatible API access: off until enabled, limited to the allowed IPs."""
+
+    __tablename__ = "voipms_api"
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    allowed_ips: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"ips": [...]}
+
+
+class PortalSessionRow(Base):
+    """Server-side portal sessions: the cookie holds a random id, stored here only hashed."""
+
+    __tablename__ = "portal_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
