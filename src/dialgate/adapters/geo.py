@@ -65,9 +65,7 @@ def countries() -> tuple[Country, ...]:
         if region is None:
             continue
         names = {lang: loc.territories.get(code, code) for lang, loc in locales.items()}
-        result.append(
-            Country(code, region, phonenumbers.country_code_for_region(code), names)
-        )
+        result.append(Country(code, region, phonenumbers.country_code_for_region(code), names))
     return tuple(result)
 
 

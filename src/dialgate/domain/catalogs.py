@@ -66,26 +66,59 @@ class MusicOnHold:
 
 
 MUSIC_ON_HOLD: tuple[MusicOnHold, ...] = (
-    MusicOnHold("bleep", "No Music, Intermittent Bleep", "***100",
-                "Silent, with a subtle intermittent bleep so callers know they are still on hold."),
-    MusicOnHold("tropics", "Away in the Tropics", "***89",
-                "Ukulele, steel drums and steel guitars, from Hawaii to the Caribbean."),
-    MusicOnHold("coffee_sunrise", "Coffee and Sunrise", "***90",
-                "Uplifting without being perky, positive without being too smiley."),
-    MusicOnHold("coffee_shop_acoustic", "Coffee Shop Acoustic", "***91",
-                "Soothing acoustic guitar tracks for a relaxed atmosphere."),
+    MusicOnHold(
+        "bleep",
+        "No Music, Intermittent Bleep",
+        "***100",
+        "Silent, with a subtle intermittent bleep so callers know they are still on hold.",
+    ),
+    MusicOnHold(
+        "tropics",
+        "Away in the Tropics",
+        "***89",
+        "Ukulele, steel drums and steel guitars, from Hawaii to the Caribbean.",
+    ),
+    MusicOnHold(
+        "coffee_sunrise",
+        "Coffee and Sunrise",
+        "***90",
+        "Uplifting without being perky, positive without being too smiley.",
+    ),
+    MusicOnHold(
+        "coffee_shop_acoustic",
+        "Coffee Shop Acoustic",
+        "***91",
+        "Soothing acoustic guitar tracks for a relaxed atmosphere.",
+    ),
     MusicOnHold("easy_listening", "Easy Listening", "***92", "Smooth, casual tunes."),
-    MusicOnHold("guitar_alchemy", "Guitar Alchemy", "***93",
-                "Clever harmonics and progressive chord sequences."),
-    MusicOnHold("happy_endings", "Happy Endings", "***94",
-                "Uplifting, commercial style: guitar, drums, ukulele, harmonica and bells."),
-    MusicOnHold("light_casual", "Light and Casual", "***95",
-                "Soothing and peaceful songs with a light, positive feeling."),
-    MusicOnHold("orchestral_moods", "Orchestral Moods", "***96",
-                "Emotional and dramatic tales spun by violins, pianos and full orchestras."),
+    MusicOnHold(
+        "guitar_alchemy",
+        "Guitar Alchemy",
+        "***93",
+        "Clever harmonics and progressive chord sequences.",
+    ),
+    MusicOnHold(
+        "happy_endings",
+        "Happy Endings",
+        "***94",
+        "Uplifting, commercial style: guitar, drums, ukulele, harmonica and bells.",
+    ),
+    MusicOnHold(
+        "light_casual",
+        "Light and Casual",
+        "***95",
+        "Soothing and peaceful songs with a light, positive feeling.",
+    ),
+    MusicOnHold(
+        "orchestral_moods",
+        "Orchestral Moods",
+        "***96",
+        "Emotional and dramatic tales spun by violins, pianos and full orchestras.",
+    ),
     MusicOnHold("piano_mix", "Piano Mix", "***97", "Smooth piano."),
-    MusicOnHold("rock_me_easy", "Rock Me Easy", "***98",
-                "Feel-good music for a relaxing atmosphere."),
+    MusicOnHold(
+        "rock_me_easy", "Rock Me Easy", "***98", "Feel-good music for a relaxing atmosphere."
+    ),
     MusicOnHold("spa_sounds", "Spa Sounds", "***99", "Soft, slow and serene instrumentals."),
 )
 MOH_BY_KEY = {m.key: m for m in MUSIC_ON_HOLD}

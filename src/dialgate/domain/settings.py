@@ -66,7 +66,7 @@ class ValidationContext:
     countries: frozenset[str] = frozenset()
 
 
-class _Invalid(Exception):
+class InvalidValue(Exception):
     """Raised by a parser; becomes a FieldError naming the key."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -104,7 +104,7 @@ def _text(raw: object) -> str:
     if isinstance(raw, bool | int | Decimal | float):
         return str(raw)
     if not isinstance(raw, str):
-        raise _Invalid("invalid_type", f"expected text, got {type(raw).__name__}")
+        raise InvalidValue("invalid_type", f"expected text, got {type(raw).__name__}")
     return raw.strip()
 
 
@@ -118,7 +118,9 @@ def choice(options: Mapping[str, str]) -> Parser:
     def parse(raw: object, ctx: ValidationContext) -> str:
         value = _text(raw).lower()
         if value not in options:
-            raise _Invalid("invalid_choice", f"must be one of {', '.join(options)}; got {raw!r}")
+            raise InvalidValue(
+                "invalid_choice", f"must be one of {', '.join(options)}; got {raw!r}"
+            )
         return value
 
     return parse
@@ -132,19 +134,21 @@ def boolean(raw: object, ctx: ValidationContext) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise _Invalid("invalid_boolean", f"must be true/false, yes/no or 1/0; got {raw!r}")
+    raise InvalidValue("invalid_boolean", f"must be true/false, yes/no or 1/0; got {raw!r}")
 
 
 def int_range(low: int, high: int, unit: str = "") -> Parser:
     def parse(raw: object, ctx: ValidationContext) -> int:
         if isinstance(raw, bool):
-            raise _Invalid("invalid_integer", f"must be a whole number; got {raw!r}")
+            raise InvalidValue("invalid_integer", f"must be a whole number; got {raw!r}")
         text = _text(raw)
         if not re.fullmatch(r"[+-]?\d+", text):
-            raise _Invalid("invalid_integer", f"must be a whole number; got {raw!r}")
+            raise InvalidValue("invalid_integer", f"must be a whole number; got {raw!r}")
         value = int(text)
         if not low <= value <= high:
-            raise _Invalid("out_of_range", f"must be between {low} and {high}{unit}; got {value}")
+            raise InvalidValue(
+                "out_of_range", f"must be between {low} and {high}{unit}; got {value}"
+            )
         return value
 
     return parse
@@ -153,20 +157,22 @@ def int_range(low: int, high: int, unit: str = "") -> Parser:
 def money(*, low: Decimal, high: Decimal | None, places: int) -> Parser:
     def parse(raw: object, ctx: ValidationContext) -> Decimal:
         if isinstance(raw, bool):
-            raise _Invalid("invalid_decimal", f"must be a number; got {raw!r}")
+            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}")
         text = _text(raw).lstrip("$")
         try:
             value = Decimal(text)
         except InvalidOperation:
-            raise _Invalid("invalid_decimal", f"must be a number; got {raw!r}") from None
+            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}") from None
         if not value.is_finite():
-            raise _Invalid("invalid_decimal", f"must be a number; got {raw!r}")
+            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}")
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
-            raise _Invalid("too_many_decimals", f"must have at most {places} decimals; got {text}")
+            raise InvalidValue(
+                "too_many_decimals", f"must have at most {places} decimals; got {text}"
+            )
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise _Invalid("out_of_range", f"must be {bound}; got {text}")
+            raise InvalidValue("out_of_range", f"must be {bound}; got {text}")
         return value
 
     return parse
@@ -177,7 +183,7 @@ def nanp_number(raw: object, ctx: ValidationContext) -> str:
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
     if not re.fullmatch(r"[2-9]\d{2}[2-9]\d{6}", digits):
-        raise _Invalid(
+        raise InvalidValue(
             "invalid_nanp_number",
             f"must be a 10-digit North American number (NPA-NXX-XXXX); got {raw!r}",
         )
@@ -191,7 +197,7 @@ def callerid(raw: object, ctx: ValidationContext) -> str:
         return digits
     if re.fullmatch(r"[1-9]\d{7,14}", digits):
         return digits
-    raise _Invalid(
+    raise InvalidValue(
         "invalid_callerid",
         f"must be a 10-digit North American number or E.164 digits (8 to 15); got {raw!r}",
     )
@@ -200,7 +206,9 @@ def callerid(raw: object, ctx: ValidationContext) -> str:
 def mailbox(raw: object, ctx: ValidationContext) -> str:
     value = _text(raw)
     if value not in ctx.mailboxes:
-        raise _Invalid("unknown_mailbox", f"must be a mailbox of account {ctx.account}; got {value!r}")
+        raise InvalidValue(
+            "unknown_mailbox", f"must be a mailbox of account {ctx.account}; got {value!r}"
+        )
     return value
 
 
@@ -211,15 +219,15 @@ def music(raw: object, ctx: ValidationContext) -> str:
 def countries(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     codes = [c.upper() for c in _items(raw)]
     if not codes:
-        raise _Invalid("empty_list", "must list at least one country code, or ALL")
+        raise InvalidValue("empty_list", "must list at least one country code, or ALL")
     if "ALL" in codes:
         if len(codes) > 1:
-            raise _Invalid("invalid_country", "ALL cannot be combined with country codes")
+            raise InvalidValue("invalid_country", "ALL cannot be combined with country codes")
         return ("ALL",)
     bad = [c for c in codes if c not in ctx.countries]
     if bad:
         hint = " (the US and Canada are always allowed)" if set(bad) & {"US", "CA"} else ""
-        raise _Invalid(
+        raise InvalidValue(
             "invalid_country",
             f"must be ISO 3166 alpha-2 codes of dialable countries or ALL; "
             f"not valid: {', '.join(bad)}{hint}",
@@ -243,7 +251,7 @@ def ip_entries(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
             pass
         name = item.lower().rstrip(".")
         if re.fullmatch(r"[\d.]+|[\d.]+/\d+", name) or not _HOSTNAME.fullmatch(name):
-            raise _Invalid(
+            raise InvalidValue(
                 "invalid_ip",
                 f"must be IPv4/IPv6 addresses, CIDR ranges or host names; not valid: {item!r}",
             )
@@ -255,41 +263,45 @@ def pop_names(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     names = [n.lower() for n in _items(raw)]
     bad = [n for n in names if n not in ctx.pops]
     if bad:
-        raise _Invalid("invalid_pop", f"must be POP names from the catalog; not valid: {', '.join(bad)}")
+        raise InvalidValue(
+            "invalid_pop", f"must be POP names from the catalog; not valid: {', '.join(bad)}"
+        )
     return tuple(sorted(set(names)))
 
 
 def single_pop(raw: object, ctx: ValidationContext) -> str:
     name = _text(raw).lower()
     if name not in ctx.pops:
-        raise _Invalid("invalid_pop", f"must be a POP name from the catalog; got {raw!r}")
+        raise InvalidValue("invalid_pop", f"must be a POP name from the catalog; got {raw!r}")
     return name
 
 
 def emails(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     items = _items(raw)
     if not items:
-        raise _Invalid("empty_list", "must list at least one email address")
+        raise InvalidValue("empty_list", "must list at least one email address")
     out = []
     for item in items:
         try:
             out.append(validate_email(item, check_deliverability=False).normalized)
         except EmailNotValidError as exc:
-            raise _Invalid("invalid_email", f"{item!r} is not a valid email address: {exc}") from None
+            raise InvalidValue(
+                "invalid_email", f"{item!r} is not a valid email address: {exc}"
+            ) from None
     return tuple(dict.fromkeys(out))
 
 
 def codecs(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     items = [c.lower() for c in _items(raw)]
     if not items:
-        raise _Invalid("empty_list", "must be all or a list of codecs")
+        raise InvalidValue("empty_list", "must be all or a list of codecs")
     if "all" in items:
         if len(items) > 1:
-            raise _Invalid("invalid_codec", "all cannot be combined with codec names")
+            raise InvalidValue("invalid_codec", "all cannot be combined with codec names")
         return ("all",)
     bad = [c for c in items if c not in catalogs.CODECS]
     if bad:
-        raise _Invalid(
+        raise InvalidValue(
             "invalid_codec",
             f"must be all or codecs from {', '.join(catalogs.CODECS)}; not valid: {', '.join(bad)}",
         )
@@ -302,7 +314,7 @@ def routing_target(raw: object, ctx: ValidationContext) -> str:
     header, sep, value = text.partition(":")
     header = header.lower()
     if not sep or header not in catalogs.ROUTING_HEADERS:
-        raise _Invalid(
+        raise InvalidValue(
             "invalid_target",
             f"must be header:value with a header from {', '.join(catalogs.ROUTING_HEADERS)}; "
             f"got {raw!r}",
@@ -310,7 +322,7 @@ def routing_target(raw: object, ctx: ValidationContext) -> str:
     value = value.strip()
     if header == "none":
         if value:
-            raise _Invalid("invalid_target", "none: takes no value")
+            raise InvalidValue("invalid_target", "none: takes no value")
         return "none:"
     exists: bool
     if header == "account":
@@ -322,13 +334,15 @@ def routing_target(raw: object, ctx: ValidationContext) -> str:
     else:
         exists = value in ctx.targets.get(header, frozenset())
     if not exists:
-        raise _Invalid("unknown_target", f"{header}:{value} does not exist on account {ctx.account}")
+        raise InvalidValue(
+            "unknown_target", f"{header}:{value} does not exist on account {ctx.account}"
+        )
     return f"{header}:{value}"
 
 
 def password(raw: object, ctx: ValidationContext) -> str:
     if not isinstance(raw, str):
-        raise _Invalid("invalid_password", "must be text")
+        raise InvalidValue("invalid_password", "must be text")
     value = raw
     if (
         len(value) < 8
@@ -336,20 +350,20 @@ def password(raw: object, ctx: ValidationContext) -> str:
         or not re.search(r"[A-Z]", value)
         or not re.search(r"\d", value)
     ):
-        raise _Invalid(
+        raise InvalidValue(
             "weak_password",
             "must be at least 8 characters with an upper-case letter, "
             "a lower-case letter and a digit",
         )
     if len(value) > 128 or any(ord(ch) < 32 for ch in value):
-        raise _Invalid("invalid_password", "must be at most 128 printable characters")
+        raise InvalidValue("invalid_password", "must be at most 128 printable characters")
     return value
 
 
 def description(raw: object, ctx: ValidationContext) -> str:
     value = _text(raw)
     if len(value) > 100 or any(ord(ch) < 32 for ch in value):
-        raise _Invalid("invalid_description", "must be at most 100 printable characters")
+        raise InvalidValue("invalid_description", "must be at most 100 printable characters")
     return value
 
 
@@ -358,156 +372,397 @@ def description(raw: object, ctx: ValidationContext) -> str:
 _TF_NOTE = "Toll-free calls to Canada and the USA."
 
 
-def _spec(key: str, tab: Tab, label: str, help: str, parse: Parser, default: Any, **kw: Any) -> SettingSpec:
+def _spec(
+    key: str, tab: Tab, label: str, help: str, parse: Parser, default: Any, **kw: Any
+) -> SettingSpec:
     return SettingSpec(key=key, tab=tab, label=label, help=help, parse=parse, default=default, **kw)
 
 
 SPECS: tuple[SettingSpec, ...] = (
-    _spec("canada_route", Tab.ROUTING, "Canada Routing",
-          "Value: best wholesale price, but the CallerID number is not guaranteed on the Value "
-          "route. Premium: better quality at a slightly higher price; the CallerID number is "
-          "guaranteed. US calls always use the Premium route at $0.01 per minute.",
-          choice(catalogs.ROUTES), "value", choices=catalogs.ROUTES),
-    _spec("international_route", Tab.ROUTING, "International Routing",
-          "Both routes are reliable; Premium gives better quality. The CallerID number is not "
-          "guaranteed for international calls, even on Premium.",
-          choice(catalogs.ROUTES), "value", choices=catalogs.ROUTES),
-    _spec("tollfree_route", Tab.ROUTING, "Toll Free Routing",
-          f"{_TF_NOTE} Value is free to use; Premium costs 1.06 cents per minute, gives better "
-          "quality and guarantees the CallerID number.",
-          choice(catalogs.ROUTES), "value", choices=catalogs.ROUTES),
-    _spec("tollfree_carrier", Tab.ROUTING, "Toll Free Carrier",
-          "Server Default: American servers dial through an American carrier, Canadian servers "
-          "through a Canadian one. American or Canadian Carrier: always that carrier, whatever "
-          "server you use.",
-          choice(catalogs.TOLLFREE_CARRIERS), "server_default", choices=catalogs.TOLLFREE_CARRIERS),
-    _spec("allow_411", Tab.RESTRICTIONS, "Allow 411 dialing",
-          "When enabled, you can call 411 directory assistance at $0.99 per call. NXX-555-1212 is "
-          "always blocked: the only way to reach directory assistance is by dialing 411.",
-          boolean, False),
-    _spec("allow_international", Tab.RESTRICTIONS, "Allow International Calls",
-          "When disabled, calls to destinations outside the USA and Canada are rejected. Off by "
-          "default for new accounts. Sub accounts have their own setting.",
-          boolean, False),
-    _spec("max_call_time_domestic", Tab.RESTRICTIONS, "Max. Call Time for US48/Canadian Calls",
-          "Calls to US or Canadian numbers are hung up after this many seconds (60 to 86400).",
-          int_range(60, 86400, " seconds"), 14400),
-    _spec("max_call_time_international", Tab.RESTRICTIONS, "Max. Call Time for International Calls",
-          "International calls are hung up after this many seconds (60 to 86400).",
-          int_range(60, 86400, " seconds"), 3600),
-    _spec("international_max_rate", Tab.RESTRICTIONS, "International Amount Restriction",
-          "The highest per-minute rate (USD) you accept for international calls; calls to dearer "
-          "destinations are not connected. It applies to the rate of the international route you "
-          "chose (Value or Premium). Example: with $0.150, a UK mobile (4470) at $0.3048 is "
-          "refused. Empty: no limit.",
-          money(low=Decimal(0), high=None, places=4), None, empty_means="none"),
-    _spec("allowed_countries", Tab.RESTRICTIONS, "Allow Calls to Countries",
-          "Only calls to these countries are connected (ALL for every country). The US and Canada "
-          "are always allowed. This list has no effect until international calls are allowed.",
-          countries, ("ALL",)),
-    _spec("e911_callerid", Tab.GENERAL, "e911 Default CallerID",
-          "Used as the caller ID when you dial 911 and your caller ID is not a 911-enabled DID, "
-          "so the call connects instead of giving a busy tone.",
-          nanp_number, ""),
-    _spec("dialing_mode", Tab.GENERAL, "Dialing Mode",
-          "North America: dial 10 or 11 digits for NANP numbers and 011 or 00 for international. "
-          "E.164: dial the country code first (00 and 011 still work).",
-          choice(catalogs.DIALING_MODES), "nanp", choices=catalogs.DIALING_MODES),
-    _spec("callerid_number", Tab.GENERAL, "CallerID Number",
-          "The number shown to the people you call. Leave empty if your PBX or soft switch "
-          "passes its own caller ID. The CallerID number is not guaranteed on the Value route.",
-          callerid, ""),
-    _spec("voicemail", Tab.GENERAL, "Voicemail Associated to the Main Account",
-          "Dial *97 from the main account to reach this mailbox without entering its number. "
-          "Only affects the device registered with the main account.",
-          mailbox, ""),
-    _spec("music_on_hold", Tab.GENERAL, "Music On Hold",
-          "What callers hear while on hold. Test a class by dialing ***89 to ***100.",
-          music, "bleep", choices={m.key: m.label for m in catalogs.MUSIC_ON_HOLD}),
-    _spec("portal_password", Tab.SECURITY, "Customer Portal Password",
-          "At least 8 characters with upper case, lower case and a digit.",
-          password, None, secret=True),
-    _spec("sip_password", Tab.SECURITY, "Main SIP/IAX Password",
-          "The password your device registers with. It starts equal to the portal password. "
-          "At least 8 characters with upper case, lower case and a digit.",
-          password, None, secret=True),
-    _spec("ip_restriction_enabled", Tab.SECURITY, "IP Restriction",
-          "Outgoing calls are authorized only from the addresses or ranges listed.",
-          boolean, False),
-    _spec("ip_restriction", Tab.SECURITY, "Allowed IP addresses",
-          "IPv4/IPv6 addresses, CIDR ranges (10.0.0.0/24) or host names, separated by commas.",
-          ip_entries, ()),
-    _spec("pop_restriction_enabled", Tab.SECURITY, "POP Restriction",
-          "Outgoing calls are authorized only through the POPs selected.",
-          boolean, False),
-    _spec("pop_restriction", Tab.SECURITY, "Allowed POPs", "The POPs calls may come through.",
-          pop_names, ()),
-    _spec("inbound_protocol", Tab.INBOUND, "Protocol for inbound DIDs",
-          "SIP is recommended.", choice(catalogs.PROTOCOLS), "sip", choices=catalogs.PROTOCOLS),
-    _spec("device_type", Tab.INBOUND, "Device type",
-          "The kind of device that receives the main account's calls.",
-          choice(catalogs.DEVICE_TYPES), "ata", choices=catalogs.DEVICE_TYPES),
-    _spec("notify_config_changes", Tab.NOTIFICATIONS, "Configuration changes",
-          "Email when the account's configuration changes.", boolean, True),
-    _spec("notify_e911_changes", Tab.NOTIFICATIONS, "e911 changes",
-          "Email when e911 settings change.", boolean, True),
-    _spec("notify_api_changes", Tab.NOTIFICATIONS, "API configuration changes",
-          "Email when the API configuration changes.", boolean, True),
-    _spec("balance_threshold", Tab.NOTIFICATIONS, "Balance Threshold",
-          "When your balance goes below this amount ($1 to $200) you receive an email, and again "
-          "every day until you add funds or change the threshold. Empty disables it (not "
-          "recommended).",
-          money(low=Decimal(1), high=Decimal(200), places=2), Decimal(5), empty_means="none"),
-    _spec("notification_emails", Tab.NOTIFICATIONS, "Email",
-          "Where notifications go. Several addresses, separated by commas, receive the balance "
-          "threshold email; the other notifications go to the first.",
-          emails, lambda ctx: (ctx.email,)),
-    _spec("did_plan", Tab.DID_DEFAULTS, "Select Plan",
-          "How new DIDs are charged: per minute or flat rate.",
-          choice(catalogs.DID_PLANS), "per_minute", choices=catalogs.DID_PLANS),
-    _spec("did_cnam_lookup", Tab.DID_DEFAULTS, "CallerID Name Lookup",
-          "Look up the caller's name (CNAM) for US/Canadian caller IDs on new DIDs.",
-          boolean, False),
-    _spec("did_pop", Tab.DID_DEFAULTS, "DID POP",
-          "The server your device registers to; register to the same server to receive calls.",
-          single_pop, "montreal1"),
-    _spec("did_routing", Tab.DID_DEFAULTS, "Routing",
-          "Where calls to new DIDs go: account:, vm:, fwd:, ivr:, queue:, grp:, tc:, sys:, none:.",
-          routing_target, lambda ctx: f"account:{ctx.account}"),
-    _spec("did_failover_busy", Tab.DID_DEFAULTS, "Failover when busy",
-          "Where the call goes when the destination is busy.", routing_target, "none:"),
-    _spec("did_failover_unreachable", Tab.DID_DEFAULTS, "Failover when unreachable",
-          "Where the call goes when the destination is unreachable.", routing_target, "none:"),
-    _spec("did_failover_noanswer", Tab.DID_DEFAULTS, "Failover on no answer",
-          "Where the call goes when nobody answers.", routing_target, "none:"),
-    _spec("newsletter", Tab.NEWSLETTER, "Newsletter Subscription",
-          "Receive news by email.", boolean, False),
-    _spec("nat", Tab.ADVANCED, "NAT",
-          "Yes if your device is behind NAT (recommended when unsure), No otherwise.",
-          choice(catalogs.NAT_MODES), "yes", choices=catalogs.NAT_MODES),
-    _spec("dtmf_mode", Tab.ADVANCED, "DTMF Mode",
-          "Auto uses RFC2833 and switches to inband if the other end lacks it. Use the same mode "
-          "on your device.",
-          choice(catalogs.DTMF_MODES), "auto", choices=catalogs.DTMF_MODES),
-    _spec("allowed_codecs", Tab.ADVANCED, "Allowed Codecs",
-          "Allow all unless you have a reason. G.722 (HD) works only when both ends support it "
-          "and within one POP; never on calls to regular phone lines.",
-          codecs, ("all",)),
-    _spec("encrypted_sip", Tab.ADVANCED, "Encrypted SIP Traffic",
-          "SIP over TLS and SRTP media. Your device must then make and receive encrypted calls.",
-          boolean, False),
-    _spec("max_expiry", Tab.ADVANCED, "Max Expiry",
-          "Longest registration time granted, 60 to 3600 seconds; a lower time requested by the "
-          "device is kept. Also applies to subscriptions (MWI, BLF).",
-          int_range(60, 3600, " seconds"), 3600),
-    _spec("rtp_timeout", Tab.ADVANCED, "RTP Time Out",
-          "Seconds without RTP before a call not on hold is ended (1 to 3600, at most the RTP "
-          "Hold Time Out).",
-          int_range(1, 3600, " seconds"), 60),
-    _spec("rtp_hold_timeout", Tab.ADVANCED, "RTP Hold Time Out",
-          "Seconds without RTP before a call on hold is ended (1 to 3600, at least the RTP Time "
-          "Out).",
-          int_range(1, 3600, " seconds"), 600),
+    _spec(
+        "canada_route",
+        Tab.ROUTING,
+        "Canada Routing",
+        "Value: best wholesale price, but the CallerID number is not guaranteed on the Value "
+        "route. Premium: better quality at a slightly higher price; the CallerID number is "
+        "guaranteed. US calls always use the Premium route at $0.01 per minute.",
+        choice(catalogs.ROUTES),
+        "value",
+        choices=catalogs.ROUTES,
+    ),
+    _spec(
+        "international_route",
+        Tab.ROUTING,
+        "International Routing",
+        "Both routes are reliable; Premium gives better quality. The CallerID number is not "
+        "guaranteed for international calls, even on Premium.",
+        choice(catalogs.ROUTES),
+        "value",
+        choices=catalogs.ROUTES,
+    ),
+    _spec(
+        "tollfree_route",
+        Tab.ROUTING,
+        "Toll Free Routing",
+        f"{_TF_NOTE} Value is free to use; Premium costs 1.06 cents per minute, gives better "
+        "quality and guarantees the CallerID number.",
+        choice(catalogs.ROUTES),
+        "value",
+        choices=catalogs.ROUTES,
+    ),
+    _spec(
+        "tollfree_carrier",
+        Tab.ROUTING,
+        "Toll Free Carrier",
+        "Server Default: American servers dial through an American carrier, Canadian servers "
+        "through a Canadian one. American or Canadian Carrier: always that carrier, whatever "
+        "server you use.",
+        choice(catalogs.TOLLFREE_CARRIERS),
+        "server_default",
+        choices=catalogs.TOLLFREE_CARRIERS,
+    ),
+    _spec(
+        "allow_411",
+        Tab.RESTRICTIONS,
+        "Allow 411 dialing",
+        "When enabled, you can call 411 directory assistance at $0.99 per call. NXX-555-1212 is "
+        "always blocked: the only way to reach directory assistance is by dialing 411.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "allow_international",
+        Tab.RESTRICTIONS,
+        "Allow International Calls",
+        "When disabled, calls to destinations outside the USA and Canada are rejected. Off by "
+        "default for new accounts. Sub accounts have their own setting.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "max_call_time_domestic",
+        Tab.RESTRICTIONS,
+        "Max. Call Time for US48/Canadian Calls",
+        "Calls to US or Canadian numbers are hung up after this many seconds (60 to 86400).",
+        int_range(60, 86400, " seconds"),
+        14400,
+    ),
+    _spec(
+        "max_call_time_international",
+        Tab.RESTRICTIONS,
+        "Max. Call Time for International Calls",
+        "International calls are hung up after this many seconds (60 to 86400).",
+        int_range(60, 86400, " seconds"),
+        3600,
+    ),
+    _spec(
+        "international_max_rate",
+        Tab.RESTRICTIONS,
+        "International Amount Restriction",
+        "The highest per-minute rate (USD) you accept for international calls; calls to dearer "
+        "destinations are not connected. It applies to the rate of the international route you "
+        "chose (Value or Premium). Example: with $0.150, a UK mobile (4470) at $0.3048 is "
+        "refused. Empty: no limit.",
+        money(low=Decimal(0), high=None, places=4),
+        None,
+        empty_means="none",
+    ),
+    _spec(
+        "allowed_countries",
+        Tab.RESTRICTIONS,
+        "Allow Calls to Countries",
+        "Only calls to these countries are connected (ALL for every country). The US and Canada "
+        "are always allowed. This list has no effect until international calls are allowed.",
+        countries,
+        ("ALL",),
+    ),
+    _spec(
+        "e911_callerid",
+        Tab.GENERAL,
+        "e911 Default CallerID",
+        "Used as the caller ID when you dial 911 and your caller ID is not a 911-enabled DID, "
+        "so the call connects instead of giving a busy tone.",
+        nanp_number,
+        "",
+    ),
+    _spec(
+        "dialing_mode",
+        Tab.GENERAL,
+        "Dialing Mode",
+        "North America: dial 10 or 11 digits for NANP numbers and 011 or 00 for international. "
+        "E.164: dial the country code first (00 and 011 still work).",
+        choice(catalogs.DIALING_MODES),
+        "nanp",
+        choices=catalogs.DIALING_MODES,
+    ),
+    _spec(
+        "callerid_number",
+        Tab.GENERAL,
+        "CallerID Number",
+        "The number shown to the people you call. Leave empty if your PBX or soft switch "
+        "passes its own caller ID. The CallerID number is not guaranteed on the Value route.",
+        callerid,
+        "",
+    ),
+    _spec(
+        "voicemail",
+        Tab.GENERAL,
+        "Voicemail Associated to the Main Account",
+        "Dial *97 from the main account to reach this mailbox without entering its number. "
+        "Only affects the device registered with the main account.",
+        mailbox,
+        "",
+    ),
+    _spec(
+        "music_on_hold",
+        Tab.GENERAL,
+        "Music On Hold",
+        "What callers hear while on hold. Test a class by dialing ***89 to ***100.",
+        music,
+        "bleep",
+        choices={m.key: m.label for m in catalogs.MUSIC_ON_HOLD},
+    ),
+    _spec(
+        "portal_password",
+        Tab.SECURITY,
+        "Customer Portal Password",
+        "At least 8 characters with upper case, lower case and a digit.",
+        password,
+        None,
+        secret=True,
+    ),
+    _spec(
+        "sip_password",
+        Tab.SECURITY,
+        "Main SIP/IAX Password",
+        "The password your device registers with. It starts equal to the portal password. "
+        "At least 8 characters with upper case, lower case and a digit.",
+        password,
+        None,
+        secret=True,
+    ),
+    _spec(
+        "ip_restriction_enabled",
+        Tab.SECURITY,
+        "IP Restriction",
+        "Outgoing calls are authorized only from the addresses or ranges listed.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "ip_restriction",
+        Tab.SECURITY,
+        "Allowed IP addresses",
+        "IPv4/IPv6 addresses, CIDR ranges (10.0.0.0/24) or host names, separated by commas.",
+        ip_entries,
+        (),
+    ),
+    _spec(
+        "pop_restriction_enabled",
+        Tab.SECURITY,
+        "POP Restriction",
+        "Outgoing calls are authorized only through the POPs selected.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "pop_restriction",
+        Tab.SECURITY,
+        "Allowed POPs",
+        "The POPs calls may come through.",
+        pop_names,
+        (),
+    ),
+    _spec(
+        "inbound_protocol",
+        Tab.INBOUND,
+        "Protocol for inbound DIDs",
+        "SIP is recommended.",
+        choice(catalogs.PROTOCOLS),
+        "sip",
+        choices=catalogs.PROTOCOLS,
+    ),
+    _spec(
+        "device_type",
+        Tab.INBOUND,
+        "Device type",
+        "The kind of device that receives the main account's calls.",
+        choice(catalogs.DEVICE_TYPES),
+        "ata",
+        choices=catalogs.DEVICE_TYPES,
+    ),
+    _spec(
+        "notify_config_changes",
+        Tab.NOTIFICATIONS,
+        "Configuration changes",
+        "Email when the account's configuration changes.",
+        boolean,
+        True,
+    ),
+    _spec(
+        "notify_e911_changes",
+        Tab.NOTIFICATIONS,
+        "e911 changes",
+        "Email when e911 settings change.",
+        boolean,
+        True,
+    ),
+    _spec(
+        "notify_api_changes",
+        Tab.NOTIFICATIONS,
+        "API configuration changes",
+        "Email when the API configuration changes.",
+        boolean,
+        True,
+    ),
+    _spec(
+        "balance_threshold",
+        Tab.NOTIFICATIONS,
+        "Balance Threshold",
+        "When your balance goes below this amount ($1 to $200) you receive an email, and again "
+        "every day until you add funds or change the threshold. Empty disables it (not "
+        "recommended).",
+        money(low=Decimal(1), high=Decimal(200), places=2),
+        Decimal(5),
+        empty_means="none",
+    ),
+    _spec(
+        "notification_emails",
+        Tab.NOTIFICATIONS,
+        "Email",
+        "Where notifications go. Several addresses, separated by commas, receive the balance "
+        "threshold email; the other notifications go to the first.",
+        emails,
+        lambda ctx: (ctx.email,),
+    ),
+    _spec(
+        "did_plan",
+        Tab.DID_DEFAULTS,
+        "Select Plan",
+        "How new DIDs are charged: per minute or flat rate.",
+        choice(catalogs.DID_PLANS),
+        "per_minute",
+        choices=catalogs.DID_PLANS,
+    ),
+    _spec(
+        "did_cnam_lookup",
+        Tab.DID_DEFAULTS,
+        "CallerID Name Lookup",
+        "Look up the caller's name (CNAM) for US/Canadian caller IDs on new DIDs.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "did_pop",
+        Tab.DID_DEFAULTS,
+        "DID POP",
+        "The server your device registers to; register to the same server to receive calls.",
+        single_pop,
+        "montreal1",
+    ),
+    _spec(
+        "did_routing",
+        Tab.DID_DEFAULTS,
+        "Routing",
+        "Where calls to new DIDs go: account:, vm:, fwd:, ivr:, queue:, grp:, tc:, sys:, none:.",
+        routing_target,
+        lambda ctx: f"account:{ctx.account}",
+    ),
+    _spec(
+        "did_failover_busy",
+        Tab.DID_DEFAULTS,
+        "Failover when busy",
+        "Where the call goes when the destination is busy.",
+        routing_target,
+        "none:",
+    ),
+    _spec(
+        "did_failover_unreachable",
+        Tab.DID_DEFAULTS,
+        "Failover when unreachable",
+        "Where the call goes when the destination is unreachable.",
+        routing_target,
+        "none:",
+    ),
+    _spec(
+        "did_failover_noanswer",
+        Tab.DID_DEFAULTS,
+        "Failover on no answer",
+        "Where the call goes when nobody answers.",
+        routing_target,
+        "none:",
+    ),
+    _spec(
+        "newsletter",
+        Tab.NEWSLETTER,
+        "Newsletter Subscription",
+        "Receive news by email.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "nat",
+        Tab.ADVANCED,
+        "NAT",
+        "Yes if your device is behind NAT (recommended when unsure), No otherwise.",
+        choice(catalogs.NAT_MODES),
+        "yes",
+        choices=catalogs.NAT_MODES,
+    ),
+    _spec(
+        "dtmf_mode",
+        Tab.ADVANCED,
+        "DTMF Mode",
+        "Auto uses RFC2833 and switches to inband if the other end lacks it. Use the same mode "
+        "on your device.",
+        choice(catalogs.DTMF_MODES),
+        "auto",
+        choices=catalogs.DTMF_MODES,
+    ),
+    _spec(
+        "allowed_codecs",
+        Tab.ADVANCED,
+        "Allowed Codecs",
+        "Allow all unless you have a reason. G.722 (HD) works only when both ends support it "
+        "and within one POP; never on calls to regular phone lines.",
+        codecs,
+        ("all",),
+    ),
+    _spec(
+        "encrypted_sip",
+        Tab.ADVANCED,
+        "Encrypted SIP Traffic",
+        "SIP over TLS and SRTP media. Your device must then make and receive encrypted calls.",
+        boolean,
+        False,
+    ),
+    _spec(
+        "max_expiry",
+        Tab.ADVANCED,
+        "Max Expiry",
+        "Longest registration time granted, 60 to 3600 seconds; a lower time requested by the "
+        "device is kept. Also applies to subscriptions (MWI, BLF).",
+        int_range(60, 3600, " seconds"),
+        3600,
+    ),
+    _spec(
+        "rtp_timeout",
+        Tab.ADVANCED,
+        "RTP Time Out",
+        "Seconds without RTP before a call not on hold is ended (1 to 3600, at most the RTP "
+        "Hold Time Out).",
+        int_range(1, 3600, " seconds"),
+        60,
+    ),
+    _spec(
+        "rtp_hold_timeout",
+        Tab.ADVANCED,
+        "RTP Hold Time Out",
+        "Seconds without RTP before a call on hold is ended (1 to 3600, at least the RTP Time "
+        "Out).",
+        int_range(1, 3600, " seconds"),
+        600,
+    ),
 )
 
 SPECS_BY_KEY: dict[str, SettingSpec] = {s.key: s for s in SPECS}
@@ -515,16 +770,35 @@ SECRET_KEYS = frozenset(s.key for s in SPECS if s.secret)
 MAIN_KEYS = tuple(s.key for s in SPECS)
 STORED_MAIN_KEYS = tuple(s.key for s in SPECS if not s.secret)
 
-DESCRIPTION_SPEC = _spec("description", Tab.GENERAL, "Description",
-                         "A name for this sub account.", description, "")
+DESCRIPTION_SPEC = _spec(
+    "description", Tab.GENERAL, "Description", "A name for this sub account.", description, ""
+)
 SUB_OWN_KEYS = (
-    "sip_password", "description", "allow_international", "ip_restriction_enabled",
-    "ip_restriction", "pop_restriction_enabled", "pop_restriction",
+    "sip_password",
+    "description",
+    "allow_international",
+    "ip_restriction_enabled",
+    "ip_restriction",
+    "pop_restriction_enabled",
+    "pop_restriction",
 )
 SUB_OVERRIDE_KEYS = (
-    "canada_route", "international_route", "tollfree_carrier", "dialing_mode", "callerid_number",
-    "e911_callerid", "voicemail", "music_on_hold", "inbound_protocol", "device_type", "nat",
-    "dtmf_mode", "allowed_codecs", "encrypted_sip", "max_expiry", "rtp_timeout",
+    "canada_route",
+    "international_route",
+    "tollfree_carrier",
+    "dialing_mode",
+    "callerid_number",
+    "e911_callerid",
+    "voicemail",
+    "music_on_hold",
+    "inbound_protocol",
+    "device_type",
+    "nat",
+    "dtmf_mode",
+    "allowed_codecs",
+    "encrypted_sip",
+    "max_expiry",
+    "rtp_timeout",
     "rtp_hold_timeout",
 )
 SUB_KEYS = SUB_OWN_KEYS + SUB_OVERRIDE_KEYS
@@ -613,19 +887,31 @@ def _is_empty(raw: object) -> bool:
 def _check_cross_fields(effective: Mapping[str, Any], keys: set[str]) -> list[FieldError]:
     errors: list[FieldError] = []
     if effective.get("rtp_timeout", 0) > effective.get("rtp_hold_timeout", 3600):
-        field = "rtp_timeout" if "rtp_timeout" in keys or "rtp_hold_timeout" not in keys else "rtp_hold_timeout"
-        errors.append(FieldError(
-            field, "rtp_timeout_greater_than_rtp_hold_timeout",
-            f"rtp_timeout ({effective['rtp_timeout']}) must be less than or equal to "
-            f"rtp_hold_timeout ({effective['rtp_hold_timeout']})",
-        ))
+        field = (
+            "rtp_timeout"
+            if "rtp_timeout" in keys or "rtp_hold_timeout" not in keys
+            else "rtp_hold_timeout"
+        )
+        errors.append(
+            FieldError(
+                field,
+                "rtp_timeout_greater_than_rtp_hold_timeout",
+                f"rtp_timeout ({effective['rtp_timeout']}) must be less than or equal to "
+                f"rtp_hold_timeout ({effective['rtp_hold_timeout']})",
+            )
+        )
     for kind in ("ip", "pop"):
-        if effective.get(f"{kind}_restriction_enabled") and not effective.get(f"{kind}_restriction"):
-            errors.append(FieldError(
-                f"{kind}_restriction", f"missing_{kind}_restriction",
-                f"{kind}_restriction must list at least one entry while "
-                f"{kind}_restriction_enabled is true",
-            ))
+        if effective.get(f"{kind}_restriction_enabled") and not effective.get(
+            f"{kind}_restriction"
+        ):
+            errors.append(
+                FieldError(
+                    f"{kind}_restriction",
+                    f"missing_{kind}_restriction",
+                    f"{kind}_restriction must list at least one entry while "
+                    f"{kind}_restriction_enabled is true",
+                )
+            )
     return errors
 
 
@@ -649,8 +935,8 @@ def apply_changes(
     secrets: dict[str, str] = {}
     for key, raw in changes.items():
         if key not in allowed:
-            scope = "sub account" if sub else "account"
-            errors.append(FieldError(key, "unknown_key", f"{key!r} is not a {scope} setting"))
+            scope = "a sub account" if sub else "an account"
+            errors.append(FieldError(key, "unknown_key", f"{key!r} is not {scope} setting"))
             continue
         spec = spec_for(key)
         try:
@@ -665,7 +951,7 @@ def apply_changes(
                     new[key] = spec.default_for(ctx) if not sub else sub_defaults().get(key)
             else:
                 new[key] = spec.parse(raw, ctx)
-        except _Invalid as exc:
+        except InvalidValue as exc:
             errors.append(FieldError(key, exc.code, exc.message))
     if not errors:
         effective = {**(inherited or {}), **new}
@@ -675,7 +961,9 @@ def apply_changes(
     changed = tuple(
         Change(key, display(key, current.get(key)), display(key, new.get(key)))
         for key in allowed
-        if key not in SECRET_KEYS and (key in new or key in current) and current.get(key) != new.get(key)
+        if key not in SECRET_KEYS
+        and (key in new or key in current)
+        and current.get(key) != new.get(key)
     ) + tuple(Change(key, MASK, MASK) for key in secrets)
     return Outcome(values=new, secrets=secrets, changes=changed)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -56,7 +56,11 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), Decimal: MONEY, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        Decimal: MONEY,
+        dict[str, Any]: JSON,
+    }
 
 
 class PopRow(Base):
@@ -91,7 +95,9 @@ class SubAccountRow(Base):
     __tablename__ = "subaccounts"
     __table_args__ = (UniqueConstraint("account_id", "username"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     username: Mapped[str] = mapped_column(String(12))
     name: Mapped[str] = mapped_column(String(32), unique=True)  # <main>_<username>
     # Own settings plus the overrides it has; a key absent from the overrides inherits.
@@ -129,7 +135,9 @@ class MailboxRow(Base):
     __tablename__ = "mailboxes"
     __table_args__ = (UniqueConstraint("account_id", "mailbox"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     mailbox: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(64), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
@@ -142,7 +150,9 @@ class RoutingTargetRow(Base):
     __tablename__ = "routing_targets"
     __table_args__ = (UniqueConstraint("account_id", "kind", "ref"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(8))
     ref: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64), default="")
@@ -153,7 +163,9 @@ class RoutingTargetRow(Base):
 class DidRow(Base):
     __tablename__ = "dids"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[str] = mapped_column(String(20), unique=True)
     description: Mapped[str] = mapped_column(String(100), default="")
     routing: Mapped[str] = mapped_column(String(64))
@@ -274,7 +286,9 @@ class BalanceAlertRow(Base):
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(64), default="")
     prefix: Mapped[str] = mapped_column(String(16), unique=True)  # public part, to find the row
     key_hash: Mapped[str] = mapped_column(String(128))
@@ -310,7 +324,9 @@ class PortalSessionRow(Base):
 
     __tablename__ = "portal_sessions"
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()

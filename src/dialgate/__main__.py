@@ -1,0 +1,3 @@
+from dialgate.entrypoints.cli import main
+
+main()

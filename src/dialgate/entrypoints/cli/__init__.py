@@ -1,0 +1,32 @@
+"""The ``dialgate`` command line. Thin: parse, call one service, print.
+
+Errors print the field and rule to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dialgate.entrypoints.cli import accounts, catalog, db, settings
+from dialgate.entrypoints.cli.common import err_console, run_guarded
+
+app = typer.Typer(
+    name="dialgate",
+    help="Account settings and call policy for VoIP service providers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db.register(app)
+accounts.register(app)
+settings.register(app)
+catalog.register(app)
+
+
+def main() -> None:
+    sys.exit(run_guarded(app))
+
+
+__all__ = ["app", "err_console", "main"]

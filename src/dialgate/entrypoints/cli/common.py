@@ -1,0 +1,99 @@
+"""What every CLI command shares: the database, key=value parsing, JSON output, error mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from dialgate import bootstrap
+from dialgate.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DialgateError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from dialgate.services.uow import Database, UnitOfWork
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+EXIT_USAGE = 2
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    db = bootstrap.database()
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def uow(*, write: bool = True) -> Iterator[UnitOfWork]:
+    with database() as db, db.uow(write=write) as unit:
+        yield unit
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, str]:
+    """``key=value`` arguments; an empty value (``key=``) is kept: it resets the key."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValidationFailed.single(pair, "invalid_argument", "expected key=value")
+        if key.strip() in out:
+            raise ValidationFailed.single(key, "duplicate_key", "given more than once")
+        out[key.strip()] = value
+    return out
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=_default))
+
+
+def report_error(exc: DialgateError) -> None:
+    if isinstance(exc, ValidationFailed):
+        for error in exc.errors:
+            err_console.print(f"error: {error.field}: {error.message} [{error.code}]", markup=False)
+    elif isinstance(exc, NotFound | Conflict | AuthenticationFailed | PermissionDenied):
+        err_console.print(f"error: {exc} [{exc.code}]", markup=False)
+    else:
+        err_console.print(f"error: {exc}", markup=False)
+
+
+def run_guarded(app: typer.Typer) -> int:
+    try:
+        app(standalone_mode=False)
+    except DialgateError as exc:
+        report_error(exc)
+        return EXIT_USAGE
+    except typer.Abort:
+        return 1
+    except SystemExit as exc:  # typer/click exits with usage errors (2) or explicit codes
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # click usage errors surface as ClickException subclasses
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0

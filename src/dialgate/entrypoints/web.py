@@ -1,0 +1,35 @@
+"""The HTTP application: one ASGI app carrying the REST API, the VoIP.ms facade, the switch
+endpoints and the portal (each mounted by its own entrypoint package)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from dialgate import __version__, bootstrap
+from dialgate.config import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = bootstrap.database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(title="Dialgate", version=__version__, lifespan=lifespan)
+    app.state.db = db
+    app.state.settings = settings
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        with db.uow(write=False) as uow:
+            uow.session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,64 @@
+"""Demo data for ``make run``: one account with a sub account, mailboxes and routing targets.
+
+Idempotent: it does nothing when the demo account exists.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from dialgate.services import accounts
+from dialgate.services.uow import UnitOfWork
+
+DEMO_ACCOUNT = "100000"
+DEMO_EMAIL = "demo@example.com"
+# Printed by `make run`: the demo's published login, not a secret.
+DEMO_PASSWORD = "DemoPass123"  # noqa: S105
+
+
+def load_demo(uow: UnitOfWork) -> bool:
+    """Create the demo account; return False if it was already there."""
+    accounts.sync_pops(uow)
+    if accounts.find_account(uow, DEMO_ACCOUNT) is not None:
+        return False
+    accounts.create_account(
+        uow,
+        number=DEMO_ACCOUNT,
+        email=DEMO_EMAIL,
+        password=DEMO_PASSWORD,
+        balance=Decimal("25.00"),
+        actor="demo",
+    )
+    accounts.add_mailbox(uow, DEMO_ACCOUNT, "1001", name="Reception")
+    accounts.add_mailbox(uow, DEMO_ACCOUNT, "1002", name="Sales")
+    accounts.add_routing_target(uow, DEMO_ACCOUNT, "ivr", "1", name="Main menu")
+    accounts.add_routing_target(uow, DEMO_ACCOUNT, "queue", "1", name="Support queue")
+    accounts.add_routing_target(uow, DEMO_ACCOUNT, "grp", "1", name="Office ring group")
+    accounts.add_routing_target(uow, DEMO_ACCOUNT, "tc", "1", name="Business hours")
+    accounts.add_routing_target(
+        uow, DEMO_ACCOUNT, "fwd", "1", name="Mobile", data={"number": "5145550199"}
+    )
+    uow.session.flush()
+    accounts.update_settings(
+        uow,
+        DEMO_ACCOUNT,
+        {
+            "voicemail": "1001",
+            "callerid_number": "5145550100",
+            "e911_callerid": "5145550100",
+            "allowed_countries": "GB,FR,MX,JM",
+            "international_max_rate": "0.15",
+            "did_failover_busy": "vm:1001",
+            "did_failover_noanswer": "vm:1001",
+        },
+        actor="demo",
+    )
+    accounts.create_subaccount(
+        uow,
+        DEMO_ACCOUNT,
+        "office",
+        password="OfficePass123",  # noqa: S106
+        changes={"description": "Front office phone", "canada_route": "premium"},
+        actor="demo",
+    )
+    return True

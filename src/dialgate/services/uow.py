@@ -1,0 +1,72 @@
+"""The unit of work: one database transaction per use case, rolled back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialgate.adapters.db.session import make_engine, make_session_factory
+
+
+class Database:
+    """The engine and session factories of one database (what bootstrap wires into services)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self._read = make_session_factory(self.engine)
+        # On SQLite, write transactions take the write lock up front (BEGIN IMMEDIATE).
+        self._write = make_session_factory(self.engine.execution_options(dialgate_write=True))
+        self.after_commit_hooks: list[Callable[[set[str]], None]] = []
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def uow(self, *, write: bool = True) -> UnitOfWork:
+        return UnitOfWork(self, self._write if write else self._read)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """``with db.uow() as uow: ...; uow.commit()``: anything not committed is rolled back.
+
+    ``touched`` collects the accounts whose call policy the transaction changed; after a commit
+    the database's hooks hear about them (e.g. to drop compiled snapshots in this process).
+    """
+
+    def __init__(self, db: Database, factory: sessionmaker[Session]) -> None:
+        self.db = db
+        self._factory = factory
+        self.touched: set[str] = set()
+
+    def __enter__(self) -> Self:
+        self.session = self._factory()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back whatever was not committed without expiring loaded objects, so
+        # what a use case returns stays readable after the block.
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self.touched:
+            for hook in self.db.after_commit_hooks:
+                hook(set(self.touched))
+            self.touched.clear()
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect

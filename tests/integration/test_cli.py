@@ -1,0 +1,113 @@
+"""The ``dialgate`` command line as a user runs it (a real process, a real SQLite file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from dialgate.domain import settings as s
+
+
+def dialgate(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "dialgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_demo_then_settings_show_json_lists_every_key(sqlite_url: str) -> None:
+    assert dialgate(sqlite_url, "demo").returncode == 0
+    again = dialgate(sqlite_url, "demo")
+    assert again.returncode == 0 and "already present" in again.stdout
+    out = dialgate(sqlite_url, "settings", "show", "100000", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data["settings"]) == set(s.STORED_MAIN_KEYS)
+    assert data["settings"]["voicemail"] == "1001"
+
+
+def test_settings_set_and_history(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "demo")
+    out = dialgate(sqlite_url, "settings", "set", "100000", "allow_411=yes", "nat=no")
+    assert out.returncode == 0, out.stderr
+    history = json.loads(dialgate(sqlite_url, "settings", "history", "100000", "--json").stdout)
+    assert {"key": "allow_411", "old": "false", "new": "true"}.items() <= history[0].items() or {
+        "key": "allow_411",
+        "old": "false",
+        "new": "true",
+    }.items() <= history[1].items()
+
+
+def test_invalid_value_exits_2_naming_field_and_rule_and_changes_nothing(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "demo")
+    before = dialgate(sqlite_url, "settings", "show", "100000", "--json").stdout
+    out = dialgate(sqlite_url, "settings", "set", "100000", "canada_route=premium", "max_expiry=5")
+    assert out.returncode == 2
+    assert "max_expiry" in out.stderr and "between 60 and 3600" in out.stderr
+    assert dialgate(sqlite_url, "settings", "show", "100000", "--json").stdout == before
+
+
+def test_unknown_key_and_malformed_argument_exit_2(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "demo")
+    out = dialgate(sqlite_url, "settings", "set", "100000", "colour=red")
+    assert out.returncode == 2 and "colour" in out.stderr
+    out = dialgate(sqlite_url, "settings", "set", "100000", "canada_route")
+    assert out.returncode == 2 and "key=value" in out.stderr
+
+
+def test_account_and_subaccount_commands(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "db", "upgrade")
+    out = dialgate(
+        sqlite_url,
+        "account",
+        "create",
+        "200000",
+        "--email",
+        "b@example.com",
+        "--password",
+        "Secret123",
+        "--balance",
+        "12.50",
+    )
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(dialgate(sqlite_url, "account", "show", "200000", "--json").stdout)
+    assert shown["balance"] == "12.500000" and shown["email"] == "b@example.com"
+    out = dialgate(
+        sqlite_url,
+        "subaccount",
+        "create",
+        "200000",
+        "desk",
+        "--password",
+        "Desk12345",
+        "nat=no",
+        "description=Front desk",
+    )
+    assert out.returncode == 0, out.stderr
+    subs = json.loads(dialgate(sqlite_url, "subaccount", "list", "200000", "--json").stdout)
+    assert [(x["account"], x["description"]) for x in subs] == [("200000_desk", "Front desk")]
+    view = json.loads(dialgate(sqlite_url, "settings", "show", "200000_desk", "--json").stdout)
+    assert view["settings"]["nat"] == "no" and view["sources"]["nat"] == "override"
+    missing = dialgate(sqlite_url, "account", "show", "999999")
+    assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_catalogs(sqlite_url: str) -> None:
+    pops = json.loads(dialgate(sqlite_url, "catalog", "pops", "--json").stdout)
+    assert {"montreal1", "houston1", "london1", "amsterdam1"} <= {p["name"] for p in pops}
+    assert next(p for p in pops if p["name"] == "houston1")["id"] == 1
+    countries = json.loads(
+        dialgate(sqlite_url, "catalog", "countries", "--language", "fr", "--json").stdout
+    )
+    by_code = {c["code"]: c for c in countries}
+    assert by_code["JM"]["region"] == "Americas" and by_code["JM"]["name"] == "Jamaïque"
+    assert "US" not in by_code and "CA" not in by_code
+    assert {c["region"] for c in countries} == {"Africa", "Americas", "Asia", "Europe", "Oceania"}
+    moh = json.loads(dialgate(sqlite_url, "catalog", "moh", "--json").stdout)
+    assert {m["test_code"] for m in moh} == {f"***{n}" for n in range(89, 101)}
