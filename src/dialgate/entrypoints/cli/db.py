@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from dialgate.adapters.db import migrate
 from dialgate.config import get_settings
 from dialgate.entrypoints.cli.common import console, database
 from dialgate.services import accounts, demo
@@ -16,6 +15,8 @@ def register(app: typer.Typer) -> None:
     @db_app.command("upgrade")
     def upgrade() -> None:
         """Apply every migration and load the catalog data (POPs)."""
+        from dialgate.adapters.db import migrate  # Alembic is slow to import; only needed here
+
         url = get_settings().database_url
         migrate.upgrade(url)
         with database() as db, db.uow() as uow:
