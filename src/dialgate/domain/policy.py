@@ -1,0 +1,371 @@
+"""Decide an outbound call: may this account dial this, and if so how, for how much, how long.
+
+``decide(snapshot, request)`` walks the steps of the call-policy issue in their fixed order and
+records each in the trace; the first step that refuses ends the walk. A refusal is a ``Decision``
+value, never an exception. The order is part of the contract: a call that breaks two rules
+reports the earlier one (an IP-restricted call to a forbidden country says ``ip_not_allowed``).
+
+account -> encryption -> ip_restriction -> pop_restriction -> normalize -> classify ->
+special_numbers -> international_lock -> allowed_countries -> route -> rate ->
+international_max_rate -> balance -> max_duration -> caller_id
+
+Emergency calls (911) skip the balance, price, country and time limits; their caller ID must be
+an e911-enabled DID of the account or the account's e911 default caller ID.
+
+The trace is built from plain tuples and mostly precomputed strings: it is always returned, so
+it has to be cheap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dialgate.domain import catalogs
+from dialgate.domain.errors import ValidationFailed
+from dialgate.domain.numbering import (
+    MOH_TEST_CODES,
+    Classified,
+    DialedKind,
+    NumberClass,
+    classify,
+    normalize,
+)
+from dialgate.domain.rating import DIRECTORY_ASSISTANCE, TOLLFREE_RATES, US48_PREMIUM, Rate
+from dialgate.domain.snapshot import PolicySnapshot, nanp10
+
+TRANSPORTS = ("udp", "tcp", "tls")
+
+# Reason -> SIP status code (public contract).
+SIP_CODES: dict[str, int] = {
+    "ok": 200,
+    "unknown_account": 404,
+    "account_disabled": 403,
+    "encryption_required": 488,
+    "ip_not_allowed": 403,
+    "pop_not_allowed": 403,
+    "invalid_number": 484,
+    "blocked_number": 403,
+    "directory_assistance_disabled": 403,
+    "international_disabled": 403,
+    "country_not_allowed": 403,
+    "no_rate": 404,
+    "rate_above_limit": 403,
+    "insufficient_balance": 402,
+    "e911_no_callerid": 486,
+}
+STEPS = (
+    "account", "encryption", "ip_restriction", "pop_restriction", "normalize", "classify",
+    "special_numbers", "international_lock", "allowed_countries", "route", "rate",
+    "international_max_rate", "balance", "max_duration", "caller_id",
+)
+PASS, DENY, SKIP = "pass", "deny", "skip"
+
+# Caller ID is guaranteed only on Premium, and only to these classes (the seed).
+_GUARANTEED = frozenset({NumberClass.US48, NumberClass.CANADA, NumberClass.TOLLFREE})
+# Classes rated from a route's deck; the others have the seed's fixed prices.
+_DECK_CLASSES = frozenset({NumberClass.CANADA, NumberClass.US_OTHER, NumberClass.INTERNATIONAL})
+# Toll-free carrier under server_default: by the POP's country; other POPs use the American one.
+_CARRIER_BY_COUNTRY = {"US": "american", "CA": "canadian"}
+
+TraceEntry = tuple[str, str, str]  # (step, outcome, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    """One outbound call attempt. Validated on construction (``ValidationFailed``)."""
+
+    account: str
+    dialed: str
+    source_ip: str | None = None
+    pop: str | None = None
+    caller_id: str | None = None
+    transport: str = "udp"
+    srtp: bool = False
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValidationFailed.single(
+                "transport", "invalid_choice",
+                f"must be one of {', '.join(TRANSPORTS)}; got {self.transport!r}",
+            )
+        if not self.dialed or len(self.dialed) > 64:
+            raise ValidationFailed.single("dialed", "invalid_dialed", "must be 1 to 64 characters")
+        if self.source_ip is not None:
+            try:
+                ipaddress.ip_address(self.source_ip)
+            except ValueError:
+                raise ValidationFailed.single(
+                    "source_ip", "invalid_ip",
+                    f"must be an IPv4 or IPv6 address; got {self.source_ip!r}",
+                ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    e164: str | None
+    klass: NumberClass
+    country: str | None
+    region: str | None
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"e164": self.e164, "class": self.klass.value, "country": self.country,
+                "region": self.region, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allow: bool
+    action: str  # call | emergency | voicemail | moh_test | reject
+    sip_code: int
+    reason: str
+    message: str
+    trace: tuple[TraceEntry, ...]
+    destination: Destination | None = None
+    route: str | None = None
+    carrier: str | None = None
+    rate_per_minute: Decimal | None = None
+    increment_s: int | None = None
+    flat_fee: Decimal | None = None
+    max_duration_s: int | None = None
+    caller_id: str | None = None
+    caller_id_guaranteed: bool = False
+    mailbox: str | None = None
+    moh_class: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The response contract of the call-policy issue (money as decimal strings)."""
+        return {
+            "allow": self.allow,
+            "action": self.action,
+            "sip_code": self.sip_code,
+            "reason": self.reason,
+            "message": self.message,
+            "destination": self.destination.to_json() if self.destination else None,
+            "route": self.route,
+            "carrier": self.carrier,
+            "rate_per_minute": None if self.rate_per_minute is None else str(self.rate_per_minute),
+            "increment_s": self.increment_s,
+            "flat_fee": None if self.flat_fee is None else str(self.flat_fee),
+            "max_duration_s": self.max_duration_s,
+            "caller_id": self.caller_id,
+            "caller_id_guaranteed": self.caller_id_guaranteed,
+            "mailbox": self.mailbox,
+            "moh_class": self.moh_class,
+            "trace": [{"step": s, "outcome": o, "detail": d} for s, o, d in self.trace],
+        }
+
+
+def _reject(
+    trace: list[TraceEntry], reason: str, message: str, destination: Destination | None = None
+) -> Decision:
+    return Decision(False, "reject", SIP_CODES[reason], reason, message, tuple(trace), destination)
+
+
+def _destination(c: Classified, name: str | None = None) -> Destination:
+    return Destination(c.e164, c.klass, c.country, c.region, name or c.name)
+
+
+def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decision:
+    """The decision for one call, following the issue's order exactly."""
+    trace: list[TraceEntry] = []
+    add = trace.append
+    # 1. account known and enabled
+    if snapshot is None or snapshot.account != request.account:
+        add(("account", DENY, f"no account {request.account}"))
+        return _reject(trace, "unknown_account", f"Account {request.account} does not exist.")
+    if not snapshot.enabled:
+        add(("account", DENY, f"account {snapshot.account} is disabled"))
+        return _reject(trace, "account_disabled", f"Account {snapshot.account} is disabled.")
+    add(("account", PASS, "enabled"))
+    # 2. encrypted SIP: both the signalling (TLS) and the media (SRTP)
+    if snapshot.encrypted_sip:
+        if request.transport != "tls" or not request.srtp:
+            add(("encryption", DENY, f"transport {request.transport}, srtp {request.srtp}"))
+            return _reject(trace, "encryption_required",
+                           "Encrypted SIP is on for this account: call over TLS with SRTP.")
+        add(("encryption", PASS, "TLS with SRTP"))
+    else:
+        add(("encryption", SKIP, "encrypted SIP not required"))
+    # 3. IP restriction (host names were resolved when the snapshot was compiled)
+    if snapshot.ip_restriction_enabled:
+        source = request.source_ip
+        if source is None or not snapshot.allows_ip(ipaddress.ip_address(source)):
+            add(("ip_restriction", DENY, f"{source or 'no source IP'} is not in the allowed list"))
+            return _reject(trace, "ip_not_allowed",
+                           f"Calls from {source or 'an unknown address'} are not allowed by the "
+                           "account's IP restriction.")
+        add(("ip_restriction", PASS, f"{source} allowed"))
+    else:
+        add(("ip_restriction", SKIP, "IP restriction off"))
+    # 4. POP restriction
+    if snapshot.pop_restriction_enabled:
+        pop = request.pop
+        if pop is None or pop not in snapshot.allowed_pops:
+            add(("pop_restriction", DENY, f"{pop or 'no POP'} is not in the allowed list"))
+            return _reject(trace, "pop_not_allowed",
+                           f"Calls through {pop or 'an unknown POP'} are not allowed by the "
+                           "account's POP restriction.")
+        add(("pop_restriction", PASS, f"{pop} allowed"))
+    else:
+        add(("pop_restriction", SKIP, "POP restriction off"))
+    # 5. normalize per dialing mode
+    number = normalize(request.dialed, snapshot.dialing_mode)
+    if number.kind is DialedKind.INVALID:
+        add(("normalize", DENY, number.detail))
+        return _reject(trace, "invalid_number",
+                       f"Not a number that can be dialed: {number.detail}.")
+    add(("normalize", PASS, number.detail))
+    # 6. classify
+    c = classify(number, snapshot.plan)
+    klass = c.klass
+    if klass is NumberClass.INVALID:
+        add(("classify", DENY, c.detail))
+        return _reject(trace, "invalid_number", f"Not a number that can be dialed: {c.detail}.",
+                       _destination(c))
+    add(("classify", PASS, f"{klass.value}: {c.name}"))
+    # 7. special numbers
+    if c.blocked:
+        add(("special_numbers", DENY, c.detail))
+        return _reject(trace, "blocked_number",
+                       "NPA-555-1212 is blocked: the only way to reach directory assistance is "
+                       "by dialing 411.", _destination(c))
+    if klass is NumberClass.EMERGENCY:
+        add(("special_numbers", PASS, "911: balance, price, country and time limits do not apply"))
+        return _emergency(snapshot, request, c, trace)
+    if klass is NumberClass.VOICEMAIL:
+        mailbox = snapshot.voicemail
+        add(("special_numbers", PASS, f"voicemail, mailbox {mailbox or 'asked for'}"))
+        return Decision(True, "voicemail", 200, "ok", "Voicemail.", tuple(trace),
+                        _destination(c), mailbox=mailbox)
+    if klass is NumberClass.MOH_TEST:
+        moh = MOH_TEST_CODES[number.digits]
+        add(("special_numbers", PASS, f"music on hold test: {moh}"))
+        return Decision(True, "moh_test", 200, "ok",
+                        f"Music on hold test: {catalogs.MOH_BY_KEY[moh].label}.", tuple(trace),
+                        _destination(c), moh_class=moh)
+    if klass is NumberClass.DIRECTORY_ASSISTANCE:
+        if not snapshot.allow_411:
+            add(("special_numbers", DENY, "411 is disabled (allow_411)"))
+            return _reject(trace, "directory_assistance_disabled",
+                           "411 directory assistance is disabled for this account.",
+                           _destination(c))
+        add(("special_numbers", PASS, "411 allowed"))
+    else:
+        add(("special_numbers", SKIP, "not a special number"))
+    # 8-9. international lock, then the allowed countries
+    if klass is NumberClass.INTERNATIONAL:
+        if not snapshot.allow_international:
+            add(("international_lock", DENY, "international calls are disabled"))
+            return _reject(trace, "international_disabled",
+                           "International calls are disabled for this account.", _destination(c))
+        add(("international_lock", PASS, "international calls allowed"))
+        allowed = snapshot.allowed_countries
+        if allowed is not None and c.country not in allowed:
+            add(("allowed_countries", DENY, f"{c.country or c.name} is not in the allowed list"))
+            return _reject(trace, "country_not_allowed",
+                           f"Calls to {c.name} are not allowed for this account.", _destination(c))
+        add(("allowed_countries", PASS, "ALL" if allowed is None else f"{c.country} allowed"))
+    else:
+        add(("international_lock", SKIP, "domestic"))
+        add(("allowed_countries", SKIP, "domestic"))
+    # 10-11. route, then its rate
+    route, carrier, rate = _route_and_rate(snapshot, request, c, number.digits)
+    add(("route", PASS, f"{route}" + (f", carrier {carrier}" if carrier else "")))
+    if rate is None:
+        add(("rate", DENY, f"no {route} rate for {c.e164}"))
+        return _reject(trace, "no_rate", f"There is no {route} rate for {c.e164}.", _destination(c))
+    add(("rate", PASS, f"{rate.prefix} {rate.destination}: {rate.per_minute}/min, "
+                       f"{rate.increment_s}s increments"))
+    destination = _destination(c, rate.destination if klass in _DECK_CLASSES else None)
+    # 12. the international limit, on the rate of the route actually chosen
+    limit_u = snapshot.international_max_rate_u
+    if klass is NumberClass.INTERNATIONAL and limit_u is not None:
+        if rate.per_minute_u > limit_u:
+            add(("international_max_rate", DENY,
+                 f"{rate.per_minute}/min is above {snapshot.international_max_rate}/min"))
+            return _reject(trace, "rate_above_limit",
+                           f"The {route} rate to {rate.destination} (${rate.per_minute}/min) is "
+                           f"above the account's limit of ${snapshot.international_max_rate}/min.",
+                           destination)
+        add(("international_max_rate", PASS, f"within {snapshot.international_max_rate}/min"))
+    else:
+        add(("international_max_rate", SKIP, "no limit applies"))
+    # 13. balance: enough for the flat fee and the first increment (free calls always pass)
+    affordable = rate.affordable_seconds(snapshot.balance_u)
+    if snapshot.balance_u < rate.flat_fee_u or affordable == 0:
+        add(("balance", DENY, f"balance {snapshot.balance} is too low"))
+        return _reject(trace, "insufficient_balance",
+                       f"The balance (${snapshot.balance}) does not cover this call.", destination)
+    add(("balance", PASS, f"balance {snapshot.balance}"))
+    # 14. max duration: the class cap, or less if the balance runs out first
+    cap = (snapshot.max_call_time_international if klass is NumberClass.INTERNATIONAL
+           else snapshot.max_call_time_domestic)
+    max_duration = cap if affordable is None or affordable > cap else affordable
+    add(("max_duration", PASS, f"{max_duration}s (cap {cap}s, balance "
+                               f"{'unlimited' if affordable is None else f'{affordable}s'})"))
+    # 15. caller ID
+    caller_id = snapshot.callerid_number or request.caller_id
+    guaranteed = route == "premium" and klass in _GUARANTEED
+    add(("caller_id", PASS, f"{caller_id or 'none'}, {'' if guaranteed else 'not '}guaranteed"))
+    return Decision(
+        True, "call", 200, "ok", f"Call to {destination.name} allowed.", tuple(trace), destination,
+        route=route, carrier=carrier, rate_per_minute=rate.per_minute,
+        increment_s=rate.increment_s, flat_fee=rate.flat_fee if rate.flat_fee_u else None,
+        max_duration_s=max_duration, caller_id=caller_id, caller_id_guaranteed=guaranteed,
+    )
+
+
+def _route_and_rate(
+    snapshot: PolicySnapshot, request: AuthorizeRequest, c: Classified, digits: str
+) -> tuple[str | None, str | None, Rate | None]:
+    klass = c.klass
+    if klass is NumberClass.US48:
+        return "premium", None, US48_PREMIUM  # the US route exists only on Premium
+    if klass is NumberClass.TOLLFREE:
+        route = snapshot.tollfree_route
+        carrier = snapshot.tollfree_carrier
+        if carrier == "server_default":
+            country = snapshot.pop_countries.get(request.pop or "")
+            carrier = _CARRIER_BY_COUNTRY.get(country or "", "american")
+        return route, carrier, TOLLFREE_RATES[route]
+    if klass is NumberClass.DIRECTORY_ASSISTANCE:
+        return None, None, DIRECTORY_ASSISTANCE
+    if klass is NumberClass.CANADA:
+        route = snapshot.canada_route
+    elif klass is NumberClass.INTERNATIONAL:
+        route = snapshot.international_route
+    else:  # US_OTHER: domestic, and like the rest of the US only on Premium
+        route = "premium"
+    deck = snapshot.decks.get(route)
+    return route, None, deck.lookup(digits) if deck is not None else None
+
+
+def _emergency(
+    snapshot: PolicySnapshot, request: AuthorizeRequest, c: Classified, trace: list[TraceEntry]
+) -> Decision:
+    add = trace.append
+    for step in ("international_lock", "allowed_countries", "route", "rate",
+                 "international_max_rate", "balance", "max_duration"):
+        add((step, SKIP, "emergency call"))
+    # The caller's own number if it is an e911-enabled DID (its address is on file), else the
+    # account's e911 default, else refuse: the seed's busy tone.
+    for candidate in (snapshot.callerid_number, request.caller_id):
+        did = nanp10(candidate)
+        if did is not None and did in snapshot.e911_dids:
+            add(("caller_id", PASS, f"{did} is an e911-enabled DID"))
+            return Decision(True, "emergency", 200, "ok",
+                            f"Emergency call with caller ID {did}.", tuple(trace), _destination(c),
+                            caller_id=did)
+    if snapshot.e911_callerid:
+        add(("caller_id", PASS, f"e911 default caller ID {snapshot.e911_callerid}"))
+        return Decision(True, "emergency", 200, "ok",
+                        f"Emergency call with the e911 default caller ID {snapshot.e911_callerid}.",
+                        tuple(trace), _destination(c), caller_id=snapshot.e911_callerid)
+    add(("caller_id", DENY, "no e911-enabled DID and no e911 default caller ID"))
+    return _reject(trace, "e911_no_callerid",
+                   "Emergency call refused: the caller ID is not an e911-enabled DID and no "
+                   "e911 default caller ID is set.", _destination(c))
