@@ -33,11 +33,23 @@ US_TERRITORIES = frozenset({"AS", "GU", "MP", "PR", "VI"})
 NON_CONTIGUOUS_STATES = frozenset({"Alaska", "AK", "Hawaii", "HI"})
 # Exchanges used to probe whether a region's patterns cover an area code: patterns restrict
 # some exchanges, so several are tried.
-_PROBE_NUMBERS = tuple(f"{nxx}{line}" for nxx in ("234", "345", "456", "567", "678", "789",
-                                                   "890", "902", "212", "333")
-                       for line in ("4567", "0100"))
-_TYPE_DESCS = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
-               "personal_number", "voip", "pager", "uan", "voicemail")
+_PROBE_NUMBERS = tuple(
+    f"{nxx}{line}"
+    for nxx in ("234", "345", "456", "567", "678", "789", "890", "902", "212", "333")
+    for line in ("4567", "0100")
+)
+_TYPE_DESCS = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
+)
 
 
 def _meta(region: str) -> PhoneMetadata:
@@ -64,9 +76,7 @@ def _type_pattern(md: PhoneMetadata) -> re.Pattern[str]:
 
 
 def _countries() -> dict[str, CountryInfo]:
-    out = {
-        c.code: CountryInfo(c.code, c.name("en"), c.region.value) for c in geo.countries()
-    }
+    out = {c.code: CountryInfo(c.code, c.name("en"), c.region.value) for c in geo.countries()}
     for code in sorted(geo.DOMESTIC):
         out[code] = CountryInfo(code, geo.country_name(code), Region.AMERICAS.value)
     return out
@@ -96,8 +106,9 @@ def _nanp(countries: dict[str, CountryInfo]) -> dict[str, NpaInfo]:
         npa = str(n)
         samples = [npa + rest for rest in _PROBE_NUMBERS]
         if any(tollfree.fullmatch(s) for s in samples):
-            table[npa] = NpaInfo(NumberClass.TOLLFREE, None, Region.AMERICAS.value,
-                                 "Toll-free (US/Canada)")
+            table[npa] = NpaInfo(
+                NumberClass.TOLLFREE, None, Region.AMERICAS.value, "Toll-free (US/Canada)"
+            )
             continue
         region = next((r for pat, r in by_leading if pat.fullmatch(npa)), None)
         if region is None and any(canada.fullmatch(s) for s in samples):

@@ -32,8 +32,13 @@ class NumberClass(StrEnum):
 
 # Classes that are calls to the public network in the US or Canada (the domestic time cap).
 DOMESTIC_CLASSES = frozenset(
-    {NumberClass.US48, NumberClass.US_OTHER, NumberClass.CANADA, NumberClass.TOLLFREE,
-     NumberClass.DIRECTORY_ASSISTANCE}
+    {
+        NumberClass.US48,
+        NumberClass.US_OTHER,
+        NumberClass.CANADA,
+        NumberClass.TOLLFREE,
+        NumberClass.DIRECTORY_ASSISTANCE,
+    }
 )
 
 EMERGENCY_CODE = "911"
@@ -139,7 +144,8 @@ def normalize(dialed: str, mode: str) -> Normalized:
             digits = "1" + digits
         elif not (len(digits) == 11 and digits[0] == "1"):
             return Normalized(
-                DialedKind.INVALID, "",
+                DialedKind.INVALID,
+                "",
                 f"{dialed!r}: NANP numbers have 10 or 11 digits; dial 011 for international",
             )
     if not digits or digits[0] == "0" or len(digits) > 15:
@@ -158,7 +164,10 @@ _SERVICE_CLASSES: Mapping[str, Classified] = {
     VOICEMAIL_CODE: Classified(NumberClass.VOICEMAIL, None, None, None, "Voicemail (*97)"),
     **{
         code: Classified(
-            NumberClass.MOH_TEST, None, None, None,
+            NumberClass.MOH_TEST,
+            None,
+            None,
+            None,
             f"Music on hold test: {catalogs.MOH_BY_KEY[key].label}",
         )
         for code, key in MOH_TEST_CODES.items()
@@ -193,8 +202,13 @@ def _classify_nanp(digits: str, plan: NumberingPlan) -> Classified:
     e164 = "+" + digits
     if digits[4:] == BLOCKED_LINE:
         return Classified(
-            NumberClass.DIRECTORY_ASSISTANCE, e164, info.country, info.region,
-            "Directory assistance (NPA-555-1212)", blocked=True, detail=f"{e164} is NPA-555-1212",
+            NumberClass.DIRECTORY_ASSISTANCE,
+            e164,
+            info.country,
+            info.region,
+            "Directory assistance (NPA-555-1212)",
+            blocked=True,
+            detail=f"{e164} is NPA-555-1212",
         )
     return Classified(info.klass, e164, info.country, info.region, info.name)
 
@@ -205,7 +219,7 @@ def _classify_international(digits: str, plan: NumberingPlan) -> Classified:
     cc = codes.get(digits[:1]) or codes.get(digits[:2]) or codes.get(digits[:3])
     if cc is None:
         return _invalid(f"+{digits}: no such country code")
-    national = digits[len(cc.code):]
+    national = digits[len(cc.code) :]
     if len(national) not in cc.lengths:
         return _invalid(f"+{digits}: wrong length for country code {cc.code}")
     iso = cc.main

@@ -57,9 +57,21 @@ SIP_CODES: dict[str, int] = {
     "e911_no_callerid": 486,
 }
 STEPS = (
-    "account", "encryption", "ip_restriction", "pop_restriction", "normalize", "classify",
-    "special_numbers", "international_lock", "allowed_countries", "route", "rate",
-    "international_max_rate", "balance", "max_duration", "caller_id",
+    "account",
+    "encryption",
+    "ip_restriction",
+    "pop_restriction",
+    "normalize",
+    "classify",
+    "special_numbers",
+    "international_lock",
+    "allowed_countries",
+    "route",
+    "rate",
+    "international_max_rate",
+    "balance",
+    "max_duration",
+    "caller_id",
 )
 PASS, DENY, SKIP = "pass", "deny", "skip"
 
@@ -88,7 +100,8 @@ class AuthorizeRequest:
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
             raise ValidationFailed.single(
-                "transport", "invalid_choice",
+                "transport",
+                "invalid_choice",
                 f"must be one of {', '.join(TRANSPORTS)}; got {self.transport!r}",
             )
         if not self.dialed or len(self.dialed) > 64:
@@ -98,7 +111,8 @@ class AuthorizeRequest:
                 ipaddress.ip_address(self.source_ip)
             except ValueError:
                 raise ValidationFailed.single(
-                    "source_ip", "invalid_ip",
+                    "source_ip",
+                    "invalid_ip",
                     f"must be an IPv4 or IPv6 address; got {self.source_ip!r}",
                 ) from None
 
@@ -112,8 +126,13 @@ class Destination:
     name: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"e164": self.e164, "class": self.klass.value, "country": self.country,
-                "region": self.region, "name": self.name}
+        return {
+            "e164": self.e164,
+            "class": self.klass.value,
+            "country": self.country,
+            "region": self.region,
+            "name": self.name,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +204,11 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     if snapshot.encrypted_sip:
         if request.transport != "tls" or not request.srtp:
             add(("encryption", DENY, f"transport {request.transport}, srtp {request.srtp}"))
-            return _reject(trace, "encryption_required",
-                           "Encrypted SIP is on for this account: call over TLS with SRTP.")
+            return _reject(
+                trace,
+                "encryption_required",
+                "Encrypted SIP is on for this account: call over TLS with SRTP.",
+            )
         add(("encryption", PASS, "TLS with SRTP"))
     else:
         add(("encryption", SKIP, "encrypted SIP not required"))
@@ -195,9 +217,12 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
         source = request.source_ip
         if source is None or not snapshot.allows_ip(ipaddress.ip_address(source)):
             add(("ip_restriction", DENY, f"{source or 'no source IP'} is not in the allowed list"))
-            return _reject(trace, "ip_not_allowed",
-                           f"Calls from {source or 'an unknown address'} are not allowed by the "
-                           "account's IP restriction.")
+            return _reject(
+                trace,
+                "ip_not_allowed",
+                f"Calls from {source or 'an unknown address'} are not allowed by the "
+                "account's IP restriction.",
+            )
         add(("ip_restriction", PASS, f"{source} allowed"))
     else:
         add(("ip_restriction", SKIP, "IP restriction off"))
@@ -206,9 +231,12 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
         pop = request.pop
         if pop is None or pop not in snapshot.allowed_pops:
             add(("pop_restriction", DENY, f"{pop or 'no POP'} is not in the allowed list"))
-            return _reject(trace, "pop_not_allowed",
-                           f"Calls through {pop or 'an unknown POP'} are not allowed by the "
-                           "account's POP restriction.")
+            return _reject(
+                trace,
+                "pop_not_allowed",
+                f"Calls through {pop or 'an unknown POP'} are not allowed by the "
+                "account's POP restriction.",
+            )
         add(("pop_restriction", PASS, f"{pop} allowed"))
     else:
         add(("pop_restriction", SKIP, "POP restriction off"))
@@ -216,43 +244,70 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     number = normalize(request.dialed, snapshot.dialing_mode)
     if number.kind is DialedKind.INVALID:
         add(("normalize", DENY, number.detail))
-        return _reject(trace, "invalid_number",
-                       f"Not a number that can be dialed: {number.detail}.")
+        return _reject(
+            trace, "invalid_number", f"Not a number that can be dialed: {number.detail}."
+        )
     add(("normalize", PASS, number.detail))
     # 6. classify
     c = classify(number, snapshot.plan)
     klass = c.klass
     if klass is NumberClass.INVALID:
         add(("classify", DENY, c.detail))
-        return _reject(trace, "invalid_number", f"Not a number that can be dialed: {c.detail}.",
-                       _destination(c))
+        return _reject(
+            trace,
+            "invalid_number",
+            f"Not a number that can be dialed: {c.detail}.",
+            _destination(c),
+        )
     add(("classify", PASS, f"{klass.value}: {c.name}"))
     # 7. special numbers
     if c.blocked:
         add(("special_numbers", DENY, c.detail))
-        return _reject(trace, "blocked_number",
-                       "NPA-555-1212 is blocked: the only way to reach directory assistance is "
-                       "by dialing 411.", _destination(c))
+        return _reject(
+            trace,
+            "blocked_number",
+            "NPA-555-1212 is blocked: the only way to reach directory assistance is "
+            "by dialing 411.",
+            _destination(c),
+        )
     if klass is NumberClass.EMERGENCY:
         add(("special_numbers", PASS, "911: balance, price, country and time limits do not apply"))
         return _emergency(snapshot, request, c, trace)
     if klass is NumberClass.VOICEMAIL:
         mailbox = snapshot.voicemail
         add(("special_numbers", PASS, f"voicemail, mailbox {mailbox or 'asked for'}"))
-        return Decision(True, "voicemail", 200, "ok", "Voicemail.", tuple(trace),
-                        _destination(c), mailbox=mailbox)
+        return Decision(
+            True,
+            "voicemail",
+            200,
+            "ok",
+            "Voicemail.",
+            tuple(trace),
+            _destination(c),
+            mailbox=mailbox,
+        )
     if klass is NumberClass.MOH_TEST:
         moh = MOH_TEST_CODES[number.digits]
         add(("special_numbers", PASS, f"music on hold test: {moh}"))
-        return Decision(True, "moh_test", 200, "ok",
-                        f"Music on hold test: {catalogs.MOH_BY_KEY[moh].label}.", tuple(trace),
-                        _destination(c), moh_class=moh)
+        return Decision(
+            True,
+            "moh_test",
+            200,
+            "ok",
+            f"Music on hold test: {catalogs.MOH_BY_KEY[moh].label}.",
+            tuple(trace),
+            _destination(c),
+            moh_class=moh,
+        )
     if klass is NumberClass.DIRECTORY_ASSISTANCE:
         if not snapshot.allow_411:
             add(("special_numbers", DENY, "411 is disabled (allow_411)"))
-            return _reject(trace, "directory_assistance_disabled",
-                           "411 directory assistance is disabled for this account.",
-                           _destination(c))
+            return _reject(
+                trace,
+                "directory_assistance_disabled",
+                "411 directory assistance is disabled for this account.",
+                _destination(c),
+            )
         add(("special_numbers", PASS, "411 allowed"))
     else:
         add(("special_numbers", SKIP, "not a special number"))
@@ -260,14 +315,22 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     if klass is NumberClass.INTERNATIONAL:
         if not snapshot.allow_international:
             add(("international_lock", DENY, "international calls are disabled"))
-            return _reject(trace, "international_disabled",
-                           "International calls are disabled for this account.", _destination(c))
+            return _reject(
+                trace,
+                "international_disabled",
+                "International calls are disabled for this account.",
+                _destination(c),
+            )
         add(("international_lock", PASS, "international calls allowed"))
         allowed = snapshot.allowed_countries
         if allowed is not None and c.country not in allowed:
             add(("allowed_countries", DENY, f"{c.country or c.name} is not in the allowed list"))
-            return _reject(trace, "country_not_allowed",
-                           f"Calls to {c.name} are not allowed for this account.", _destination(c))
+            return _reject(
+                trace,
+                "country_not_allowed",
+                f"Calls to {c.name} are not allowed for this account.",
+                _destination(c),
+            )
         add(("allowed_countries", PASS, "ALL" if allowed is None else f"{c.country} allowed"))
     else:
         add(("international_lock", SKIP, "domestic"))
@@ -278,19 +341,33 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     if rate is None:
         add(("rate", DENY, f"no {route} rate for {c.e164}"))
         return _reject(trace, "no_rate", f"There is no {route} rate for {c.e164}.", _destination(c))
-    add(("rate", PASS, f"{rate.prefix} {rate.destination}: {rate.per_minute}/min, "
-                       f"{rate.increment_s}s increments"))
+    add(
+        (
+            "rate",
+            PASS,
+            f"{rate.prefix} {rate.destination}: {rate.per_minute}/min, "
+            f"{rate.increment_s}s increments",
+        )
+    )
     destination = _destination(c, rate.destination if klass in _DECK_CLASSES else None)
     # 12. the international limit, on the rate of the route actually chosen
     limit_u = snapshot.international_max_rate_u
     if klass is NumberClass.INTERNATIONAL and limit_u is not None:
         if rate.per_minute_u > limit_u:
-            add(("international_max_rate", DENY,
-                 f"{rate.per_minute}/min is above {snapshot.international_max_rate}/min"))
-            return _reject(trace, "rate_above_limit",
-                           f"The {route} rate to {rate.destination} (${rate.per_minute}/min) is "
-                           f"above the account's limit of ${snapshot.international_max_rate}/min.",
-                           destination)
+            add(
+                (
+                    "international_max_rate",
+                    DENY,
+                    f"{rate.per_minute}/min is above {snapshot.international_max_rate}/min",
+                )
+            )
+            return _reject(
+                trace,
+                "rate_above_limit",
+                f"The {route} rate to {rate.destination} (${rate.per_minute}/min) is "
+                f"above the account's limit of ${snapshot.international_max_rate}/min.",
+                destination,
+            )
         add(("international_max_rate", PASS, f"within {snapshot.international_max_rate}/min"))
     else:
         add(("international_max_rate", SKIP, "no limit applies"))
@@ -298,24 +375,48 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     affordable = rate.affordable_seconds(snapshot.balance_u)
     if snapshot.balance_u < rate.flat_fee_u or affordable == 0:
         add(("balance", DENY, f"balance {snapshot.balance} is too low"))
-        return _reject(trace, "insufficient_balance",
-                       f"The balance (${snapshot.balance}) does not cover this call.", destination)
+        return _reject(
+            trace,
+            "insufficient_balance",
+            f"The balance (${snapshot.balance}) does not cover this call.",
+            destination,
+        )
     add(("balance", PASS, f"balance {snapshot.balance}"))
     # 14. max duration: the class cap, or less if the balance runs out first
-    cap = (snapshot.max_call_time_international if klass is NumberClass.INTERNATIONAL
-           else snapshot.max_call_time_domestic)
+    cap = (
+        snapshot.max_call_time_international
+        if klass is NumberClass.INTERNATIONAL
+        else snapshot.max_call_time_domestic
+    )
     max_duration = cap if affordable is None or affordable > cap else affordable
-    add(("max_duration", PASS, f"{max_duration}s (cap {cap}s, balance "
-                               f"{'unlimited' if affordable is None else f'{affordable}s'})"))
+    add(
+        (
+            "max_duration",
+            PASS,
+            f"{max_duration}s (cap {cap}s, balance "
+            f"{'unlimited' if affordable is None else f'{affordable}s'})",
+        )
+    )
     # 15. caller ID
     caller_id = snapshot.callerid_number or request.caller_id
     guaranteed = route == "premium" and klass in _GUARANTEED
     add(("caller_id", PASS, f"{caller_id or 'none'}, {'' if guaranteed else 'not '}guaranteed"))
     return Decision(
-        True, "call", 200, "ok", f"Call to {destination.name} allowed.", tuple(trace), destination,
-        route=route, carrier=carrier, rate_per_minute=rate.per_minute,
-        increment_s=rate.increment_s, flat_fee=rate.flat_fee if rate.flat_fee_u else None,
-        max_duration_s=max_duration, caller_id=caller_id, caller_id_guaranteed=guaranteed,
+        True,
+        "call",
+        200,
+        "ok",
+        f"Call to {destination.name} allowed.",
+        tuple(trace),
+        destination,
+        route=route,
+        carrier=carrier,
+        rate_per_minute=rate.per_minute,
+        increment_s=rate.increment_s,
+        flat_fee=rate.flat_fee if rate.flat_fee_u else None,
+        max_duration_s=max_duration,
+        caller_id=caller_id,
+        caller_id_guaranteed=guaranteed,
     )
 
 
@@ -348,8 +449,15 @@ def _emergency(
     snapshot: PolicySnapshot, request: AuthorizeRequest, c: Classified, trace: list[TraceEntry]
 ) -> Decision:
     add = trace.append
-    for step in ("international_lock", "allowed_countries", "route", "rate",
-                 "international_max_rate", "balance", "max_duration"):
+    for step in (
+        "international_lock",
+        "allowed_countries",
+        "route",
+        "rate",
+        "international_max_rate",
+        "balance",
+        "max_duration",
+    ):
         add((step, SKIP, "emergency call"))
     # The caller's own number if it is an e911-enabled DID (its address is on file), else the
     # account's e911 default, else refuse: the seed's busy tone.
@@ -357,15 +465,33 @@ def _emergency(
         did = nanp10(candidate)
         if did is not None and did in snapshot.e911_dids:
             add(("caller_id", PASS, f"{did} is an e911-enabled DID"))
-            return Decision(True, "emergency", 200, "ok",
-                            f"Emergency call with caller ID {did}.", tuple(trace), _destination(c),
-                            caller_id=did)
+            return Decision(
+                True,
+                "emergency",
+                200,
+                "ok",
+                f"Emergency call with caller ID {did}.",
+                tuple(trace),
+                _destination(c),
+                caller_id=did,
+            )
     if snapshot.e911_callerid:
         add(("caller_id", PASS, f"e911 default caller ID {snapshot.e911_callerid}"))
-        return Decision(True, "emergency", 200, "ok",
-                        f"Emergency call with the e911 default caller ID {snapshot.e911_callerid}.",
-                        tuple(trace), _destination(c), caller_id=snapshot.e911_callerid)
+        return Decision(
+            True,
+            "emergency",
+            200,
+            "ok",
+            f"Emergency call with the e911 default caller ID {snapshot.e911_callerid}.",
+            tuple(trace),
+            _destination(c),
+            caller_id=snapshot.e911_callerid,
+        )
     add(("caller_id", DENY, "no e911-enabled DID and no e911 default caller ID"))
-    return _reject(trace, "e911_no_callerid",
-                   "Emergency call refused: the caller ID is not an e911-enabled DID and no "
-                   "e911 default caller ID is set.", _destination(c))
+    return _reject(
+        trace,
+        "e911_no_callerid",
+        "Emergency call refused: the caller ID is not an e911-enabled DID and no "
+        "e911 default caller ID is set.",
+        _destination(c),
+    )

@@ -124,10 +124,13 @@ def parse_deck_csv(lines: Iterable[str]) -> list[Rate]:
             errors.append(FieldError(f"line {line}", exc.code, exc.message))
             continue
         if rate.prefix in seen:
-            errors.append(FieldError(
-                f"line {line}", "duplicate_prefix",
-                f"prefix {rate.prefix} already on line {seen[rate.prefix]}",
-            ))
+            errors.append(
+                FieldError(
+                    f"line {line}",
+                    "duplicate_prefix",
+                    f"prefix {rate.prefix} already on line {seen[rate.prefix]}",
+                )
+            )
             continue
         seen[rate.prefix] = line
         rates.append(rate)

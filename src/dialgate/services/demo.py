@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from dialgate.services import accounts
+from dialgate.adapters.rate_data import demo_rates
+from dialgate.domain.rating import ROUTES
+from dialgate.services import accounts, rates
 from dialgate.services.uow import UnitOfWork
 
 DEMO_ACCOUNT = "100000"
@@ -19,6 +21,9 @@ DEMO_PASSWORD = "DemoPass123"  # noqa: S105
 def load_demo(uow: UnitOfWork) -> bool:
     """Create the demo account; return False if it was already there."""
     accounts.sync_pops(uow)
+    for route in ROUTES:
+        if rates.deck_size(uow, route) == 0:
+            rates.replace_deck(uow, route, demo_rates(route))
     if accounts.find_account(uow, DEMO_ACCOUNT) is not None:
         return False
     accounts.create_account(

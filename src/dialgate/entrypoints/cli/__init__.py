@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from dialgate.entrypoints.cli import accounts, catalog, db, settings
+from dialgate.entrypoints.cli import accounts, calls, catalog, db, settings
 from dialgate.entrypoints.cli.common import err_console, run_guarded
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ db.register(app)
 accounts.register(app)
 settings.register(app)
 catalog.register(app)
+calls.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,228 @@
+"""Call authorization: the one code path from every entrypoint to ``domain.policy.decide``.
+
+The CLI, the REST simulate endpoint, the portal's "test a number" page and the switch endpoint all
+call ``authorize_call``. Decisions come from compiled, immutable snapshots held by a
+``PolicyCache``, so the hot path does no SQL:
+
+- a snapshot is built on first use of an account (one short read transaction) and kept;
+- every change that affects call decisions writes a row to ``policy_changes`` in its own
+  transaction (settings, sub accounts, DIDs' e911 flag, balance, rate decks);
+- the cache reads that feed at most every ``poll_interval`` seconds (one indexed query for the
+  rows after the last sequence number it saw) and drops the snapshots it names, so a change made
+  by any process (CLI, another worker, the portal) is enforced everywhere within that interval;
+- changes committed through the same ``Database`` are applied at once (commit hook).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
+from dialgate.adapters.numbering_data import compile_numbering_plan
+from dialgate.domain import settings as s
+from dialgate.domain.numbering import NumberingPlan
+from dialgate.domain.policy import AuthorizeRequest, Decision, decide
+from dialgate.domain.rating import RateDeck
+from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
+from dialgate.services import accounts, rates
+from dialgate.services.uow import Database, UnitOfWork
+
+Resolver = Callable[[str], Iterable[str]]
+
+
+def resolve_host(name: str) -> list[str]:
+    """Addresses of a host name in an IP allow-list; none if it does not resolve (fail closed)."""
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+@dataclass(frozen=True, slots=True)
+class SipProfile:
+    """The advanced settings the SIP layer applies to an allowed call."""
+
+    allowed_codecs: tuple[str, ...]
+    nat: str
+    dtmf_mode: str
+    encrypted_sip: bool
+    rtp_timeout: int
+    rtp_hold_timeout: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "allowed_codecs": list(self.allowed_codecs),
+            "nat": self.nat,
+            "dtmf_mode": self.dtmf_mode,
+            "encrypted_sip": self.encrypted_sip,
+            "rtp_timeout": self.rtp_timeout,
+            "rtp_hold_timeout": self.rtp_hold_timeout,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    snapshot: PolicySnapshot | None  # None: no such account (cached too, until it appears)
+    sip: SipProfile | None
+
+
+class PolicyCache:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        poll_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+        resolver: Resolver = resolve_host,
+    ) -> None:
+        self._db = db
+        self._poll_interval = poll_interval
+        self._clock = clock
+        self._resolver = resolver
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._plan: NumberingPlan | None = None
+        self._decks: Mapping[str, RateDeck] | None = None
+        self._pops: Mapping[str, str] | None = None
+        self._last_seq = 0
+        self._next_poll = 0.0
+        db.after_commit_hooks.append(self.invalidate)
+        with db.uow(write=False) as uow:
+            self._last_seq = uow.session.scalar(select(func.max(PolicyChangeRow.seq))) or 0
+
+    # -- invalidation ----------------------------------------------------------------------
+
+    def invalidate(self, accounts_changed: Iterable[str]) -> None:
+        with self._lock:
+            for account in accounts_changed:
+                if account == rates.ALL_ACCOUNTS:
+                    self._entries.clear()
+                    self._decks = None
+                    continue
+                for subject in [
+                    k for k in self._entries if k == account or k.startswith(account + "_")
+                ]:
+                    del self._entries[subject]
+
+    def _poll(self) -> None:
+        now = self._clock()
+        if now < self._next_poll:
+            return
+        self._next_poll = now + self._poll_interval
+        with self._db.uow(write=False) as uow:
+            rows = uow.session.execute(
+                select(PolicyChangeRow.seq, PolicyChangeRow.account)
+                .where(PolicyChangeRow.seq > self._last_seq)
+                .order_by(PolicyChangeRow.seq)
+            ).all()
+        if rows:
+            self._last_seq = rows[-1][0]
+            self.invalidate({account for _seq, account in rows})
+
+    # -- building --------------------------------------------------------------------------
+
+    def _shared(
+        self, uow: UnitOfWork
+    ) -> tuple[NumberingPlan, Mapping[str, RateDeck], Mapping[str, str]]:
+        if self._plan is None:
+            self._plan = compile_numbering_plan()
+        if self._decks is None:
+            self._decks = rates.load_decks(uow)
+        if self._pops is None:
+            self._pops = {
+                name: country
+                for name, country in uow.session.execute(select(PopRow.name, PopRow.country))
+            }
+        return self._plan, self._decks, self._pops
+
+    def _build(self, subject: str) -> _Entry:
+        main_number, username = accounts.split_subject(subject)
+        with self._db.uow(write=False) as uow:
+            account = accounts.find_account(uow, main_number)
+            if account is None:
+                return _Entry(None, None)
+            main = accounts.load_settings(account)
+            if username is None:
+                values = main
+            else:
+                sub = accounts.find_subaccount(uow, account, username)
+                if sub is None:
+                    return _Entry(None, None)
+                values = {
+                    k: v
+                    for k, (v, _src) in s.effective_settings(
+                        main, accounts.load_settings(sub)
+                    ).items()
+                }
+            plan, decks, pops = self._shared(uow)
+            e911 = uow.session.scalars(
+                select(DidRow.number).where(
+                    DidRow.account_id == account.id, DidRow.e911_enabled.is_(True)
+                )
+            ).all()
+            hosts = {
+                entry: list(self._resolver(entry))
+                for entry in values.get("ip_restriction", ())
+                if _is_hostname(entry)
+            }
+            snapshot = compile_snapshot(
+                account=subject,
+                enabled=account.enabled,
+                settings=values,
+                balance=account.balance,
+                pop_countries=pops,
+                decks=decks,
+                plan=plan,
+                e911_dids=e911,
+                resolved_hosts=hosts,
+            )
+        sip = SipProfile(
+            allowed_codecs=tuple(values["allowed_codecs"]),
+            nat=values["nat"],
+            dtmf_mode=values["dtmf_mode"],
+            encrypted_sip=bool(values["encrypted_sip"]),
+            rtp_timeout=int(values["rtp_timeout"]),
+            rtp_hold_timeout=int(values["rtp_hold_timeout"]),
+        )
+        return _Entry(snapshot, sip)
+
+    def _entry(self, subject: str) -> _Entry:
+        self._poll()
+        entry = self._entries.get(subject)
+        if entry is None:
+            entry = self._build(subject)
+            with self._lock:
+                self._entries[subject] = entry
+        return entry
+
+    def snapshot(self, subject: str) -> PolicySnapshot | None:
+        return self._entry(subject).snapshot
+
+    def sip_profile(self, subject: str) -> SipProfile | None:
+        return self._entry(subject).sip
+
+
+def _is_hostname(entry: str) -> bool:
+    return not any(ch.isdigit() for ch in entry.split(".")[-1]) and ":" not in entry
+
+
+def authorize_call(cache: PolicyCache, request: AuthorizeRequest) -> Decision:
+    """The decision for one outbound call (the only way any entrypoint gets one)."""
+    return decide(cache.snapshot(request.account), request)
+
+
+def authorize_for_switch(cache: PolicyCache, request: AuthorizeRequest) -> dict[str, Any]:
+    """The switch's answer: the decision plus the SIP settings to apply when it is allowed."""
+    decision = authorize_call(cache, request)
+    body = decision.to_json()
+    profile = cache.sip_profile(request.account) if decision.allow else None
+    body["sip"] = profile.to_json() if profile else None
+    return body
