@@ -1,0 +1,214 @@
+"""services.authorize on a real database: snapshots follow every change without SQL per call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from dialgate.adapters.rate_data import demo_rates
+from dialgate.domain.errors import ValidationFailed
+from dialgate.domain.policy import AuthorizeRequest
+from dialgate.domain.rating import ROUTES
+from dialgate.services import accounts, rates
+from dialgate.services.authorize import PolicyCache, authorize_call, authorize_for_switch
+from dialgate.services.uow import Database
+
+UK_MOBILE = "011447012345678"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def seed(db: Database) -> None:
+    with db.uow() as uow:
+        for route in ROUTES:
+            rates.replace_deck(uow, route, demo_rates(route))
+        accounts.create_account(
+            uow,
+            number="100000",
+            email="o@example.com",
+            password="Portal1234",
+            balance=Decimal("20"),
+        )
+        accounts.create_subaccount(uow, "100000", "office", password="Office1234", actor="t")
+        uow.commit()
+
+
+def ask(cache: PolicyCache, account: str, dialed: str, **kw: object) -> str:
+    return authorize_call(cache, AuthorizeRequest(account=account, dialed=dialed, **kw)).reason  # type: ignore[arg-type]
+
+
+def test_settings_change_is_enforced_on_the_next_call(db: Database) -> None:
+    seed(db)
+    cache = PolicyCache(db)
+    assert ask(cache, "100000", UK_MOBILE) == "international_disabled"
+    with db.uow() as uow:
+        accounts.update_settings(uow, "100000", {"allow_international": "yes"}, actor="t")
+        uow.commit()
+    assert ask(cache, "100000", UK_MOBILE) == "ok"
+
+
+def test_hot_path_does_no_sql_once_the_snapshot_is_built(db: Database) -> None:
+    seed(db)
+    clock = FakeClock()
+    cache = PolicyCache(db, clock=clock)
+    ask(cache, "100000", "5145551234")
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for _ in range(50):
+        assert ask(cache, "100000", "5145551234") == "ok"
+    assert statements == []
+    clock.now += 1.0  # past the poll interval: exactly one read of the change feed
+    ask(cache, "100000", "5145551234")
+    queries = [q for q in statements if q != "BEGIN"]  # SQLite's explicit BEGIN
+    assert len(queries) == 1 and "policy_changes" in queries[0]
+
+
+def test_change_from_another_process_is_seen_after_the_poll_interval(db: Database) -> None:
+    seed(db)
+    clock = FakeClock()
+    cache = PolicyCache(db, clock=clock)
+    assert ask(cache, "100000_office", UK_MOBILE) == "international_disabled"
+    other = Database(db.url)  # another process's connection: no shared commit hook
+    with other.uow() as uow:
+        accounts.update_settings(uow, "100000_office", {"allow_international": "1"}, actor="t")
+        uow.commit()
+    other.dispose()
+    assert ask(cache, "100000_office", UK_MOBILE) == "international_disabled"  # not polled yet
+    clock.now += 0.3
+    assert ask(cache, "100000_office", UK_MOBILE) == "ok"
+
+
+def test_unknown_account_is_cached_until_it_is_created(db: Database) -> None:
+    seed(db)
+    cache = PolicyCache(db)
+    assert ask(cache, "200000", "5145551234") == "unknown_account"
+    with db.uow() as uow:
+        accounts.create_account(
+            uow, number="200000", email="b@example.com", password="Portal1234", balance=Decimal("5")
+        )
+        uow.commit()
+    assert ask(cache, "200000", "5145551234") == "ok"
+
+
+def test_new_rate_deck_is_used_by_the_next_decision(db: Database) -> None:
+    seed(db)
+    cache = PolicyCache(db)
+    with db.uow() as uow:
+        accounts.update_settings(
+            uow,
+            "100000",
+            {"allow_international": "yes", "international_max_rate": "0.5"},
+            actor="t",
+        )
+        uow.commit()
+    before = authorize_call(cache, AuthorizeRequest(account="100000", dialed=UK_MOBILE))
+    cheap = [r for r in demo_rates("value") if r.prefix != "4470"]
+    from dialgate.domain.rating import Rate
+
+    with db.uow() as uow:
+        rates.replace_deck(uow, "value", [*cheap, Rate("4470", "UK mobile", Decimal("0.02"))])
+        uow.commit()
+    after = authorize_call(cache, AuthorizeRequest(account="100000", dialed=UK_MOBILE))
+    assert before.rate_per_minute != after.rate_per_minute
+    assert after.rate_per_minute == Decimal("0.02")
+
+
+def test_switch_answer_carries_the_sip_settings_of_the_sub_account(db: Database) -> None:
+    seed(db)
+    with db.uow() as uow:
+        accounts.update_settings(
+            uow, "100000_office", {"allowed_codecs": "g729,ulaw", "nat": "no"}, actor="t"
+        )
+        uow.commit()
+    body = authorize_for_switch(
+        PolicyCache(db), AuthorizeRequest(account="100000_office", dialed="5145551234")
+    )
+    assert body["allow"] is True
+    assert body["sip"]["allowed_codecs"] == ["g729", "ulaw"] and body["sip"]["nat"] == "no"
+
+
+def test_ip_allow_list_host_names_are_resolved_when_the_snapshot_is_built(db: Database) -> None:
+    seed(db)
+    with db.uow() as uow:
+        accounts.update_settings(
+            uow,
+            "100000",
+            {"ip_restriction_enabled": "yes", "ip_restriction": "pbx.example.com"},
+            actor="t",
+        )
+        uow.commit()
+    cache = PolicyCache(
+        db, resolver=lambda name: ["198.51.100.7"] if name == "pbx.example.com" else []
+    )
+    assert ask(cache, "100000", "5145551234", source_ip="198.51.100.7") == "ok"
+    assert ask(cache, "100000", "5145551234", source_ip="198.51.100.8") == "ip_not_allowed"
+
+
+def dialgate(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "dialgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_rates_import_reports_bad_rows_and_imports_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    dialgate(sqlite_url, "demo")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "prefix,destination,rate,increment\n44,UK,0.02,60\n4470,UK mobile,abc,60\nx1,Nowhere,0.1,\n"
+    )
+    out = dialgate(sqlite_url, "rates", "import", "value", str(bad))
+    assert out.returncode == 2
+    assert "line 3" in out.stderr and "line 4" in out.stderr
+    shown = json.loads(
+        dialgate(sqlite_url, "rates", "show", "value", "447012345678", "--json").stdout
+    )
+    assert shown["prefix"] == "4470"  # the demo deck is still there
+    good = tmp_path / "good.csv"
+    good.write_text("prefix,destination,rate\n44,United Kingdom,0.0200\n")
+    out = dialgate(sqlite_url, "rates", "import", "value", str(good))
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(
+        dialgate(sqlite_url, "rates", "show", "value", "447012345678", "--json").stdout
+    )
+    assert (shown["prefix"], shown["rate_per_minute"], shown["increment_s"]) == (
+        "44",
+        "0.020000",
+        60,
+    )
+
+
+def test_authorize_cli_prints_the_decision_as_json(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "demo")
+    out = dialgate(sqlite_url, "authorize", "100000", "411", "--json")
+    assert out.returncode == 0
+    data = json.loads(out.stdout)
+    assert (data["allow"], data["reason"], data["sip_code"]) == (
+        False,
+        "directory_assistance_disabled",
+        403,
+    )
+    out = dialgate(sqlite_url, "authorize", "100000", "5145551234", "--ip", "not-an-ip")
+    assert out.returncode == 2 and "source_ip" in out.stderr
+
+
+def test_unknown_route_is_rejected(db: Database) -> None:
+    with db.uow() as uow, pytest.raises(ValidationFailed):
+        rates.replace_deck(uow, "gold", [])
