@@ -32,6 +32,7 @@ from dialgate.config import get_settings
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from dialgate.services import notifications
 from dialgate.services.uow import UnitOfWork
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
@@ -351,6 +352,7 @@ def update_settings(
         )
     _audit(uow, account, subject, actor, outcome.changes)
     _touch(uow, account)
+    notifications.on_settings_changed(uow, account, subject, outcome.changes)
     return outcome
 
 

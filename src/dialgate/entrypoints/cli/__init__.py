@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from dialgate.entrypoints.cli import accounts, catalog, db, settings
+from dialgate.entrypoints.cli import accounts, billing, catalog, db, dids, settings, worker
 from dialgate.entrypoints.cli.common import err_console, run_guarded
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ db.register(app)
 accounts.register(app)
 settings.register(app)
 catalog.register(app)
+dids.register(app)
+billing.register(app)
+worker.register(app)
 
 
 def main() -> None:
