@@ -38,7 +38,6 @@ PARSERS: dict[str, s.Parser] = {
 DID_KEYS = tuple(PARSERS)
 # Keys whose change alters call decisions (emergency caller ID) and so the policy snapshot.
 POLICY_KEYS = frozenset({"e911_enabled"})
-E911_KEYS = frozenset({"e911_enabled"})
 
 
 @dataclass(frozen=True, slots=True)
