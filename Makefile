@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/dialgate db upgrade
 	$(BIN)/dialgate demo
-	$(BIN)/dialgate serve
+	$(BIN)/dialgate serve --with-worker
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -32,6 +32,7 @@ from dialgate.config import get_settings
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from dialgate.services import notifications
 from dialgate.services.uow import UnitOfWork
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
@@ -144,7 +145,7 @@ def sync_pops(uow: UnitOfWork) -> None:
 # --- internal helpers ---------------------------------------------------------------------------
 
 
-def _touch(uow: UnitOfWork, account: AccountRow) -> None:
+def policy_changed(uow: UnitOfWork, account: AccountRow) -> None:
     """Record that the account's call policy changed (for every process's snapshot cache)."""
     uow.session.execute(
         update(AccountRow).where(AccountRow.id == account.id).values(version=AccountRow.version + 1)
@@ -268,7 +269,7 @@ def create_account(
             account_id=account.id, subject=number, actor=actor, key="account", old="", new="created"
         )
     )
-    _touch(uow, account)
+    policy_changed(uow, account)
     return account
 
 
@@ -350,7 +351,8 @@ def update_settings(
             effective=_sub_effective(main, outcome.values),
         )
     _audit(uow, account, subject, actor, outcome.changes)
-    _touch(uow, account)
+    policy_changed(uow, account)
+    notifications.on_settings_changed(uow, account, subject, outcome.changes)
     return outcome
 
 
@@ -391,7 +393,7 @@ def create_subaccount(
     uow.session.flush()
     _set_subscriber(uow, name, password=password, effective=_sub_effective(main, outcome.values))
     _audit(uow, account, name, actor, (s.Change("subaccount", "", "created"), *outcome.changes))
-    _touch(uow, account)
+    policy_changed(uow, account)
     return sub
 
 
@@ -428,7 +430,7 @@ def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
     uow.session.execute(delete(SubscriberRow).where(SubscriberRow.username == sub.name))
     uow.session.delete(sub)
     _audit(uow, account, sub.name, actor, (s.Change("subaccount", "created", "deleted"),))
-    _touch(uow, account)
+    policy_changed(uow, account)
 
 
 @dataclass(frozen=True, slots=True)

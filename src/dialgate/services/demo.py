@@ -9,13 +9,20 @@ from decimal import Decimal
 
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.rating import ROUTES
-from dialgate.services import accounts, rates
+from dialgate.services import accounts, dids, rates
 from dialgate.services.uow import UnitOfWork
 
 DEMO_ACCOUNT = "100000"
 DEMO_EMAIL = "demo@example.com"
 # Printed by `make run`: the demo's published login, not a secret.
 DEMO_PASSWORD = "DemoPass123"  # noqa: S105
+# Main line (e911 enabled) to the account, office line to the sub account, menu line to the IVR;
+# the others take the Default DID Routing (busy and no answer to voicemail 1001).
+DEMO_DIDS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("5145550100", {"description": "Main line", "e911_enabled": True}),
+    ("5145550101", {"description": "Office line", "routing": "account:100000_office"}),
+    ("4385550102", {"description": "Menu line", "routing": "ivr:1", "cnam_lookup": True}),
+)
 
 
 def load_demo(uow: UnitOfWork) -> bool:
@@ -66,4 +73,7 @@ def load_demo(uow: UnitOfWork) -> bool:
         changes={"description": "Front office phone", "canada_route": "premium"},
         actor="demo",
     )
+    uow.session.flush()
+    for number, changes in DEMO_DIDS:
+        dids.add_did(uow, DEMO_ACCOUNT, number, changes, actor="demo")
     return True

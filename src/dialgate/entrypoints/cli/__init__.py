@@ -9,7 +9,16 @@ import sys
 
 import typer
 
-from dialgate.entrypoints.cli import accounts, calls, catalog, db, settings
+from dialgate.entrypoints.cli import (
+    accounts,
+    billing,
+    calls,
+    catalog,
+    db,
+    dids,
+    settings,
+    worker,
+)
 from dialgate.entrypoints.cli.common import err_console, run_guarded
 
 app = typer.Typer(
@@ -24,6 +33,9 @@ accounts.register(app)
 settings.register(app)
 catalog.register(app)
 calls.register(app)
+dids.register(app)
+billing.register(app)
+worker.register(app)
 
 
 def main() -> None:

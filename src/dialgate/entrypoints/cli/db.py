@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import typer
 
 from dialgate.config import get_settings
@@ -43,15 +45,39 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="TCP port."),
+        with_worker: bool = typer.Option(
+            False, "--with-worker", help="Also deliver notification emails in this process."
+        ),
     ) -> None:
-        """Serve Dialgate over HTTP."""
+        """Serve Dialgate over HTTP (and, with --with-worker, send the outbox's emails)."""
         import uvicorn
 
         from dialgate.entrypoints.web import create_app
 
+        stop = threading.Event()
+        worker: threading.Thread | None = None
+        if with_worker:
+            worker = threading.Thread(
+                target=_worker_loop, args=(stop,), name="outbox-worker", daemon=True
+            )
+            worker.start()
         console.print(
             f"Dialgate on http://{host}:{port} — demo login {demo.DEMO_ACCOUNT} / "
             f"{demo.DEMO_PASSWORD}",
             markup=False,
         )
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        try:
+            uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=10)
+
+
+def _worker_loop(stop: threading.Event) -> None:
+    """The outbox worker beside the web server (``make run``)."""
+    from dialgate.adapters.mailer import SmtpMailer
+    from dialgate.services import outbox
+
+    with database() as db:
+        outbox.run_worker(db, SmtpMailer.from_settings(get_settings()), outbox.system_clock, stop)

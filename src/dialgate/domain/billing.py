@@ -1,0 +1,164 @@
+"""Pricing finished calls (pure): the call record contract and the billing increment.
+
+A call is billed in whole increments of ``increment_s`` seconds from answer to end (a 61 s call at
+increment 60 is billed 120 s), at ``rate_per_minute``, plus ``flat_fee`` (e.g. 411) when it was
+answered. Unanswered calls cost nothing. Costs are rounded half up to 6 decimals (the ledger's
+precision), once, on the total.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from dialgate.domain.errors import FieldError, ValidationFailed
+
+DISPOSITIONS = ("answered", "busy", "noanswer", "failed")
+LEDGER_PLACES = Decimal("0.000001")
+SUBJECT = re.compile(r"\d{4,10}(_[A-Za-z0-9]{1,12})?")
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    call_id: str
+    account: str  # 100000 or 100000_office
+    dialed: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    disposition: str
+    route: str | None
+    rate_per_minute: Decimal
+    increment_s: int
+    flat_fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    duration_s: int
+    billed_s: int
+    cost: Decimal
+
+
+def billed_seconds(duration_s: int, increment_s: int) -> int:
+    return math.ceil(duration_s / increment_s) * increment_s if duration_s > 0 else 0
+
+
+def price(record: CallRecord) -> Price:
+    if record.disposition != "answered" or record.answered_at is None:
+        return Price(0, 0, Decimal(0))
+    duration = math.ceil((record.ended_at - record.answered_at).total_seconds())
+    billed = billed_seconds(duration, record.increment_s)
+    cost = record.flat_fee + record.rate_per_minute * Decimal(billed) / Decimal(60)
+    return Price(duration, billed, cost.quantize(LEDGER_PLACES, rounding=ROUND_HALF_UP))
+
+
+# --- parsing the JSON contract ------------------------------------------------------------------
+
+
+def _time(raw: object, field: str, errors: list[FieldError], *, optional: bool = False) -> Any:
+    if raw is None and optional:
+        return None
+    if not isinstance(raw, str):
+        errors.append(FieldError(field, "invalid_datetime", "must be an ISO 8601 date-time"))
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(FieldError(field, "invalid_datetime", f"not ISO 8601: {raw!r}"))
+        return None
+    if value.tzinfo is None:
+        errors.append(FieldError(field, "naive_datetime", "must carry a UTC offset (or Z)"))
+        return None
+    return value
+
+
+def _decimal(raw: object, field: str, errors: list[FieldError]) -> Decimal:
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
+            raise InvalidOperation
+        value = Decimal(str(raw))
+        if not value.is_finite() or value < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors.append(FieldError(field, "invalid_decimal", "must be a non-negative number"))
+        return Decimal(0)
+    return value
+
+
+def _text(raw: object, field: str, errors: list[FieldError], *, max_len: int) -> str:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > max_len:
+        errors.append(FieldError(field, "invalid_text", f"must be 1 to {max_len} characters"))
+        return ""
+    return raw.strip()
+
+
+def parse_record(payload: Mapping[str, Any]) -> CallRecord:
+    """Validate the switch's JSON; raises ValidationFailed listing every bad field."""
+    errors: list[FieldError] = []
+    call_id = _text(payload.get("call_id"), "call_id", errors, max_len=128)
+    account = _text(payload.get("account"), "account", errors, max_len=32)
+    if account and not SUBJECT.fullmatch(account):
+        errors.append(FieldError("account", "invalid_account", "must be 100000 or 100000_sub"))
+    dialed = _text(payload.get("dialed"), "dialed", errors, max_len=64)
+    started = _time(payload.get("started_at"), "started_at", errors)
+    answered = _time(payload.get("answered_at"), "answered_at", errors, optional=True)
+    ended = _time(payload.get("ended_at"), "ended_at", errors)
+    disposition = payload.get("disposition")
+    if disposition not in DISPOSITIONS:
+        errors.append(
+            FieldError("disposition", "invalid_choice", f"must be one of {', '.join(DISPOSITIONS)}")
+        )
+    elif (disposition == "answered") != (answered is not None) and "answered_at" not in {
+        e.field for e in errors
+    }:
+        errors.append(
+            FieldError(
+                "answered_at",
+                "inconsistent_answer",
+                "is required for answered calls and must be null otherwise",
+            )
+        )
+    route = payload.get("route")
+    if route is not None and (not isinstance(route, str) or len(route) > 16):
+        errors.append(FieldError("route", "invalid_text", "must be at most 16 characters"))
+    rate = _decimal(payload.get("rate_per_minute", 0), "rate_per_minute", errors)
+    flat_fee = _decimal(payload.get("flat_fee", 0), "flat_fee", errors)
+    increment = payload.get("increment_s", 60)
+    if isinstance(increment, bool) or not isinstance(increment, int) or not 1 <= increment <= 3600:
+        errors.append(FieldError("increment_s", "out_of_range", "must be 1 to 3600 seconds"))
+        increment = 60
+    if started and ended and ended < started:
+        errors.append(FieldError("ended_at", "before_start", "must not be before started_at"))
+    if answered and started and ended and not started <= answered <= ended:
+        errors.append(
+            FieldError("answered_at", "out_of_call", "must be between started_at and ended_at")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    assert started is not None and ended is not None and isinstance(disposition, str)
+    return CallRecord(
+        call_id=call_id,
+        account=account,
+        dialed=dialed,
+        started_at=started,
+        answered_at=answered,
+        ended_at=ended,
+        disposition=disposition,
+        route=route,
+        rate_per_minute=rate,
+        increment_s=increment,
+        flat_fee=flat_fee,
+    )
+
+
+def hms(seconds: int) -> str:
+    """VoIP.ms's durations: ``10:17:48``; under an hour ``10:50``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

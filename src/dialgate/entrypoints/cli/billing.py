@@ -1,0 +1,73 @@
+"""``dialgate balance``, ``dialgate deposit`` and ``dialgate cdr record``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from dialgate.domain.errors import ValidationFailed
+from dialgate.entrypoints.cli.common import console, print_json, uow
+from dialgate.services import billing
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("balance")
+    def balance(account: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        """The prepaid balance with today's and total spend, calls and talk time."""
+        with uow(write=False) as unit:
+            view = billing.balance(unit, account)
+        if as_json:
+            print_json(view.to_json())
+            return
+        wire = view.to_voipms()
+        console.print(f"account {account}: balance ${wire['current_balance']}", markup=False)
+        console.print(
+            f"  today: spent ${wire['spent_today']}, {wire['calls_today']} calls, "
+            f"{wire['time_today']}",
+            markup=False,
+        )
+        console.print(
+            f"  total: spent ${wire['spent_total']}, {wire['calls_total']} calls, "
+            f"{wire['time_total']}",
+            markup=False,
+        )
+
+    @app.command("deposit")
+    def deposit(account: str, amount: str) -> None:
+        """Add funds to ACCOUNT."""
+        with uow() as unit:
+            new = billing.deposit(unit, account, amount)
+            unit.commit()
+        console.print(f"account {account}: balance ${new}", markup=False)
+
+    cdr_app = typer.Typer(help="Call detail records.", no_args_is_help=True)
+
+    @cdr_app.command("record")
+    def record(file: Path, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Record finished calls from FILE.json (one record or a list), each charged once."""
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValidationFailed.single("file", "invalid_json", str(exc)) from None
+        records = data if isinstance(data, list) else [data]
+        results = []
+        for item in records:
+            if not isinstance(item, dict):
+                raise ValidationFailed.single("file", "invalid_record", "each record is an object")
+            with uow() as unit:
+                results.append(billing.record_cdr(unit, item))
+                unit.commit()
+        if as_json:
+            print_json([r.to_json() for r in results])
+            return
+        for r in results:
+            note = " (already recorded)" if r.duplicate else ""
+            console.print(
+                f"{r.call_id}: {r.disposition}, billed {r.billed_s} s, ${r.cost}{note}; "
+                f"balance ${r.balance}",
+                markup=False,
+            )
+
+    app.add_typer(cdr_app, name="cdr")

@@ -1,0 +1,41 @@
+"""``dialgate worker``: send the outbox's emails (and the daily balance reminders)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import typer
+
+from dialgate.adapters.mailer import SmtpMailer
+from dialgate.config import get_settings
+from dialgate.entrypoints.cli.common import console, database
+from dialgate.services import outbox
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("worker")
+    def worker(
+        once: bool = typer.Option(False, "--once", help="One pass, then exit."),
+        interval: float = typer.Option(2.0, "--interval", help="Seconds between passes."),
+    ) -> None:
+        """Deliver notification emails over SMTP (DIALGATE_SMTP_*), retrying with backoff."""
+        mailer = SmtpMailer.from_settings(get_settings())
+        with database() as db:
+            if once:
+                result = outbox.run_once(db, mailer)
+                console.print(
+                    f"sent {result.sent}, failed {result.failed}, reminders {result.reminders}",
+                    markup=False,
+                )
+                return
+            stop = threading.Event()
+
+            def _stop(_signum: int, _frame: FrameType | None) -> None:
+                stop.set()
+
+            signal.signal(signal.SIGTERM, _stop)
+            signal.signal(signal.SIGINT, _stop)
+            console.print("worker running; Ctrl-C stops it", markup=False)
+            outbox.run_worker(db, mailer, outbox.system_clock, stop, poll_interval=interval)

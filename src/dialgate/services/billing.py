@@ -1,0 +1,333 @@
+"""Call records, the ledger and the prepaid balance.
+
+The balance is the ledger's sum. Each ledger row is written in the same transaction as one atomic
+``UPDATE accounts SET balance = balance + :amount ... RETURNING balance``: the UPDATE serializes
+concurrent writers on the account row (SQLite: on the database, BEGIN IMMEDIATE), so no update is
+lost and each writer knows the exact balance before and after its own change, which is what the
+threshold notification needs.
+
+``record_cdr`` is idempotent by call id: the CDR insert is ``ON CONFLICT DO NOTHING``; a second
+submission (even a concurrent one, which waits on the first's unique-index entry) charges nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
+from dialgate.domain import billing as b
+from dialgate.domain import settings as s
+from dialgate.domain.errors import Conflict, ValidationFailed
+from dialgate.services import accounts, notifications
+from dialgate.services.uow import UnitOfWork
+
+DEPOSIT = s.money(low=Decimal("0.01"), high=Decimal(100000), places=2)
+TYPE_LABELS = {"deposit": "Deposit", "call": "Call", "did_fee": "DID", "adjustment": "Adjustment"}
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _post(
+    uow: UnitOfWork,
+    account: AccountRow,
+    amount: Decimal,
+    *,
+    kind: str,
+    description: str,
+    call_id: str | None = None,
+    now: datetime,
+) -> Decimal:
+    """One ledger row and the matching atomic balance update; returns the new balance."""
+    uow.session.add(
+        TransactionRow(
+            account_id=account.id,
+            at=now,
+            kind=kind,
+            amount=amount,
+            description=description[:200],
+            call_id=call_id,
+        )
+    )
+    uow.session.flush()
+    after: Decimal = uow.session.execute(
+        update(AccountRow)
+        .where(AccountRow.id == account.id)
+        .values(balance=AccountRow.balance + amount)
+        .returning(AccountRow.balance),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    after = Decimal(after).quantize(b.LEDGER_PLACES)
+    account.balance = after
+    # The balance caps call durations: compiled policy snapshots must see the new one.
+    accounts.policy_changed(uow, account)
+    notifications.after_balance_change(uow, account, before=after - amount, after=after, now=now)
+    return after
+
+
+def current_balance(uow: UnitOfWork, account_number: str) -> Decimal:
+    account = accounts.get_account(uow, account_number)
+    value = uow.session.scalars(select(AccountRow.balance).where(AccountRow.id == account.id)).one()
+    return Decimal(value).quantize(b.LEDGER_PLACES)
+
+
+@dataclass(frozen=True, slots=True)
+class CdrResult:
+    call_id: str
+    account: str
+    disposition: str
+    duration_s: int
+    billed_s: int
+    cost: Decimal
+    duplicate: bool
+    balance: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "account": self.account,
+            "disposition": self.disposition,
+            "duration_s": self.duration_s,
+            "billed_s": self.billed_s,
+            "cost": str(self.cost),
+            "duplicate": self.duplicate,
+            "balance": str(self.balance),
+        }
+
+
+def _insert_ignoring_duplicates(uow: UnitOfWork, values: dict[str, Any]) -> bool:
+    table = CdrRow.__table__
+    dialect = postgresql if uow.dialect == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["call_id"])
+        .returning(table.c.id)
+    )
+    return uow.session.execute(stmt).first() is not None
+
+
+def record_cdr(
+    uow: UnitOfWork, payload: Mapping[str, Any], *, now: datetime | None = None
+) -> CdrResult:
+    """Price and record a finished call, charging it once however often it is submitted."""
+    record = b.parse_record(payload)
+    main, user = accounts.split_subject(record.account)
+    account = accounts.get_account(uow, main)
+    if user is not None:
+        accounts.get_subaccount(uow, account, user)
+    price = b.price(record)
+    inserted = _insert_ignoring_duplicates(
+        uow,
+        {
+            "call_id": record.call_id,
+            "account_id": account.id,
+            "caller": record.account,
+            "dialed": record.dialed,
+            "started_at": record.started_at,
+            "answered_at": record.answered_at,
+            "ended_at": record.ended_at,
+            "disposition": record.disposition,
+            "route": record.route,
+            "rate_per_minute": record.rate_per_minute,
+            "increment_s": record.increment_s,
+            "flat_fee": record.flat_fee,
+            "duration_s": price.duration_s,
+            "billed_s": price.billed_s,
+            "cost": price.cost,
+        },
+    )
+    if not inserted:
+        existing = uow.session.scalars(
+            select(CdrRow).where(CdrRow.call_id == record.call_id, CdrRow.account_id == account.id)
+        ).first()
+        if existing is None:  # another account's call id: say nothing about it
+            raise Conflict("call_id_in_use", "call_id already recorded", field="call_id")
+        return CdrResult(
+            existing.call_id,
+            existing.caller,
+            existing.disposition,
+            existing.duration_s,
+            existing.billed_s,
+            Decimal(existing.cost).quantize(b.LEDGER_PLACES),
+            True,
+            current_balance(uow, account.number),
+        )
+    balance = Decimal(account.balance)
+    if price.cost > 0:
+        balance = _post(
+            uow,
+            account,
+            -price.cost,
+            kind="call",
+            description=f"Call to {record.dialed} ({record.account}, {price.billed_s} s)",
+            call_id=record.call_id,
+            now=_now(now),
+        )
+    return CdrResult(
+        record.call_id,
+        record.account,
+        record.disposition,
+        price.duration_s,
+        price.billed_s,
+        price.cost,
+        False,
+        current_balance(uow, account.number) if price.cost == 0 else balance,
+    )
+
+
+def deposit(
+    uow: UnitOfWork,
+    account_number: str,
+    amount: object,
+    *,
+    description: str = "Deposit",
+    now: datetime | None = None,
+) -> Decimal:
+    """Add funds; returns the new balance. A deposit that lifts the balance back to the
+    threshold or above ends the low-balance reminders."""
+    account = accounts.get_account(uow, account_number)
+    try:
+        value: Decimal = DEPOSIT(amount, s.ValidationContext(account="", email=""))
+    except s.InvalidValue as exc:
+        raise ValidationFailed.single("amount", exc.code, exc.message) from None
+    return _post(uow, account, value, kind="deposit", description=description, now=_now(now))
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    account: str
+    current_balance: Decimal
+    spent_total: Decimal
+    calls_total: int
+    time_total_s: int
+    spent_today: Decimal
+    calls_today: int
+    time_today_s: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "current_balance": str(self.current_balance),
+            "spent_total": str(self.spent_total),
+            "calls_total": self.calls_total,
+            "time_total_s": self.time_total_s,
+            "spent_today": str(self.spent_today),
+            "calls_today": self.calls_today,
+            "time_today_s": self.time_today_s,
+        }
+
+    def to_voipms(self) -> dict[str, str]:
+        """getBalance (advanced) as VoIP.ms spells it: every value a string."""
+        return {
+            "current_balance": str(self.current_balance),
+            "spent_total": str(self.spent_total),
+            "calls_total": str(self.calls_total),
+            "time_total": b.hms(self.time_total_s),
+            "spent_today": str(self.spent_today),
+            "calls_today": str(self.calls_today),
+            "time_today": b.hms(self.time_today_s),
+        }
+
+
+def _spent(uow: UnitOfWork, account: AccountRow, since: datetime | None) -> Decimal:
+    query = select(func.coalesce(func.sum(TransactionRow.amount), 0)).where(
+        TransactionRow.account_id == account.id, TransactionRow.amount < 0
+    )
+    if since is not None:
+        query = query.where(TransactionRow.at >= since)
+    return -Decimal(uow.session.scalars(query).one()).quantize(b.LEDGER_PLACES) + Decimal(0)
+
+
+def _calls(uow: UnitOfWork, account: AccountRow, since: datetime | None) -> tuple[int, int]:
+    query = select(func.count(CdrRow.id), func.coalesce(func.sum(CdrRow.duration_s), 0)).where(
+        CdrRow.account_id == account.id
+    )
+    if since is not None:
+        query = query.where(CdrRow.started_at >= since)
+    count, seconds = uow.session.execute(query).one()
+    return int(count), int(seconds)
+
+
+def balance(uow: UnitOfWork, account_number: str, *, now: datetime | None = None) -> BalanceView:
+    """The balance with getBalance's advanced figures (today = since 00:00 UTC)."""
+    account = accounts.get_account(uow, account_number)
+    midnight = datetime.combine(_now(now).astimezone(UTC).date(), time(0), tzinfo=UTC)
+    calls_total, time_total = _calls(uow, account, None)
+    calls_today, time_today = _calls(uow, account, midnight)
+    return BalanceView(
+        account=account.number,
+        current_balance=current_balance(uow, account.number),
+        spent_total=_spent(uow, account, None),
+        calls_total=calls_total,
+        time_total_s=time_total,
+        spent_today=_spent(uow, account, midnight),
+        calls_today=calls_today,
+        time_today_s=time_today,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    at: datetime
+    uniqueid: str
+    kind: str
+    description: str
+    amount: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "uniqueid": self.uniqueid,
+            "kind": self.kind,
+            "description": self.description,
+            "amount": str(self.amount),
+        }
+
+    def to_voipms(self) -> dict[str, str]:
+        """getTransactionHistory's element (``ammount`` is VoIP.ms's spelling)."""
+        return {
+            "date": self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "uniqueid": self.uniqueid,
+            "type": TYPE_LABELS.get(self.kind, self.kind),
+            "description": self.description,
+            "ammount": str(self.amount),
+        }
+
+
+def transaction_history(
+    uow: UnitOfWork, account_number: str, date_from: date, date_to: date
+) -> list[TransactionView]:
+    """Ledger rows between two UTC dates, both included, oldest first."""
+    if date_to < date_from:
+        raise ValidationFailed.single("date_to", "before_date_from", "must not be before date_from")
+    account = accounts.get_account(uow, account_number)
+    start = datetime.combine(date_from, time(0), tzinfo=UTC)
+    end = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=UTC)
+    rows = uow.session.scalars(
+        select(TransactionRow)
+        .where(
+            TransactionRow.account_id == account.id,
+            TransactionRow.at >= start,
+            TransactionRow.at < end,
+        )
+        .order_by(TransactionRow.at, TransactionRow.id)
+    )
+    return [
+        TransactionView(
+            row.at,
+            row.call_id or str(row.id),
+            row.kind,
+            row.description,
+            Decimal(row.amount).quantize(b.LEDGER_PLACES),
+        )
+        for row in rows
+    ]

@@ -1,0 +1,186 @@
+"""DIDs: add (with the account's Default DID Routing), list and change, all or nothing, audited.
+
+A DID's keys are validated with the same parsers as the account settings; the audit subject is
+the DID number. Every lookup is scoped to the account that owns the DID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from dialgate.adapters.db.models import AccountRow, DidRow
+from dialgate.domain import catalogs
+from dialgate.domain import settings as s
+from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from dialgate.services import accounts, notifications
+from dialgate.services.uow import UnitOfWork
+
+# Dial time: seconds the destination rings before "no answer". Below 5 s a phone cannot be
+# picked up; above 120 s most carriers have already given up on the call themselves.
+DIAL_TIME_MIN, DIAL_TIME_MAX = 5, 120
+
+PARSERS: dict[str, s.Parser] = {
+    "description": s.description,
+    "routing": s.routing_target,
+    "failover_busy": s.routing_target,
+    "failover_unreachable": s.routing_target,
+    "failover_noanswer": s.routing_target,
+    "pop": s.single_pop,
+    "plan": s.choice(catalogs.DID_PLANS),
+    "cnam_lookup": s.boolean,
+    "e911_enabled": s.boolean,
+    "dial_time": s.int_range(DIAL_TIME_MIN, DIAL_TIME_MAX, " seconds"),
+}
+DID_KEYS = tuple(PARSERS)
+# Keys whose change alters call decisions (emergency caller ID) and so the policy snapshot.
+POLICY_KEYS = frozenset({"e911_enabled"})
+
+
+@dataclass(frozen=True, slots=True)
+class DidView:
+    account: str
+    number: str
+    values: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account": self.account, "number": self.number, **self.values}
+
+
+def _values(row: DidRow) -> dict[str, Any]:
+    return {key: getattr(row, key) for key in DID_KEYS}
+
+
+def view(account_number: str, row: DidRow) -> DidView:
+    return DidView(account_number, row.number, _values(row))
+
+
+def _parse(changes: Mapping[str, object], ctx: s.ValidationContext) -> dict[str, Any]:
+    errors: list[FieldError] = []
+    out: dict[str, Any] = {}
+    for key, raw in changes.items():
+        parser = PARSERS.get(key)
+        if parser is None:
+            errors.append(FieldError(key, "unknown_key", f"{key!r} is not a DID setting"))
+            continue
+        try:
+            out[key] = parser(raw, ctx)
+        except s.InvalidValue as exc:
+            errors.append(FieldError(key, exc.code, exc.message))
+    if errors:
+        raise ValidationFailed(errors)
+    return out
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def normalize_number(number: str) -> str:
+    try:
+        return str(s.nanp_number(number, s.ValidationContext(account="", email="")))
+    except s.InvalidValue as exc:
+        raise ValidationFailed.single("number", exc.code, exc.message) from None
+
+
+def find_did(uow: UnitOfWork, number: str, *, account: str | None = None) -> DidRow | None:
+    """A DID by number; with ``account``, only if that account owns it."""
+    query = select(DidRow).where(DidRow.number == number)
+    if account is not None:
+        owner = accounts.find_account(uow, account)
+        if owner is None:
+            return None
+        query = query.where(DidRow.account_id == owner.id)
+    return uow.session.scalars(query).first()
+
+
+def get_did(uow: UnitOfWork, number: str, *, account: str | None = None) -> DidRow:
+    row = find_did(uow, normalize_number(number), account=account)
+    if row is None:
+        raise NotFound("DID", number)
+    return row
+
+
+def add_did(
+    uow: UnitOfWork,
+    account_number: str,
+    number: str,
+    changes: Mapping[str, object] | None = None,
+    *,
+    actor: str,
+) -> DidView:
+    """A new DID takes the account's Default DID Routing, then ``changes`` on top."""
+    account = accounts.get_account(uow, account_number)
+    digits = normalize_number(number)
+    ctx = accounts.validation_context(uow, account)
+    parsed = _parse(changes or {}, ctx)
+    if find_did(uow, digits) is not None:
+        raise Conflict("did_in_use", f"DID {digits} is already in service", field="number")
+    main = accounts.load_settings(account)
+    values: dict[str, Any] = {
+        "description": "",
+        "routing": main["did_routing"],
+        "failover_busy": main["did_failover_busy"],
+        "failover_unreachable": main["did_failover_unreachable"],
+        "failover_noanswer": main["did_failover_noanswer"],
+        "pop": main["did_pop"],
+        "plan": main["did_plan"],
+        "cnam_lookup": main["did_cnam_lookup"],
+        "e911_enabled": False,
+        "dial_time": 60,
+        **parsed,
+    }
+    row = DidRow(account_id=account.id, number=digits, **values)
+    uow.session.add(row)
+    uow.session.flush()
+    created = (
+        s.Change("did", "", "created"),
+        *(s.Change(k, "", _display(v)) for k, v in values.items() if k in parsed),
+    )
+    accounts._audit(uow, account, digits, actor, created)
+    if values["e911_enabled"]:
+        accounts.policy_changed(uow, account)
+    return view(account.number, row)
+
+
+def list_dids(uow: UnitOfWork, account_number: str) -> list[DidView]:
+    account = accounts.get_account(uow, account_number)
+    rows = uow.session.scalars(
+        select(DidRow).where(DidRow.account_id == account.id).order_by(DidRow.number)
+    )
+    return [view(account.number, row) for row in rows]
+
+
+def set_did(
+    uow: UnitOfWork,
+    number: str,
+    changes: Mapping[str, object],
+    *,
+    actor: str,
+    account: str | None = None,
+) -> tuple[s.Change, ...]:
+    """Change a DID, all or nothing; returns what changed. ``account`` scopes the lookup."""
+    if not changes:
+        raise ValidationFailed.single("changes", "empty", "give at least one key=value")
+    row = get_did(uow, number, account=account)
+    owner = uow.session.get_one(AccountRow, row.account_id)
+    parsed = _parse(changes, accounts.validation_context(uow, owner))
+    changed = tuple(
+        s.Change(key, _display(getattr(row, key)), _display(value))
+        for key, value in parsed.items()
+        if getattr(row, key) != value
+    )
+    if not changed:
+        return ()
+    for key, value in parsed.items():
+        setattr(row, key, value)
+    accounts._audit(uow, owner, row.number, actor, changed)
+    if any(c.key in POLICY_KEYS for c in changed):
+        accounts.policy_changed(uow, owner)
+    notifications.on_did_changed(uow, owner, row.number, changed)
+    return changed

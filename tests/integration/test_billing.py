@@ -1,0 +1,219 @@
+"""Call records, the ledger and the balance on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from dialgate.adapters.db.models import CdrRow, TransactionRow
+from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
+from dialgate.services import accounts, billing
+from dialgate.services.uow import Database
+
+NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+
+
+def setup_account(db: Database, number: str = "100000", balance: str = "10") -> None:
+    with db.uow() as uow:
+        accounts.create_account(
+            uow,
+            number=number,
+            email=f"o{number}@example.com",
+            password="Portal1234",
+            balance=Decimal(balance),
+        )
+        uow.session.flush()
+        accounts.create_subaccount(uow, number, "office", password="Office1234", actor="t")
+        uow.commit()
+
+
+def cdr(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:
+    started = NOW - timedelta(minutes=10)
+    base = {
+        "call_id": call_id,
+        "account": "100000",
+        "dialed": "5145550199",
+        "started_at": started.isoformat(),
+        "answered_at": (started + timedelta(seconds=5)).isoformat(),
+        "ended_at": (started + timedelta(seconds=5 + seconds)).isoformat(),
+        "disposition": "answered",
+        "route": "value",
+        "rate_per_minute": "0.01",
+        "increment_s": 60,
+        "flat_fee": "0",
+    }
+    base.update(kw)
+    return base
+
+
+def ledger_sum(db: Database) -> Decimal:
+    with db.uow(write=False) as uow:
+        return sum(
+            (Decimal(a) for a in uow.session.scalars(select(TransactionRow.amount))), Decimal(0)
+        )
+
+
+def test_a_61_second_call_costs_two_minutes_and_is_charged_once(db: Database) -> None:
+    setup_account(db)
+    for _ in range(2):
+        with db.uow() as uow:
+            result = billing.record_cdr(uow, cdr("call-1"), now=NOW)
+            uow.commit()
+    assert result.duplicate and result.cost == Decimal("0.02") and result.billed_s == 120
+    with db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "100000") == Decimal("9.98")
+        assert len(list(uow.session.scalars(select(CdrRow)))) == 1
+    assert ledger_sum(db) == Decimal("9.98")
+
+
+def test_unanswered_call_is_recorded_without_a_charge(db: Database) -> None:
+    setup_account(db)
+    with db.uow() as uow:
+        r = billing.record_cdr(
+            uow, cdr("busy-1", answered_at=None, disposition="busy", flat_fee="0.75"), now=NOW
+        )
+        uow.commit()
+    assert (r.cost, r.balance, r.duplicate) == (Decimal(0), Decimal("10"), False)
+    assert ledger_sum(db) == Decimal("10")
+
+
+def test_sub_account_calls_charge_the_main_account(db: Database) -> None:
+    setup_account(db)
+    with db.uow() as uow:
+        billing.record_cdr(uow, cdr("sub-1", account="100000_office"), now=NOW)
+        with pytest.raises(NotFound):
+            billing.record_cdr(uow, cdr("sub-2", account="100000_ghost"), now=NOW)
+        uow.commit()
+    with db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "100000") == Decimal("9.98")
+        assert uow.session.scalars(select(CdrRow.caller)).one() == "100000_office"
+
+
+def test_a_call_id_of_another_account_is_a_conflict_not_a_charge(db: Database) -> None:
+    setup_account(db)
+    setup_account(db, "200000")
+    with db.uow() as uow:
+        billing.record_cdr(uow, cdr("shared"), now=NOW)
+        uow.commit()
+    with db.uow() as uow, pytest.raises(Conflict):
+        billing.record_cdr(uow, cdr("shared", account="200000"), now=NOW)
+    with db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "200000") == Decimal("10")
+
+
+def test_invalid_record_and_deposit_change_nothing(db: Database) -> None:
+    setup_account(db)
+    with db.uow() as uow, pytest.raises(ValidationFailed):
+        billing.record_cdr(uow, cdr("bad", disposition="hung"), now=NOW)
+    for amount in ("-5", "0", "abc", "1.001"):
+        with db.uow() as uow, pytest.raises(ValidationFailed) as exc:
+            billing.deposit(uow, "100000", amount)
+        assert exc.value.errors[0].field == "amount"
+    assert ledger_sum(db) == Decimal("10")
+
+
+def test_concurrent_charges_and_duplicates_lose_no_update(db: Database) -> None:
+    setup_account(db, balance="100")
+    threads_n, errors = 16, []
+    barrier = threading.Barrier(threads_n)
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            # Every call is submitted by two threads at once: each must be charged once.
+            for n in range(3):
+                with db.uow() as uow:
+                    billing.record_cdr(uow, cdr(f"c{i // 2}-{n}", rate_per_minute="0.10"))
+                    uow.commit()
+            with db.uow() as uow:
+                billing.deposit(uow, "100000", "0.05")
+                uow.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    calls = (threads_n // 2) * 3
+    expected = Decimal("100") - calls * Decimal("0.20") + threads_n * Decimal("0.05")
+    with db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "100000") == expected
+        assert len(list(uow.session.scalars(select(CdrRow)))) == calls
+    assert ledger_sum(db) == expected
+
+
+def test_balance_and_history_have_the_voipms_figures(db: Database) -> None:
+    setup_account(db)
+    with db.uow() as uow:
+        billing.record_cdr(uow, cdr("today-1", 61), now=NOW)
+        billing.record_cdr(
+            uow,
+            cdr(
+                "old-1",
+                600,
+                started_at="2024-04-01T10:00:00+00:00",
+                answered_at="2024-04-01T10:00:05+00:00",
+                ended_at="2024-04-01T10:10:05+00:00",
+            ),
+            now=NOW - timedelta(days=30),
+        )
+        billing.deposit(uow, "100000", "5.00", now=NOW)
+        uow.commit()
+    with db.uow(write=False) as uow:
+        view = billing.balance(uow, "100000", now=NOW)
+        history = billing.transaction_history(uow, "100000", date(2024, 5, 1), date(2024, 5, 1))
+        everything = billing.transaction_history(uow, "100000", date(2000, 1, 1), date(2099, 1, 1))
+        with pytest.raises(ValidationFailed):
+            billing.transaction_history(uow, "100000", date(2024, 5, 2), date(2024, 5, 1))
+    assert view.to_voipms() == {
+        "current_balance": "14.880000",
+        "spent_total": "0.120000",
+        "calls_total": "2",
+        "time_total": "11:01",
+        "spent_today": "0.020000",
+        "calls_today": "1",
+        "time_today": "1:01",
+    }
+    assert [h.to_voipms()["type"] for h in history] == ["Call", "Deposit"]
+    first = history[0].to_voipms()
+    assert first["uniqueid"] == "today-1" and first["ammount"] == "-0.020000"
+    assert first["date"] == "2024-05-01 15:00:00"
+    assert len(everything) == 4  # opening balance, old call, today's call, deposit
+
+
+def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "dialgate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_cdr_record_deposit_and_balance(sqlite_url: str, tmp_path: Path) -> None:
+    assert run_cli(sqlite_url, "demo").returncode == 0
+    file = tmp_path / "calls.json"
+    file.write_text(json.dumps([cdr("cli-1"), cdr("cli-1")]))
+    out = run_cli(sqlite_url, "cdr", "record", str(file), "--json")
+    assert out.returncode == 0, out.stderr
+    assert [r["duplicate"] for r in json.loads(out.stdout)] == [False, True]
+    assert run_cli(sqlite_url, "deposit", "100000", "10").returncode == 0
+    bad = run_cli(sqlite_url, "deposit", "100000", "lots")
+    assert bad.returncode == 2 and "amount" in bad.stderr
+    data = json.loads(run_cli(sqlite_url, "balance", "100000", "--json").stdout)
+    assert data["current_balance"] == "34.980000" and data["calls_total"] == 1
