@@ -80,6 +80,7 @@ def report_error(exc: DialgateError) -> None:
 
 
 def run_guarded(app: typer.Typer) -> int:
+    """Run the CLI, mapping Dialgate errors and usage errors to exit status 2."""
     try:
         app(standalone_mode=False)
     except DialgateError as exc:
@@ -87,13 +88,12 @@ def run_guarded(app: typer.Typer) -> int:
         return EXIT_USAGE
     except typer.Abort:
         return 1
-    except SystemExit as exc:  # typer/click exits with usage errors (2) or explicit codes
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    except Exception as exc:  # click usage errors surface as ClickException subclasses
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:  # usage errors: unknown option, bad parameter, ...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {exc}", markup=False)
+        code = getattr(exc, "exit_code", EXIT_USAGE)
+        return code if isinstance(code, int) else EXIT_USAGE
     return 0
