@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from dialgate.domain import catalogs
 
@@ -45,7 +46,6 @@ MOH_TEST_CODES: Mapping[str, str] = {m.test_code: m.key for m in catalogs.MUSIC_
 
 # Separators people type between digit groups; anything else is not a number.
 _SEPARATORS = str.maketrans("", "", " -.()/\t")
-_DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +95,28 @@ class DialedKind(StrEnum):
     INVALID = "invalid"
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized:
+# The per-call results are NamedTuples, not dataclasses: they are built on every call and a
+# tuple is several times cheaper to construct than a frozen dataclass.
+class Normalized(NamedTuple):
     kind: DialedKind
     digits: str  # E.164 digits without "+", the service code, or "" when invalid
     detail: str  # why, for the trace
 
 
-@dataclass(frozen=True, slots=True)
-class Classified:
-    klass: NumberClass
+class Destination(NamedTuple):
+    """Where a call goes: the ``destination`` of the authorize response, plus two flags."""
+
     e164: str | None  # "+15145551234"; None for service codes and invalid numbers
-    country: str | None
-    region: str | None
+    klass: NumberClass
+    country: str | None  # ISO alpha-2
+    region: str | None  # world region
     name: str
     blocked: bool = False  # NPA-555-1212
-    detail: str = ""
+    detail: str = ""  # why it is invalid or blocked
+
+    def to_json(self) -> dict[str, Any]:
+        return {"e164": self.e164, "class": self.klass.value, "country": self.country,
+                "region": self.region, "name": self.name}
 
 
 def normalize(dialed: str, mode: str) -> Normalized:
@@ -119,25 +125,31 @@ def normalize(dialed: str, mode: str) -> Normalized:
     ``nanp``: 10 digits, or 11 starting with 1, are NANP; 011 or 00 starts an international
     number. ``e164``: the country code comes first; 011/00 are still accepted. ``+`` always works.
     """
-    text = dialed.translate(_SEPARATORS) if not dialed.isdigit() else dialed
-    if not text:
-        return Normalized(DialedKind.INVALID, "", "nothing was dialed")
-    if text in _SERVICE_CODES:
-        return Normalized(DialedKind.SERVICE, text, text)
-    plus = text[0] == "+"
-    digits = text[1:] if plus else text
-    if not digits or not _DIGITS.issuperset(digits):
-        return Normalized(DialedKind.INVALID, "", f"{dialed!r} is not a phone number")
+    # Plain ASCII digits are what switches send; check that first and skip the clean-up.
+    if dialed.isascii() and dialed.isdigit():
+        digits = dialed
+        if digits in _SERVICE_CODES:
+            return Normalized(DialedKind.SERVICE, digits, digits)
+        plus = False
+    else:
+        text = dialed.translate(_SEPARATORS)
+        if text in _SERVICE_CODES:
+            return Normalized(DialedKind.SERVICE, text, text)
+        plus = text[:1] == "+"
+        digits = text[1:] if plus else text
+        if not (digits.isascii() and digits.isdigit()):
+            return Normalized(DialedKind.INVALID, "", f"{dialed!r} is not a phone number")
     if plus:
         pass
-    elif digits.startswith("011"):
-        digits = digits[3:]
-    elif digits.startswith("00"):
-        digits = digits[2:]
+    elif digits[0] == "0":
+        if digits[:3] == "011":
+            digits = digits[3:]
+        elif digits[:2] == "00":
+            digits = digits[2:]
     elif mode == "nanp":
         if len(digits) == 10:
             digits = "1" + digits
-        elif not (len(digits) == 11 and digits[0] == "1"):
+        elif len(digits) != 11 or digits[0] != "1":
             return Normalized(
                 DialedKind.INVALID, "",
                 f"{dialed!r}: NANP numbers have 10 or 11 digits; dial 011 for international",
@@ -150,15 +162,15 @@ def normalize(dialed: str, mode: str) -> Normalized:
 _SERVICE_CODES = frozenset(
     {EMERGENCY_CODE, DIRECTORY_ASSISTANCE_CODE, VOICEMAIL_CODE, *MOH_TEST_CODES}
 )
-_SERVICE_CLASSES: Mapping[str, Classified] = {
-    EMERGENCY_CODE: Classified(NumberClass.EMERGENCY, None, None, None, "Emergency services"),
-    DIRECTORY_ASSISTANCE_CODE: Classified(
-        NumberClass.DIRECTORY_ASSISTANCE, None, None, None, "Directory assistance (411)"
+_SERVICE_CLASSES: Mapping[str, Destination] = {
+    EMERGENCY_CODE: Destination(None, NumberClass.EMERGENCY, None, None, "Emergency services"),
+    DIRECTORY_ASSISTANCE_CODE: Destination(
+        None, NumberClass.DIRECTORY_ASSISTANCE, None, None, "Directory assistance (411)"
     ),
-    VOICEMAIL_CODE: Classified(NumberClass.VOICEMAIL, None, None, None, "Voicemail (*97)"),
+    VOICEMAIL_CODE: Destination(None, NumberClass.VOICEMAIL, None, None, "Voicemail (*97)"),
     **{
-        code: Classified(
-            NumberClass.MOH_TEST, None, None, None,
+        code: Destination(
+            None, NumberClass.MOH_TEST, None, None,
             f"Music on hold test: {catalogs.MOH_BY_KEY[key].label}",
         )
         for code, key in MOH_TEST_CODES.items()
@@ -166,11 +178,11 @@ _SERVICE_CLASSES: Mapping[str, Classified] = {
 }
 
 
-def _invalid(detail: str) -> Classified:
-    return Classified(NumberClass.INVALID, None, None, None, "Invalid number", detail=detail)
+def _invalid(detail: str) -> Destination:
+    return Destination(None, NumberClass.INVALID, None, None, "Invalid number", False, detail)
 
 
-def classify(number: Normalized, plan: NumberingPlan) -> Classified:
+def classify(number: Normalized, plan: NumberingPlan) -> Destination:
     """The class, country and place of a normalized number, from the compiled plan only."""
     if number.kind is DialedKind.SERVICE:
         return _SERVICE_CLASSES[number.digits]
@@ -182,7 +194,7 @@ def classify(number: Normalized, plan: NumberingPlan) -> Classified:
     return _classify_international(digits, plan)
 
 
-def _classify_nanp(digits: str, plan: NumberingPlan) -> Classified:
+def _classify_nanp(digits: str, plan: NumberingPlan) -> Destination:
     if len(digits) != 11:
         return _invalid(f"+{digits}: NANP numbers have 10 digits after the 1")
     info = plan.npa.get(digits[1:4])
@@ -192,14 +204,14 @@ def _classify_nanp(digits: str, plan: NumberingPlan) -> Classified:
         return _invalid(f"+{digits}: exchange {digits[4:7]} cannot start with 0 or 1")
     e164 = "+" + digits
     if digits[4:] == BLOCKED_LINE:
-        return Classified(
-            NumberClass.DIRECTORY_ASSISTANCE, e164, info.country, info.region,
-            "Directory assistance (NPA-555-1212)", blocked=True, detail=f"{e164} is NPA-555-1212",
+        return Destination(
+            e164, NumberClass.DIRECTORY_ASSISTANCE, info.country, info.region,
+            "Directory assistance (NPA-555-1212)", True, f"{e164} is NPA-555-1212",
         )
-    return Classified(info.klass, e164, info.country, info.region, info.name)
+    return Destination(e164, info.klass, info.country, info.region, info.name)
 
 
-def _classify_international(digits: str, plan: NumberingPlan) -> Classified:
+def _classify_international(digits: str, plan: NumberingPlan) -> Destination:
     codes = plan.country_codes
     # Country codes are prefix-free and 1 to 3 digits long.
     cc = codes.get(digits[:1]) or codes.get(digits[:2]) or codes.get(digits[:3])
@@ -215,13 +227,13 @@ def _classify_international(digits: str, plan: NumberingPlan) -> Classified:
             break
     e164 = "+" + digits
     if iso is None:
-        return Classified(
-            NumberClass.INTERNATIONAL, e164, None, None, f"International network +{cc.code}"
+        return Destination(
+            e164, NumberClass.INTERNATIONAL, None, None, f"International network +{cc.code}"
         )
     country = plan.countries.get(iso)
     if country is None:
-        return Classified(NumberClass.INTERNATIONAL, e164, iso, None, iso)
-    return Classified(NumberClass.INTERNATIONAL, e164, iso, country.region, country.name)
+        return Destination(e164, NumberClass.INTERNATIONAL, iso, None, iso)
+    return Destination(e164, NumberClass.INTERNATIONAL, iso, country.region, country.name)
 
 
 def prefix_matcher(pattern: str) -> Matcher:
