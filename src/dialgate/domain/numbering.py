@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -30,6 +30,13 @@ class NumberClass(StrEnum):
     MOH_TEST = "moh_test"
     INVALID = "invalid"
 
+
+# Members bound to module names for the hot path: on Python 3.11 ``NumberClass.X`` is a class
+# attribute lookup that costs about ten times a global's.
+_US48, _CANADA, _INTERNATIONAL, _DA = (
+    NumberClass.US48, NumberClass.CANADA, NumberClass.INTERNATIONAL,
+    NumberClass.DIRECTORY_ASSISTANCE,
+)
 
 # Classes that are calls to the public network in the US or Canada (the domestic time cap).
 DOMESTIC_CLASSES = frozenset(
@@ -53,6 +60,10 @@ class CountryInfo:
     code: str  # ISO 3166 alpha-2
     name: str  # English name (CLDR)
     region: str | None  # world region (catalogs.Region value), None if unknown
+    label: str = field(init=False, repr=False, compare=False)  # for the trace, built once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"international: {self.name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,10 @@ class NpaInfo:
     country: str | None  # None for toll-free, shared by the whole plan
     region: str | None
     name: str
+    label: str = field(init=False, repr=False, compare=False)  # for the trace, built once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.klass.value}: {self.name}")
 
 
 # Tells whether a national number belongs to a region sharing a country code (e.g. +44 Jersey).
@@ -95,6 +110,9 @@ class DialedKind(StrEnum):
     INVALID = "invalid"
 
 
+_NUMBER, _SERVICE, _INVALID = DialedKind.NUMBER, DialedKind.SERVICE, DialedKind.INVALID
+
+
 # The per-call results are NamedTuples, not dataclasses: they are built on every call and a
 # tuple is several times cheaper to construct than a frozen dataclass.
 class Normalized(NamedTuple):
@@ -112,7 +130,7 @@ class Destination(NamedTuple):
     region: str | None  # world region
     name: str
     blocked: bool = False  # NPA-555-1212
-    detail: str = ""  # why it is invalid or blocked
+    detail: str = ""  # what the trace says: the class and place, or why invalid or blocked
 
     def to_json(self) -> dict[str, Any]:
         return {"e164": self.e164, "class": self.klass.value, "country": self.country,
@@ -129,16 +147,16 @@ def normalize(dialed: str, mode: str) -> Normalized:
     if dialed.isascii() and dialed.isdigit():
         digits = dialed
         if digits in _SERVICE_CODES:
-            return Normalized(DialedKind.SERVICE, digits, digits)
+            return Normalized(_SERVICE, digits, digits)
         plus = False
     else:
         text = dialed.translate(_SEPARATORS)
         if text in _SERVICE_CODES:
-            return Normalized(DialedKind.SERVICE, text, text)
+            return Normalized(_SERVICE, text, text)
         plus = text[:1] == "+"
         digits = text[1:] if plus else text
         if not (digits.isascii() and digits.isdigit()):
-            return Normalized(DialedKind.INVALID, "", f"{dialed!r} is not a phone number")
+            return Normalized(_INVALID, "", f"{dialed!r} is not a phone number")
     if plus:
         pass
     elif digits[0] == "0":
@@ -151,30 +169,27 @@ def normalize(dialed: str, mode: str) -> Normalized:
             digits = "1" + digits
         elif len(digits) != 11 or digits[0] != "1":
             return Normalized(
-                DialedKind.INVALID, "",
+                _INVALID, "",
                 f"{dialed!r}: NANP numbers have 10 or 11 digits; dial 011 for international",
             )
     if not digits or digits[0] == "0" or len(digits) > 15:
-        return Normalized(DialedKind.INVALID, "", f"{dialed!r} is not a valid E.164 number")
-    return Normalized(DialedKind.NUMBER, digits, "+" + digits)
+        return Normalized(_INVALID, "", f"{dialed!r} is not a valid E.164 number")
+    return Normalized(_NUMBER, digits, "+" + digits)
 
 
 _SERVICE_CODES = frozenset(
     {EMERGENCY_CODE, DIRECTORY_ASSISTANCE_CODE, VOICEMAIL_CODE, *MOH_TEST_CODES}
 )
 _SERVICE_CLASSES: Mapping[str, Destination] = {
-    EMERGENCY_CODE: Destination(None, NumberClass.EMERGENCY, None, None, "Emergency services"),
-    DIRECTORY_ASSISTANCE_CODE: Destination(
-        None, NumberClass.DIRECTORY_ASSISTANCE, None, None, "Directory assistance (411)"
-    ),
-    VOICEMAIL_CODE: Destination(None, NumberClass.VOICEMAIL, None, None, "Voicemail (*97)"),
-    **{
-        code: Destination(
-            None, NumberClass.MOH_TEST, None, None,
-            f"Music on hold test: {catalogs.MOH_BY_KEY[key].label}",
-        )
-        for code, key in MOH_TEST_CODES.items()
-    },
+    code: Destination(None, klass, None, None, name, False, f"{klass.value}: {name}")
+    for code, klass, name in (
+        (EMERGENCY_CODE, NumberClass.EMERGENCY, "Emergency services"),
+        (DIRECTORY_ASSISTANCE_CODE, NumberClass.DIRECTORY_ASSISTANCE,
+         "Directory assistance (411)"),
+        (VOICEMAIL_CODE, NumberClass.VOICEMAIL, "Voicemail (*97)"),
+        *((code, NumberClass.MOH_TEST, f"Music on hold test: {catalogs.MOH_BY_KEY[key].label}")
+          for code, key in MOH_TEST_CODES.items()),
+    )
 }
 
 
@@ -184,14 +199,15 @@ def _invalid(detail: str) -> Destination:
 
 def classify(number: Normalized, plan: NumberingPlan) -> Destination:
     """The class, country and place of a normalized number, from the compiled plan only."""
-    if number.kind is DialedKind.SERVICE:
+    kind = number.kind
+    if kind is _NUMBER:
+        digits = number.digits
+        if digits[0] == "1":
+            return _classify_nanp(digits, plan)
+        return _classify_international(digits, plan)
+    if kind is _SERVICE:
         return _SERVICE_CLASSES[number.digits]
-    if number.kind is DialedKind.INVALID:
-        return _invalid(number.detail)
-    digits = number.digits
-    if digits[0] == "1":
-        return _classify_nanp(digits, plan)
-    return _classify_international(digits, plan)
+    return _invalid(number.detail)
 
 
 def _classify_nanp(digits: str, plan: NumberingPlan) -> Destination:
@@ -205,10 +221,10 @@ def _classify_nanp(digits: str, plan: NumberingPlan) -> Destination:
     e164 = "+" + digits
     if digits[4:] == BLOCKED_LINE:
         return Destination(
-            e164, NumberClass.DIRECTORY_ASSISTANCE, info.country, info.region,
+            e164, _DA, info.country, info.region,
             "Directory assistance (NPA-555-1212)", True, f"{e164} is NPA-555-1212",
         )
-    return Destination(e164, info.klass, info.country, info.region, info.name)
+    return Destination(e164, info.klass, info.country, info.region, info.name, False, info.label)
 
 
 def _classify_international(digits: str, plan: NumberingPlan) -> Destination:
@@ -227,13 +243,14 @@ def _classify_international(digits: str, plan: NumberingPlan) -> Destination:
             break
     e164 = "+" + digits
     if iso is None:
-        return Destination(
-            e164, NumberClass.INTERNATIONAL, None, None, f"International network +{cc.code}"
-        )
+        name = f"International network +{cc.code}"
+        return Destination(e164, _INTERNATIONAL, None, None, name, False, f"international: {name}")
     country = plan.countries.get(iso)
     if country is None:
-        return Destination(e164, NumberClass.INTERNATIONAL, iso, None, iso)
-    return Destination(e164, NumberClass.INTERNATIONAL, iso, country.region, country.name)
+        return Destination(e164, _INTERNATIONAL, iso, None, iso, False, f"international: {iso}")
+    return Destination(
+        e164, _INTERNATIONAL, iso, country.region, country.name, False, country.label
+    )
 
 
 def prefix_matcher(pattern: str) -> Matcher:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -78,6 +78,11 @@ class PolicySnapshot:
     pop_countries: Mapping[str, str]  # POP name -> ISO country of the server
     decks: Mapping[str, RateDeck]  # route -> deck
     plan: NumberingPlan
+    # The balance step's trace entry, built once per snapshot rather than once per call.
+    balance_trace: tuple[str, str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "balance_trace", ("balance", "pass", f"balance {self.balance}"))
 
     def allows_ip(self, address: IP) -> bool:
         if address in self.ip_addresses:
