@@ -199,18 +199,17 @@ def _invalid(detail: str) -> Destination:
 
 def classify(number: Normalized, plan: NumberingPlan) -> Destination:
     """The class, country and place of a normalized number, from the compiled plan only."""
-    kind = number.kind
+    kind, digits, e164 = number  # for a number, the detail is its E.164 form
     if kind is _NUMBER:
-        digits = number.digits
         if digits[0] == "1":
-            return _classify_nanp(digits, plan)
-        return _classify_international(digits, plan)
+            return _classify_nanp(digits, e164, plan)
+        return _classify_international(digits, e164, plan)
     if kind is _SERVICE:
-        return _SERVICE_CLASSES[number.digits]
+        return _SERVICE_CLASSES[digits]
     return _invalid(number.detail)
 
 
-def _classify_nanp(digits: str, plan: NumberingPlan) -> Destination:
+def _classify_nanp(digits: str, e164: str, plan: NumberingPlan) -> Destination:
     if len(digits) != 11:
         return _invalid(f"+{digits}: NANP numbers have 10 digits after the 1")
     info = plan.npa.get(digits[1:4])
@@ -218,7 +217,6 @@ def _classify_nanp(digits: str, plan: NumberingPlan) -> Destination:
         return _invalid(f"+{digits}: area code {digits[1:4]} is not a dialable area code")
     if digits[4] in "01":
         return _invalid(f"+{digits}: exchange {digits[4:7]} cannot start with 0 or 1")
-    e164 = "+" + digits
     if digits[4:] == BLOCKED_LINE:
         return Destination(
             e164, _DA, info.country, info.region,
@@ -227,7 +225,7 @@ def _classify_nanp(digits: str, plan: NumberingPlan) -> Destination:
     return Destination(e164, info.klass, info.country, info.region, info.name, False, info.label)
 
 
-def _classify_international(digits: str, plan: NumberingPlan) -> Destination:
+def _classify_international(digits: str, e164: str, plan: NumberingPlan) -> Destination:
     codes = plan.country_codes
     # Country codes are prefix-free and 1 to 3 digits long.
     cc = codes.get(digits[:1]) or codes.get(digits[:2]) or codes.get(digits[:3])
@@ -241,7 +239,6 @@ def _classify_international(digits: str, plan: NumberingPlan) -> Destination:
         if matches(national):
             iso = region
             break
-    e164 = "+" + digits
     if iso is None:
         name = f"International network +{cc.code}"
         return Destination(e164, _INTERNATIONAL, None, None, name, False, f"international: {name}")

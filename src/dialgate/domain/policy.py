@@ -32,7 +32,7 @@ from dialgate.domain.numbering import (
     normalize,
 )
 from dialgate.domain.rating import DIRECTORY_ASSISTANCE, TOLLFREE_RATES, US48_PREMIUM, Rate
-from dialgate.domain.snapshot import PolicySnapshot, nanp10, parse_ip
+from dialgate.domain.snapshot import IP, PolicySnapshot, nanp10, parse_ip
 
 TRANSPORTS = ("udp", "tcp", "tls")
 
@@ -92,6 +92,8 @@ class AuthorizeRequest(NamedTuple):
     caller_id: str | None = None
     transport: str = "udp"
     srtp: bool = False
+    # ``source_ip`` parsed, filled in by ``checked`` so that ``decide`` need not parse it again.
+    source_address: IP | None = None
 
     @classmethod
     def checked(
@@ -113,11 +115,12 @@ class AuthorizeRequest(NamedTuple):
             )
         if not dialed or len(dialed) > 64:
             raise ValidationFailed.single("dialed", "invalid_dialed", "must be 1 to 64 characters")
-        if source_ip is not None and parse_ip(source_ip) is None:
+        address = None
+        if source_ip is not None and (address := parse_ip(source_ip)) is None:
             raise ValidationFailed.single(
                 "source_ip", "invalid_ip", f"must be an IPv4 or IPv6 address; got {source_ip!r}"
             )
-        return cls(account, dialed, source_ip, pop, caller_id, transport, srtp)
+        return cls(account, dialed, source_ip, pop, caller_id, transport, srtp, address)
 
 
 class Decision(NamedTuple):
@@ -218,8 +221,10 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     # 3. IP restriction (host names were resolved when the snapshot was compiled)
     if snapshot.ip_restriction_enabled:
         source = request.source_ip
-        address = parse_ip(source) if source else None
-        if address is None or not snapshot.allows_ip(address):
+        address = request.source_address or (parse_ip(source) if source else None)
+        if address is None or not (
+            address in snapshot.ip_addresses or snapshot.in_ip_networks(address)
+        ):
             add(("ip_restriction", DENY, f"{source or 'no source IP'} is not in the allowed list"))
             return _reject(trace, "ip_not_allowed",
                            f"Calls from {source or 'an unknown address'} are not allowed by the "
@@ -324,7 +329,7 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     else:
         add(_MAX_RATE_SKIP)
     # 13. balance: enough for the flat fee and the first increment (free calls always pass)
-    affordable = rate.affordable_seconds(snapshot.balance_u)
+    affordable = rate.affordable_seconds(snapshot.balance_u) if rate.increment_cost_u60 else None
     if snapshot.balance_u < rate.flat_fee_u or affordable == 0:
         add(("balance", DENY, f"balance {snapshot.balance} is too low"))
         return _reject(trace, "insufficient_balance",

@@ -85,8 +85,9 @@ class PolicySnapshot:
         object.__setattr__(self, "balance_trace", ("balance", "pass", f"balance {self.balance}"))
 
     def allows_ip(self, address: IP) -> bool:
-        if address in self.ip_addresses:
-            return True
+        return address in self.ip_addresses or self.in_ip_networks(address)
+
+    def in_ip_networks(self, address: IP) -> bool:
         version, value = address
         for net_version, network, mask in self.ip_networks:
             if version == net_version and value & mask == network:
