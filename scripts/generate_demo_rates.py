@@ -75,7 +75,8 @@ def rows() -> list[tuple[str, str, tuple[str, str]]]:
     out: list[tuple[str, str, tuple[str, str]]] = []
     for npa, info in sorted(plan.npa.items()):
         if info.klass is NumberClass.CANADA:
-            out.append((f"1{npa}", f"Canada - {info.name}", CANADA))
+            place = "" if info.name == plan.countries["CA"].name else f" - {info.name}"
+            out.append((f"1{npa}", f"Canada{place}", CANADA))
         elif info.klass is NumberClass.US_OTHER:
             country = info.country or "US"
             if country == "US":

@@ -47,7 +47,7 @@ def seed(db: Database) -> None:
 
 
 def ask(cache: PolicyCache, account: str, dialed: str, **kw: object) -> str:
-    return authorize_call(cache, AuthorizeRequest(account=account, dialed=dialed, **kw)).reason  # type: ignore[arg-type]
+    return authorize_call(cache, AuthorizeRequest.checked(account, dialed, **kw)).reason  # type: ignore[arg-type]
 
 
 def test_settings_change_is_enforced_on_the_next_call(db: Database) -> None:
@@ -114,14 +114,14 @@ def test_new_rate_deck_is_used_by_the_next_decision(db: Database) -> None:
             actor="t",
         )
         uow.commit()
-    before = authorize_call(cache, AuthorizeRequest(account="100000", dialed=UK_MOBILE))
+    before = authorize_call(cache, AuthorizeRequest.checked("100000", UK_MOBILE))
     cheap = [r for r in demo_rates("value") if r.prefix != "4470"]
     from dialgate.domain.rating import Rate
 
     with db.uow() as uow:
         rates.replace_deck(uow, "value", [*cheap, Rate("4470", "UK mobile", Decimal("0.02"))])
         uow.commit()
-    after = authorize_call(cache, AuthorizeRequest(account="100000", dialed=UK_MOBILE))
+    after = authorize_call(cache, AuthorizeRequest.checked("100000", UK_MOBILE))
     assert before.rate_per_minute != after.rate_per_minute
     assert after.rate_per_minute == Decimal("0.02")
 
@@ -134,7 +134,7 @@ def test_switch_answer_carries_the_sip_settings_of_the_sub_account(db: Database)
         )
         uow.commit()
     body = authorize_for_switch(
-        PolicyCache(db), AuthorizeRequest(account="100000_office", dialed="5145551234")
+        PolicyCache(db), AuthorizeRequest.checked("100000_office", "5145551234")
     )
     assert body["allow"] is True
     assert body["sip"]["allowed_codecs"] == ["g729", "ulaw"] and body["sip"]["nat"] == "no"

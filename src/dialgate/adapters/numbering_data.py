@@ -33,23 +33,14 @@ US_TERRITORIES = frozenset({"AS", "GU", "MP", "PR", "VI"})
 NON_CONTIGUOUS_STATES = frozenset({"Alaska", "AK", "Hawaii", "HI"})
 # Exchanges used to probe whether a region's patterns cover an area code: patterns restrict
 # some exchanges, so several are tried.
-_PROBE_NUMBERS = tuple(
-    f"{nxx}{line}"
-    for nxx in ("234", "345", "456", "567", "678", "789", "890", "902", "212", "333")
-    for line in ("4567", "0100")
-)
-_TYPE_DESCS = (
-    "fixed_line",
-    "mobile",
-    "toll_free",
-    "premium_rate",
-    "shared_cost",
-    "personal_number",
-    "voip",
-    "pager",
-    "uan",
-    "voicemail",
-)
+_PROBE_NUMBERS = tuple(f"{nxx}{line}" for nxx in ("234", "345", "456", "567", "678", "789",
+                                                   "890", "902", "212", "333")
+                       for line in ("4567", "0100"))
+_TYPE_DESCS = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
+               "personal_number", "voip", "pager", "uan", "voicemail")
+# Types dialed and rated like ordinary US or Canadian numbers. Premium-rate (900) and personal
+# (5XX) numbers are left out: they are not dialable here, so they classify as invalid.
+_ORDINARY_TYPES = ("fixed_line", "mobile", "voip", "uan", "pager", "shared_cost", "voicemail")
 
 
 def _meta(region: str) -> PhoneMetadata:
@@ -70,13 +61,15 @@ def _lengths(md: PhoneMetadata | None) -> frozenset[int]:
     return frozenset(desc.possible_length or ()) if desc is not None else frozenset()
 
 
-def _type_pattern(md: PhoneMetadata) -> re.Pattern[str]:
-    """Everything the region assigns, as phonenumbers' number_type would recognise it."""
-    return re.compile("|".join(f"(?:{_pattern(getattr(md, name, None))})" for name in _TYPE_DESCS))
+def _type_pattern(md: PhoneMetadata, types: tuple[str, ...] = _TYPE_DESCS) -> re.Pattern[str]:
+    """Numbers of these types in the region, as phonenumbers' number_type recognises them."""
+    return re.compile("|".join(f"(?:{_pattern(getattr(md, name, None))})" for name in types))
 
 
 def _countries() -> dict[str, CountryInfo]:
-    out = {c.code: CountryInfo(c.code, c.name("en"), c.region.value) for c in geo.countries()}
+    out = {
+        c.code: CountryInfo(c.code, c.name("en"), c.region.value) for c in geo.countries()
+    }
     for code in sorted(geo.DOMESTIC):
         out[code] = CountryInfo(code, geo.country_name(code), Region.AMERICAS.value)
     return out
@@ -98,22 +91,20 @@ def _nanp(countries: dict[str, CountryInfo]) -> dict[str, NpaInfo]:
         for region in regions
         if (md := _meta(region)).leading_digits
     ]
-    ca = _meta("CA")
-    canada = re.compile(f"(?:{_pattern(ca.fixed_line)})|(?:{_pattern(ca.mobile)})")
-    geographic_us = re.compile(f"(?:{_pattern(us.fixed_line)})|(?:{_pattern(us.mobile)})")
+    canada = _type_pattern(_meta("CA"), _ORDINARY_TYPES)
+    ordinary_us = _type_pattern(us, _ORDINARY_TYPES)
     table: dict[str, NpaInfo] = {}
     for n in range(200, 1000):
         npa = str(n)
         samples = [npa + rest for rest in _PROBE_NUMBERS]
         if any(tollfree.fullmatch(s) for s in samples):
-            table[npa] = NpaInfo(
-                NumberClass.TOLLFREE, None, Region.AMERICAS.value, "Toll-free (US/Canada)"
-            )
+            table[npa] = NpaInfo(NumberClass.TOLLFREE, None, Region.AMERICAS.value,
+                                 "Toll-free (US/Canada)")
             continue
         region = next((r for pat, r in by_leading if pat.fullmatch(npa)), None)
         if region is None and any(canada.fullmatch(s) for s in samples):
             region = "CA"
-        if region is None and any(geographic_us.fullmatch(s) for s in samples):
+        if region is None and any(ordinary_us.fullmatch(s) for s in samples):
             region = "US"
         if region is None:
             continue  # unassigned, N11, premium 900, personal 5XX: not dialable

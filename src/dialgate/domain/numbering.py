@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from dialgate.domain import catalogs
 
@@ -30,15 +31,17 @@ class NumberClass(StrEnum):
     INVALID = "invalid"
 
 
+# Members bound to module names for the hot path: on Python 3.11 ``NumberClass.X`` is a class
+# attribute lookup that costs about ten times a global's.
+_US48, _CANADA, _INTERNATIONAL, _DA = (
+    NumberClass.US48, NumberClass.CANADA, NumberClass.INTERNATIONAL,
+    NumberClass.DIRECTORY_ASSISTANCE,
+)
+
 # Classes that are calls to the public network in the US or Canada (the domestic time cap).
 DOMESTIC_CLASSES = frozenset(
-    {
-        NumberClass.US48,
-        NumberClass.US_OTHER,
-        NumberClass.CANADA,
-        NumberClass.TOLLFREE,
-        NumberClass.DIRECTORY_ASSISTANCE,
-    }
+    {NumberClass.US48, NumberClass.US_OTHER, NumberClass.CANADA, NumberClass.TOLLFREE,
+     NumberClass.DIRECTORY_ASSISTANCE}
 )
 
 EMERGENCY_CODE = "911"
@@ -50,7 +53,6 @@ MOH_TEST_CODES: Mapping[str, str] = {m.test_code: m.key for m in catalogs.MUSIC_
 
 # Separators people type between digit groups; anything else is not a number.
 _SEPARATORS = str.maketrans("", "", " -.()/\t")
-_DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,10 @@ class CountryInfo:
     code: str  # ISO 3166 alpha-2
     name: str  # English name (CLDR)
     region: str | None  # world region (catalogs.Region value), None if unknown
+    label: str = field(init=False, repr=False, compare=False)  # for the trace, built once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"international: {self.name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,10 @@ class NpaInfo:
     country: str | None  # None for toll-free, shared by the whole plan
     region: str | None
     name: str
+    label: str = field(init=False, repr=False, compare=False)  # for the trace, built once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.klass.value}: {self.name}")
 
 
 # Tells whether a national number belongs to a region sharing a country code (e.g. +44 Jersey).
@@ -100,22 +110,31 @@ class DialedKind(StrEnum):
     INVALID = "invalid"
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized:
+_NUMBER, _SERVICE, _INVALID = DialedKind.NUMBER, DialedKind.SERVICE, DialedKind.INVALID
+
+
+# The per-call results are NamedTuples, not dataclasses: they are built on every call and a
+# tuple is several times cheaper to construct than a frozen dataclass.
+class Normalized(NamedTuple):
     kind: DialedKind
     digits: str  # E.164 digits without "+", the service code, or "" when invalid
     detail: str  # why, for the trace
 
 
-@dataclass(frozen=True, slots=True)
-class Classified:
-    klass: NumberClass
+class Destination(NamedTuple):
+    """Where a call goes: the ``destination`` of the authorize response, plus two flags."""
+
     e164: str | None  # "+15145551234"; None for service codes and invalid numbers
-    country: str | None
-    region: str | None
+    klass: NumberClass
+    country: str | None  # ISO alpha-2
+    region: str | None  # world region
     name: str
     blocked: bool = False  # NPA-555-1212
-    detail: str = ""
+    detail: str = ""  # what the trace says: the class and place, or why invalid or blocked
+
+    def to_json(self) -> dict[str, Any]:
+        return {"e164": self.e164, "class": self.klass.value, "country": self.country,
+                "region": self.region, "name": self.name}
 
 
 def normalize(dialed: str, mode: str) -> Normalized:
@@ -124,74 +143,73 @@ def normalize(dialed: str, mode: str) -> Normalized:
     ``nanp``: 10 digits, or 11 starting with 1, are NANP; 011 or 00 starts an international
     number. ``e164``: the country code comes first; 011/00 are still accepted. ``+`` always works.
     """
-    text = dialed.translate(_SEPARATORS) if not dialed.isdigit() else dialed
-    if not text:
-        return Normalized(DialedKind.INVALID, "", "nothing was dialed")
-    if text in _SERVICE_CODES:
-        return Normalized(DialedKind.SERVICE, text, text)
-    plus = text[0] == "+"
-    digits = text[1:] if plus else text
-    if not digits or not _DIGITS.issuperset(digits):
-        return Normalized(DialedKind.INVALID, "", f"{dialed!r} is not a phone number")
+    # Plain ASCII digits are what switches send; check that first and skip the clean-up.
+    if dialed.isascii() and dialed.isdigit():
+        digits = dialed
+        if digits in _SERVICE_CODES:
+            return Normalized(_SERVICE, digits, digits)
+        plus = False
+    else:
+        text = dialed.translate(_SEPARATORS)
+        if text in _SERVICE_CODES:
+            return Normalized(_SERVICE, text, text)
+        plus = text[:1] == "+"
+        digits = text[1:] if plus else text
+        if not (digits.isascii() and digits.isdigit()):
+            return Normalized(_INVALID, "", f"{dialed!r} is not a phone number")
     if plus:
         pass
-    elif digits.startswith("011"):
-        digits = digits[3:]
-    elif digits.startswith("00"):
-        digits = digits[2:]
+    elif digits[0] == "0":
+        if digits[:3] == "011":
+            digits = digits[3:]
+        elif digits[:2] == "00":
+            digits = digits[2:]
     elif mode == "nanp":
         if len(digits) == 10:
             digits = "1" + digits
-        elif not (len(digits) == 11 and digits[0] == "1"):
+        elif len(digits) != 11 or digits[0] != "1":
             return Normalized(
-                DialedKind.INVALID,
-                "",
+                _INVALID, "",
                 f"{dialed!r}: NANP numbers have 10 or 11 digits; dial 011 for international",
             )
     if not digits or digits[0] == "0" or len(digits) > 15:
-        return Normalized(DialedKind.INVALID, "", f"{dialed!r} is not a valid E.164 number")
-    return Normalized(DialedKind.NUMBER, digits, "+" + digits)
+        return Normalized(_INVALID, "", f"{dialed!r} is not a valid E.164 number")
+    return Normalized(_NUMBER, digits, "+" + digits)
 
 
 _SERVICE_CODES = frozenset(
     {EMERGENCY_CODE, DIRECTORY_ASSISTANCE_CODE, VOICEMAIL_CODE, *MOH_TEST_CODES}
 )
-_SERVICE_CLASSES: Mapping[str, Classified] = {
-    EMERGENCY_CODE: Classified(NumberClass.EMERGENCY, None, None, None, "Emergency services"),
-    DIRECTORY_ASSISTANCE_CODE: Classified(
-        NumberClass.DIRECTORY_ASSISTANCE, None, None, None, "Directory assistance (411)"
-    ),
-    VOICEMAIL_CODE: Classified(NumberClass.VOICEMAIL, None, None, None, "Voicemail (*97)"),
-    **{
-        code: Classified(
-            NumberClass.MOH_TEST,
-            None,
-            None,
-            None,
-            f"Music on hold test: {catalogs.MOH_BY_KEY[key].label}",
-        )
-        for code, key in MOH_TEST_CODES.items()
-    },
+_SERVICE_CLASSES: Mapping[str, Destination] = {
+    code: Destination(None, klass, None, None, name, False, f"{klass.value}: {name}")
+    for code, klass, name in (
+        (EMERGENCY_CODE, NumberClass.EMERGENCY, "Emergency services"),
+        (DIRECTORY_ASSISTANCE_CODE, NumberClass.DIRECTORY_ASSISTANCE,
+         "Directory assistance (411)"),
+        (VOICEMAIL_CODE, NumberClass.VOICEMAIL, "Voicemail (*97)"),
+        *((code, NumberClass.MOH_TEST, f"Music on hold test: {catalogs.MOH_BY_KEY[key].label}")
+          for code, key in MOH_TEST_CODES.items()),
+    )
 }
 
 
-def _invalid(detail: str) -> Classified:
-    return Classified(NumberClass.INVALID, None, None, None, "Invalid number", detail=detail)
+def _invalid(detail: str) -> Destination:
+    return Destination(None, NumberClass.INVALID, None, None, "Invalid number", False, detail)
 
 
-def classify(number: Normalized, plan: NumberingPlan) -> Classified:
+def classify(number: Normalized, plan: NumberingPlan) -> Destination:
     """The class, country and place of a normalized number, from the compiled plan only."""
-    if number.kind is DialedKind.SERVICE:
-        return _SERVICE_CLASSES[number.digits]
-    if number.kind is DialedKind.INVALID:
-        return _invalid(number.detail)
-    digits = number.digits
-    if digits[0] == "1":
-        return _classify_nanp(digits, plan)
-    return _classify_international(digits, plan)
+    kind, digits, e164 = number  # for a number, the detail is its E.164 form
+    if kind is _NUMBER:
+        if digits[0] == "1":
+            return _classify_nanp(digits, e164, plan)
+        return _classify_international(digits, e164, plan)
+    if kind is _SERVICE:
+        return _SERVICE_CLASSES[digits]
+    return _invalid(number.detail)
 
 
-def _classify_nanp(digits: str, plan: NumberingPlan) -> Classified:
+def _classify_nanp(digits: str, e164: str, plan: NumberingPlan) -> Destination:
     if len(digits) != 11:
         return _invalid(f"+{digits}: NANP numbers have 10 digits after the 1")
     info = plan.npa.get(digits[1:4])
@@ -199,27 +217,21 @@ def _classify_nanp(digits: str, plan: NumberingPlan) -> Classified:
         return _invalid(f"+{digits}: area code {digits[1:4]} is not a dialable area code")
     if digits[4] in "01":
         return _invalid(f"+{digits}: exchange {digits[4:7]} cannot start with 0 or 1")
-    e164 = "+" + digits
     if digits[4:] == BLOCKED_LINE:
-        return Classified(
-            NumberClass.DIRECTORY_ASSISTANCE,
-            e164,
-            info.country,
-            info.region,
-            "Directory assistance (NPA-555-1212)",
-            blocked=True,
-            detail=f"{e164} is NPA-555-1212",
+        return Destination(
+            e164, _DA, info.country, info.region,
+            "Directory assistance (NPA-555-1212)", True, f"{e164} is NPA-555-1212",
         )
-    return Classified(info.klass, e164, info.country, info.region, info.name)
+    return Destination(e164, info.klass, info.country, info.region, info.name, False, info.label)
 
 
-def _classify_international(digits: str, plan: NumberingPlan) -> Classified:
+def _classify_international(digits: str, e164: str, plan: NumberingPlan) -> Destination:
     codes = plan.country_codes
     # Country codes are prefix-free and 1 to 3 digits long.
     cc = codes.get(digits[:1]) or codes.get(digits[:2]) or codes.get(digits[:3])
     if cc is None:
         return _invalid(f"+{digits}: no such country code")
-    national = digits[len(cc.code) :]
+    national = digits[len(cc.code):]
     if len(national) not in cc.lengths:
         return _invalid(f"+{digits}: wrong length for country code {cc.code}")
     iso = cc.main
@@ -227,15 +239,15 @@ def _classify_international(digits: str, plan: NumberingPlan) -> Classified:
         if matches(national):
             iso = region
             break
-    e164 = "+" + digits
     if iso is None:
-        return Classified(
-            NumberClass.INTERNATIONAL, e164, None, None, f"International network +{cc.code}"
-        )
+        name = f"International network +{cc.code}"
+        return Destination(e164, _INTERNATIONAL, None, None, name, False, f"international: {name}")
     country = plan.countries.get(iso)
     if country is None:
-        return Classified(NumberClass.INTERNATIONAL, e164, iso, None, iso)
-    return Classified(NumberClass.INTERNATIONAL, e164, iso, country.region, country.name)
+        return Destination(e164, _INTERNATIONAL, iso, None, iso, False, f"international: {iso}")
+    return Destination(
+        e164, _INTERNATIONAL, iso, country.region, country.name, False, country.label
+    )
 
 
 def prefix_matcher(pattern: str) -> Matcher:

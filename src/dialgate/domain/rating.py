@@ -41,12 +41,20 @@ class Rate:
     flat_fee_u: int = field(init=False, repr=False, compare=False)
     # Price of one billing increment, times 60, in micro-dollars: integer, exact.
     increment_cost_u60: int = field(init=False, repr=False, compare=False)
+    # What the decision trace says about this rate, built once rather than on every call.
+    trace_detail: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         per_minute_u = to_micro(self.per_minute)
         object.__setattr__(self, "per_minute_u", per_minute_u)
         object.__setattr__(self, "flat_fee_u", to_micro(self.flat_fee))
         object.__setattr__(self, "increment_cost_u60", per_minute_u * self.increment_s)
+        fee = f" + {self.flat_fee} per call" if self.flat_fee else ""
+        object.__setattr__(
+            self, "trace_detail",
+            f"{self.prefix} {self.destination}: {self.per_minute}/min{fee}, "
+            f"{self.increment_s}s increments",
+        )
 
     def affordable_seconds(self, balance_u: int) -> int | None:
         """How long a call the balance pays for, in whole increments; None if unlimited."""

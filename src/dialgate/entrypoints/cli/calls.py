@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """The decision the SIP server would get for this call (exit 0 allowed or denied)."""
-        request = AuthorizeRequest(
+        request = AuthorizeRequest.checked(
             account=account,
             dialed=dialed,
             source_ip=ip,
@@ -130,3 +130,17 @@ def register(app: typer.Typer) -> None:
             print_json(decision.to_json())
         else:
             print_decision(decision)
+
+    bench_app = typer.Typer(help="Benchmarks (not part of the test suite).", no_args_is_help=True)
+
+    @bench_app.command("authorize")
+    def bench_authorize(
+        seconds: float = typer.Option(2.0, "--seconds", help="Measuring time per side."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """In-process decisions/s and latency, Dialgate against the phonenumbers baseline."""
+        from dialgate.bench.authorize import main as bench_main
+
+        raise typer.Exit(bench_main(["--seconds", str(seconds), *(["--json"] if as_json else [])]))
+
+    app.add_typer(bench_app, name="bench")
