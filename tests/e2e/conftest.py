@@ -280,3 +280,26 @@ def account(subscribers: SubscriberDb) -> Callable[..., tuple[str, str]]:
         return name, password
 
     return make
+
+
+@pytest.fixture
+def carriers(kamailio: Kamailio) -> Iterator[dict[str, SipAgent]]:
+    """The shared POP's carrier UASes, answering 200 and with empty inboxes."""
+    agents = dict(kamailio.carriers)
+    if kamailio.media is not None:
+        agents["media"] = kamailio.media
+    for a in agents.values():
+        a.uas = answer()
+        a.received.clear()
+        while not a.requests.empty():
+            a.requests.get_nowait()
+    yield agents
+    for a in agents.values():
+        a.uas = answer()
+
+
+@pytest.fixture
+def registered(ua: SipAgent, account: Callable[..., tuple[str, str]]) -> tuple[str, str]:
+    user, password = account()
+    assert ua.register(user, password)[-1].code == 200
+    return user, password

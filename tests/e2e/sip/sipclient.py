@@ -197,6 +197,9 @@ class SipAgent:
     timeout: float = 5.0
     uas: UasHandler | None = None
     received: list[SipMessage] = field(default_factory=list)
+    # Delay before answering an in-dialog BYE: emulates a real network's round trip (see the
+    # max-duration test for the Kamailio race a sub-millisecond reply triggers).
+    bye_reply_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         self._responses: queue.Queue[SipMessage] = queue.Queue()
@@ -479,6 +482,9 @@ class SipAgent:
     def _handle_request(self, req: SipMessage) -> None:
         self.requests.put(req)
         if req.method == "ACK":
+            return
+        if req.method == "BYE" and self.bye_reply_delay_s:
+            threading.Timer(self.bye_reply_delay_s, self.reply, (req, 200, "OK")).start()
             return
         if req.method in ("BYE", "OPTIONS"):
             self.reply(req, 200, "OK")

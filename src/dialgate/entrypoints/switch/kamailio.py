@@ -122,7 +122,7 @@ def render_kamailio_config(
     media_server: str | None = None,
     carrier_sources: Sequence[str] = (),
     children: int = 4,
-    cdr_workers: int = 2,
+    cdr_queue_size: int = 100_000,
     pike_density: int | None = 30,
     aliases: Sequence[str] = (),
     bare: bool = False,
@@ -159,8 +159,8 @@ def render_kamailio_config(
         raise ValueError("TLS needs both tls_cert and tls_key")
     if not 1 <= http_timeout_s <= 30:
         raise ValueError("http_timeout_s must be 1..30 whole seconds")
-    if async_workers < 1 or children < 1 or cdr_workers < 1:
-        raise ValueError("children, async_workers and cdr_workers must be at least 1")
+    if async_workers < 1 or children < 1 or cdr_queue_size < 1:
+        raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
         raise ValueError("rundir and ctl_socket must be absolute paths")
     kam_url = kamailio_db_url(db_url)
@@ -188,7 +188,7 @@ def render_kamailio_config(
         ctl_socket=ctl_socket,
         children=children,
         async_workers=async_workers,
-        cdr_workers=cdr_workers,
+        cdr_queue_size=cdr_queue_size,
         http_timeout_s=http_timeout_s,
         pike_density=pike_density,
         bare=bare,
