@@ -55,9 +55,11 @@ class StandInSwitch:
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
+        self.port = 0
 
     def start(self, port: int) -> str:
         standin = self
+        self.port = port
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: Kamailio reuses its connection
@@ -108,6 +110,7 @@ class StandInSwitch:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+            self._server.socket.close()
             self._server.server_close()
             self._server = None
 

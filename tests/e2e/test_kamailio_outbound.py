@@ -244,3 +244,41 @@ def test_authorize_body_is_valid_json_with_hostile_caller_id(
     ua.invite("5145551234", user=user, password=password)
     raw = standin.requests[-1].body
     assert json.loads(json.dumps(raw))["dialed"] == "5145551234"
+
+
+def test_dialgate_stopped_gives_503_fast_and_calls_flow_again_when_it_is_back(
+    ua: SipAgent, registered, standin: StandInSwitch, carriers
+) -> None:
+    user, password = registered
+    standin.stop()
+    try:
+        t0 = time.monotonic()
+        dlg = ua.invite("5145551234", user=user, password=password)
+        assert dlg.final is not None and dlg.final.code == 503
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        for _ in range(50):  # the port may linger a moment after close
+            try:
+                standin.start(standin.port)
+                break
+            except OSError:
+                time.sleep(0.1)
+    dlg = ua.invite("5145551234", user=user, password=password)
+    assert dlg.final is not None and dlg.final.code == 200
+    ua.bye(dlg)
+
+
+def test_flood_from_one_address_is_limited_by_pike(start_kamailio, registered) -> None:
+    kam: Kamailio = start_kamailio(pike_density=10)
+    flooder = SipAgent(kam.addr, domain=REALM)
+    try:
+        answered = 0
+        for _ in range(60):
+            try:
+                flooder.options(timeout=0.05)
+                answered += 1
+            except TimeoutError:
+                pass
+        assert 5 <= answered < 40, answered
+    finally:
+        flooder.close()
