@@ -10,7 +10,9 @@ Parameters the lead can swap without touching tests:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import signal
@@ -58,8 +60,8 @@ class SubscriberDb:
 
     def add(self, username: str, password: str, *, max_expiry: int = 3600,
             encrypted_sip: bool = False, nat: str = "yes") -> None:
-        ha1 = hashlib.md5(f"{username}:{REALM}:{password}".encode()).hexdigest()  # noqa: S324
-        ha1b = hashlib.md5(  # noqa: S324
+        ha1 = hashlib.md5(f"{username}:{REALM}:{password}".encode()).hexdigest()
+        ha1b = hashlib.md5(
             f"{username}@{REALM}:{REALM}:{password}".encode()).hexdigest()
         with self.engine.begin() as conn:
             conn.execute(delete(SubscriberRow).where(SubscriberRow.username == username))
@@ -78,7 +80,8 @@ def _make_db(url: str) -> SubscriberDb:
     tables = [SubscriberRow.__table__, KamailioVersionRow.__table__]
     Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
     with engine.begin() as conn:
-        conn.execute(delete(KamailioVersionRow).where(KamailioVersionRow.table_name == "subscriber"))
+        conn.execute(delete(KamailioVersionRow).where(
+            KamailioVersionRow.table_name == "subscriber"))
         conn.execute(insert(KamailioVersionRow).values(table_name="subscriber", table_version=7))
     return SubscriberDb(url, engine)
 
@@ -164,14 +167,11 @@ class Kamailio:
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(3)
-        except subprocess.TimeoutExpired:
-            pass
-    try:  # children that outlive the main process would keep the ports (pitfall 10)
+    # children that outlive the main process would keep the ports (pitfall 10)
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     if proc.poll() is None:
         proc.kill()
     proc.wait()
@@ -268,13 +268,14 @@ def ua(kamailio: Kamailio) -> Iterator[SipAgent]:
     agent.close()
 
 
+_ACCOUNT_SEQ = itertools.count(1)
+
+
 @pytest.fixture
 def account(subscribers: SubscriberDb) -> Callable[..., tuple[str, str]]:
     """Create a subscriber with a unique name; returns (username, password)."""
-    counter = iter(range(1, 10_000))
-
     def make(**kw: Any) -> tuple[str, str]:
-        name = f"1{os.getpid() % 1000:03d}{next(counter):02d}{int(time.time() * 1000) % 100:02d}"
+        name = f"2{os.getpid() % 10000:04d}{next(_ACCOUNT_SEQ):04d}"
         password = "Secret-" + name
         subscribers.add(name, password, **kw)
         return name, password

@@ -8,7 +8,9 @@ assigning ``authorize`` / ``inbound`` callables; every request is recorded with 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +57,7 @@ class StandInSwitch:
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[Any] = set()
         self.port = 0
 
     def start(self, port: int) -> str:
@@ -65,7 +68,7 @@ class StandInSwitch:
             protocol_version = "HTTP/1.1"  # keep-alive: Kamailio reuses its connection
             disable_nagle_algorithm = True  # else keep-alive replies wait on delayed ACK
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
                 try:
@@ -98,11 +101,23 @@ class StandInSwitch:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        ThreadingHTTPServer.request_queue_size = 128  # the default 5 drops SYNs under load
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        connections = self._connections
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default 5 drops SYNs under load
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                connections.add(request)
+                super().process_request(request, client_address)
+
+            def shutdown_request(self, request: Any) -> None:
+                connections.discard(request)
+                super().shutdown_request(request)
+
+        self._server = Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{port}"
@@ -111,6 +126,10 @@ class StandInSwitch:
         if self._server is not None:
             self._server.shutdown()
             self._server.socket.close()
+            # Keep-alive connections outlive shutdown(); a stopped backend must drop them.
+            for conn in list(self._connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
             self._server.server_close()
             self._server = None
 
@@ -118,7 +137,7 @@ class StandInSwitch:
         if header == f"Bearer {self.token}":
             return True
         if header.startswith("Basic "):
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            _user, _, password = base64.b64decode(header[6:]).decode().partition(":")
             return password == self.token
         return False
 

@@ -8,15 +8,16 @@ kept in ``received`` so tests can assert on what really went over the wire.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
+import random
 import re
 import socket
 import ssl
 import threading
 import time
 import uuid
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ def free_port(low: int = 20000, high: int = 32000) -> int:
     """A port below the ephemeral range (32768+) that is free for both UDP and TCP: a
     TIME_WAIT client socket on an ephemeral port can otherwise block a later bind."""
     for _ in range(200):
-        port = random.randint(low, high)  # noqa: S311
+        port = random.randint(low, high)
         socks = [socket.socket(socket.AF_INET, t) for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM)]
         try:
             for s in socks:
@@ -152,16 +153,16 @@ def digest_header(challenge: str, *, user: str, password: str, method: str, uri:
                   proxy: bool) -> str:
     params = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
     realm, nonce = params["realm"], params["nonce"]
-    ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()  # noqa: S324
-    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()  # noqa: S324
+    ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
     extra = ""
     if "auth" in params.get("qop", "").split(","):
         nc, cnonce = "00000001", _rand(8)
-        resp = hashlib.md5(  # noqa: S324
+        resp = hashlib.md5(
             f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
         extra = f', qop=auth, nc={nc}, cnonce="{cnonce}"'
     else:
-        resp = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()  # noqa: S324
+        resp = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
     opaque = f', opaque="{params["opaque"]}"' if "opaque" in params else ""
     name = "Proxy-Authorization" if proxy else "Authorization"
     return (f'{name}: Digest username="{user}", realm="{realm}", nonce="{nonce}", '
@@ -245,10 +246,8 @@ class SipAgent:
 
     def close(self) -> None:
         self._closed = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
         self._reader.join(2)
 
     def _read_loop(self) -> None:
@@ -263,7 +262,7 @@ class SipAgent:
                         return
                     self._buf += chunk
                     self._drain_stream()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except (OSError, ValueError):
                 return
