@@ -1,0 +1,351 @@
+"""SIP load through Kamailio with sipp: Dialgate deciding vs bare Kamailio.
+
+For each mode (``dialgate``: the generated config asking the switch backend; ``bare``: the
+same config answering without HTTP) sipp places authenticated INVITEs at increasing rates:
+INVITE -> 407 -> ACK -> INVITE with digest -> final (403 for denied numbers; allowed numbers
+are relayed to a carrier that answers 486 at once, so every call is one round of policy,
+dialog and relay work without media). The rate that still has < 1 % failed calls is the
+capacity; p50/p99 are INVITE(with credentials) -> final response, from sipp's RTD trace
+(1 ms resolution).
+
+    python benchmarks/sip_load.py                       # stand-in backend (until Dialgate's
+                                                        # /switch/v1 endpoints exist)
+    python benchmarks/sip_load.py --switch-url http://127.0.0.1:8000 --switch-token TOKEN \
+        --db-url postgresql+psycopg://... --account 100000 --password ...
+
+Prints one line per step and a JSON summary (``--json`` for only the JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from dialgate.entrypoints.switch.kamailio import write_kamailio_files
+
+REALM = "sip.dialgate.test"
+DIALED = ["011441234567", "5145551234", "4165550000", "0033123456789"]  # half denied
+
+UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="dialgate-uac">
+  <send><![CDATA[
+INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
+To: <sip:[field0]@{realm}>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:[field1]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="407" auth="true"/>
+  <send><![CDATA[
+ACK sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
+To: <sip:[field0]@{realm}>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <send start_rtd="1"><![CDATA[
+INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
+To: <sip:[field0]@{realm}>
+Call-ID: [call_id]
+CSeq: 2 INVITE
+Contact: <sip:[field1]@[local_ip]:[local_port]>
+[field2]
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="403" optional="true" rtd="1" next="ack"/>
+  <recv response="404" optional="true" rtd="1" next="ack"/>
+  <recv response="486" rtd="1"/>
+  <label id="ack"/>
+  <send><![CDATA[
+ACK sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
+To: <sip:[field0]@{realm}>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+</scenario>
+"""
+
+CARRIER_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="busy-carrier">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]C[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
+def free_port() -> int:
+    while True:
+        port = random.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                u.bind(("127.0.0.1", port))
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def start_standin(token: str) -> tuple[ThreadingHTTPServer, str]:
+    """Minimal switch backend: international numbers denied, the rest allowed."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            dialed = str(body.get("dialed", ""))
+            if self.path.endswith("/cdr"):
+                out: dict[str, Any] = {"recorded": True}
+            elif dialed.startswith(("011", "00")):
+                out = {"allow": False, "sip_code": 403, "reason": "international_disabled",
+                       "message": "International calls are disabled"}
+            else:
+                out = {"allow": True, "action": "call", "route": "value", "carrier": None,
+                       "destination": {"e164": "1" + dialed[-10:]}, "caller_id": dialed,
+                       "max_duration_s": 600, "rate_per_minute": "0.01", "increment_s": 60,
+                       "flat_fee": "0", "sip": {"allowed_codecs": ["all"]}}
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    ThreadingHTTPServer.request_queue_size = 128
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def make_sqlite_db(path: Path, account: str, password: str) -> str:
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE version (table_name VARCHAR(32) PRIMARY KEY, table_version INTEGER);"
+        "INSERT INTO version VALUES ('subscriber', 7);"
+        "CREATE TABLE subscriber (id INTEGER PRIMARY KEY, username VARCHAR(64) DEFAULT '',"
+        " domain VARCHAR(64) DEFAULT '', password VARCHAR(64) DEFAULT '',"
+        " ha1 VARCHAR(128) DEFAULT '', ha1b VARCHAR(128) DEFAULT '',"
+        " max_expiry INTEGER DEFAULT 3600, encrypted_sip INTEGER DEFAULT 0,"
+        " nat VARCHAR(8) DEFAULT 'yes', UNIQUE (username, domain));")
+    ha1 = hashlib.md5(f"{account}:{REALM}:{password}".encode()).hexdigest()
+    db.execute("INSERT INTO subscriber (username, domain, ha1, nat) VALUES (?,?,?,'no')",
+               (account, REALM, ha1))
+    db.commit()
+    db.close()
+    return f"sqlite:///{path}"
+
+
+def wait_sip(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    msg = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKp"
+           f"\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: p\r\nCSeq: 1 OPTIONS"
+           "\r\nContent-Length: 0\r\n\r\n").encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.2)
+        for _ in range(50):
+            if proc.poll() is not None:
+                sys.exit("kamailio exited:\n" + log.read_text()[-3000:])
+            s.sendto(msg.replace(b"127.0.0.1:9", f"127.0.0.1:{s.getsockname()[1]}".encode()),
+                     ("127.0.0.1", port))
+            try:
+                if s.recv(4096).startswith(b"SIP/2.0 200"):
+                    return
+            except TimeoutError:
+                continue
+    sys.exit("kamailio not ready:\n" + log.read_text()[-3000:])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(3)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_step(work: Path, port: int, rate: int, calls: int) -> dict[str, Any]:
+    step = work / f"step-{port}-{rate}"
+    step.mkdir()
+    stat, rtt_glob = step / "stat.csv", "uac_*_rtt.csv"
+    cmd = ["sipp", "-sf", str(work / "uac.xml"), "-inf", str(work / "calls.csv"),
+           "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls),
+           "-l", str(max(200, rate)), "-nostdin", "-timeout", "60", "-timeout_error",
+           "-recv_timeout", "5000", "-trace_stat", "-stf", str(stat), "-fd", "1",
+           "-trace_rtt", "-rtt_freq", "1", f"127.0.0.1:{port}"]
+    t0 = time.monotonic()
+    subprocess.run(cmd, cwd=step, capture_output=True, timeout=180, check=False)
+    wall = time.monotonic() - t0
+    ok = failed = 0
+    with stat.open() as f:
+        rows = list(csv.DictReader(f, delimiter=";"))
+    if rows:
+        ok = int(rows[-1]["SuccessfulCall(C)"])
+        failed = int(rows[-1]["FailedCall(C)"])
+    lat: list[float] = []
+    for path in step.glob(rtt_glob):
+        with path.open() as f:
+            for row in csv.reader(f, delimiter=";"):
+                if len(row) >= 2 and row[1].replace(".", "").isdigit():
+                    lat.append(float(row[1]))
+    lat.sort()
+
+    def pct(p: float) -> float | None:
+        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else None
+
+    return {"rate": rate, "calls": calls, "ok": ok, "failed": failed,
+            "fail_pct": round(100 * (calls - ok) / calls, 2), "cps": round(ok / wall, 1),
+            "p50_ms": pct(50), "p99_ms": pct(99)}
+
+
+def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: str,
+               token: str, db_url: str, carrier_port: int) -> dict[str, Any]:
+    port = free_port()
+    mode_dir = work / ("bare" if bare else "dialgate")
+    cfg = write_kamailio_files(
+        mode_dir, pop=args.pop, listen="127.0.0.1", port=port, db_url=db_url,
+        switch_url=switch_url, switch_token=token, realm=REALM,
+        carriers={"value": f"sip:127.0.0.1:{carrier_port}",
+                  "premium": f"sip:127.0.0.1:{carrier_port}"},
+        carrier_sources=[f"127.0.0.1:{carrier_port}"],
+        ctl_socket=str(mode_dir / "ctl"), rundir=str(mode_dir),
+        async_workers=args.async_workers, children=args.children, http_timeout_s=1,
+        pike_density=None, bare=bare, debug=1)
+    log = mode_dir / "kamailio.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["kamailio", "-DD", "-E", "-m", "512", "-f", str(cfg),
+                                 "-Y", str(mode_dir)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_sip(port, proc, log)
+        steps, best = [], None
+        for rate in args.rates:
+            step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds))
+            steps.append(step)
+            if not args.json:
+                print(("bare    " if bare else "dialgate") + " " + json.dumps(step), flush=True)
+            if step["fail_pct"] >= 1.0:
+                break
+            best = step
+            time.sleep(1)  # let tm's wait timers drain before the next step
+        return {"steps": steps, "best": best}
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--switch-url", help="real Dialgate base URL (default: built-in stand-in)")
+    p.add_argument("--switch-token", default="bench-switch-token-0123")
+    p.add_argument("--db-url", help="SQLAlchemy URL of Dialgate's DB (default: temp SQLite)")
+    p.add_argument("--account", default="100000")
+    p.add_argument("--password", default="Bench-Pass-1")
+    p.add_argument("--dialed", nargs="*", default=DIALED)
+    p.add_argument("--rates", type=int, nargs="*",
+                   default=[250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000])
+    p.add_argument("--seconds", type=int, default=3, help="calls per step = rate x seconds")
+    p.add_argument("--min-calls", type=int, default=500)
+    p.add_argument("--children", type=int, default=4)
+    p.add_argument("--async-workers", type=int, default=4)
+    p.add_argument("--pop", default="montreal1")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
+    (work / "uac.xml").write_text(UAC_XML.format(realm=REALM))
+    (work / "carrier.xml").write_text(CARRIER_XML)
+    with (work / "calls.csv").open("w") as f:
+        f.write("SEQUENTIAL\n")
+        for d in args.dialed:
+            f.write(f"{d};{args.account};[authentication username={args.account} "
+                    f"password={args.password}];\n")
+    server = None
+    switch_url, token = args.switch_url, args.switch_token
+    if not switch_url:
+        server, switch_url = start_standin(token)
+    db_url = args.db_url or make_sqlite_db(work / "bench.db", args.account, args.password)
+    carrier_port = free_port()
+    carrier = subprocess.Popen(
+        ["sipp", "-sf", str(work / "carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
+         "-nostdin", "-nd"], cwd=work, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        with_http = bench_mode(args, work, bare=False, switch_url=switch_url, token=token,
+                               db_url=db_url, carrier_port=carrier_port)
+        bare = bench_mode(args, work, bare=True, switch_url=switch_url, token=token,
+                          db_url=db_url, carrier_port=carrier_port)
+    finally:
+        stop(carrier)
+        if server is not None:
+            server.shutdown()
+    best_d, best_b = with_http["best"] or {}, bare["best"] or {}
+    summary = {
+        "backend": "stand-in" if server is not None else switch_url,
+        "dialgate_cps": best_d.get("cps"), "dialgate_p50_ms": best_d.get("p50_ms"),
+        "dialgate_p99_ms": best_d.get("p99_ms"),
+        "bare_cps": best_b.get("cps"), "bare_p50_ms": best_b.get("p50_ms"),
+        "bare_p99_ms": best_b.get("p99_ms"),
+        "ratio": round(best_d["cps"] / best_b["cps"], 3) if best_d and best_b else None,
+        "workdir": str(work),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Render a complete ``kamailio.cfg`` (and its ``tls.cfg``) for one POP.
+
+The template lives in ``templates/kamailio.cfg.j2``; this module validates and normalises what
+goes into it, because a typo in a generated Kamailio config only shows up at start-up, on the
+POP, at 3 a.m. Everything Kamailio sends to and reads from Dialgate is documented in
+``SWITCH_CONTRACT`` below so the HTTP side can be checked against it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.engine import make_url
+
+CARRIER_KEYS = ("value", "premium", "tollfree_us", "tollfree_ca", "emergency")
+MODULE_PATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+# Token characters that survive inside a curl user:password URL without escaping (Kamailio
+# does not URL-decode httpcon credentials).
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9._~-]{8,256}$")
+_POP_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_SIP_URI_RE = re.compile(r"^sips?:[A-Za-z0-9.\-\[\]:]+(;[A-Za-z0-9=._-]+)*$")
+_REALM_RE = re.compile(r"^[A-Za-z0-9.-]{1,64}$")
+
+SWITCH_CONTRACT = """\
+POST /switch/v1/authorize   (Authorization: Basic base64("kamailio:<switch token>"))
+  request  {account, dialed, source_ip, pop, caller_id, transport: udp|tcp|tls, srtp: bool,
+            call_id}
+  response read: allow, sip_code, message (deny); action, route, carrier,
+            destination.e164, caller_id, max_duration_s, rate_per_minute, increment_s,
+            flat_fee, mailbox, moh_class, sip.allowed_codecs[], sip.dtmf_mode
+POST /switch/v1/inbound
+  request  {did, event: new|busy|unreachable|noanswer, chain_position: int, caller_id,
+            call_id, source_ip, pop}
+  response read: kind (account|voicemail|forward|ivr|queue|ring_group|time_condition|system|
+            none), account, uri, dial_time, action (system), sip_code + message (reply now),
+            chain_position
+POST /switch/v1/cdr
+  request  {call_id, account, dialed, started_at, answered_at|null, ended_at,
+            disposition: answered|busy|noanswer|failed, route|null, rate_per_minute,
+            increment_s, flat_fee}
+"""
+
+
+def kamailio_db_url(url: str) -> str:
+    """Turn a SQLAlchemy URL into the form Kamailio's db modules take.
+
+    Kamailio picks the module from the scheme (``postgres`` -> db_postgres), so
+    ``postgresql+psycopg://`` must become ``postgres://``; SQLite paths must be absolute
+    because Kamailio resolves them from its own working directory.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError("Kamailio needs an SQLite database file, not an in-memory one")
+        return "sqlite://" + str(Path(parsed.database).resolve())
+    if backend == "postgresql":
+        auth = ""
+        if parsed.username:
+            auth = quote(parsed.username, safe="")
+            if parsed.password:
+                auth += ":" + quote(str(parsed.password), safe="")
+            auth += "@"
+        host = parsed.host or "127.0.0.1"
+        port = f":{parsed.port}" if parsed.port else ""
+        return f"postgres://{auth}{host}{port}/{parsed.database or ''}"
+    raise ValueError(f"unsupported database for Kamailio: {backend}")
+
+
+def _db_module(kam_url: str) -> str:
+    return "db_sqlite" if kam_url.startswith("sqlite:") else "db_postgres"
+
+
+def _switch_con_url(switch_url: str, token: str) -> str:
+    parts = urlsplit(switch_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"switch_url must be an http(s) URL, got {switch_url!r}")
+    if not _TOKEN_RE.match(token):
+        raise ValueError("switch_token must be 8-256 characters of A-Z a-z 0-9 . _ ~ -")
+    port = f":{parts.port}" if parts.port else ""
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://kamailio:{token}@{parts.hostname}{port}{path}"
+
+
+def _carrier_sources(carriers: Mapping[str, str], extra: Sequence[str]) -> list[str]:
+    """Source addresses recognised as carriers: each carrier URI's host (with its port when the
+    URI names one, so a carrier on a shared IP is told apart by port) plus ``extra``."""
+    sources: list[str] = []
+    for uri in carriers.values():
+        hostport = uri.split(":", 1)[1].split(";", 1)[0]
+        sources.append(hostport)
+    for source in extra:
+        if not re.match(r"^[0-9a-fA-F.:\[\]]+$", source):
+            raise ValueError(f"carrier source must be ip or ip:port, got {source!r}")
+        sources.append(source)
+    return sorted(set(sources))
+
+
+def render_kamailio_config(
+    *,
+    pop: str,
+    listen: str,
+    db_url: str,
+    switch_url: str,
+    switch_token: str,
+    realm: str,
+    carriers: Mapping[str, str],
+    ctl_socket: str,
+    rundir: str,
+    async_workers: int = 8,
+    http_timeout_s: int = 1,
+    port: int = 5060,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_port: int = 5061,
+    tls_config_path: str = "tls.cfg",
+    media_server: str | None = None,
+    carrier_sources: Sequence[str] = (),
+    children: int = 4,
+    cdr_queue_size: int = 100_000,
+    pike_density: int | None = 30,
+    aliases: Sequence[str] = (),
+    bare: bool = False,
+    debug: int = 2,
+    log_stderror: bool = True,
+    fr_timer_ms: int = 5000,
+    default_dial_time_s: int = 60,
+    inbound_max_hops: int = 8,
+    cdr_retries: int = 3,
+    cdr_retry_delay_ms: int = 200,
+) -> str:
+    """Return the text of ``kamailio.cfg`` for one POP.
+
+    ``carriers`` maps ``value``, ``premium``, ``tollfree_us``, ``tollfree_ca`` and optionally
+    ``emergency`` to SIP URIs. ``http_timeout_s`` is whole seconds (Kamailio 5.6's
+    http_client knows no finer unit). ``bare`` answers device INVITEs without asking Dialgate
+    (benchmark baseline). ``pike_density=None`` turns flood limiting off (load tests from one
+    address). ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here
+    so the ctl socket lands somewhere writable.
+    """
+    if not _POP_RE.match(pop):
+        raise ValueError(f"invalid POP name {pop!r}")
+    if not _REALM_RE.match(realm):
+        raise ValueError(f"invalid SIP realm {realm!r}")
+    unknown = set(carriers) - set(CARRIER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown carrier keys: {', '.join(sorted(unknown))}")
+    for name, uri in carriers.items():
+        if not _SIP_URI_RE.match(uri):
+            raise ValueError(f"carrier {name}: not a SIP URI: {uri!r}")
+    if media_server is not None and not _SIP_URI_RE.match(media_server):
+        raise ValueError(f"media_server: not a SIP URI: {media_server!r}")
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("TLS needs both tls_cert and tls_key")
+    if not 1 <= http_timeout_s <= 30:
+        raise ValueError("http_timeout_s must be 1..30 whole seconds")
+    if async_workers < 1 or children < 1 or cdr_queue_size < 1:
+        raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
+    if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
+        raise ValueError("rundir and ctl_socket must be absolute paths")
+    kam_url = kamailio_db_url(db_url)
+    env = Environment(
+        loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - the output is a Kamailio config, not HTML
+    )
+    return env.get_template("kamailio.cfg.j2").render(
+        pop=pop,
+        listen=listen,
+        port=port,
+        tls=tls_cert is not None,
+        tls_port=tls_port,
+        tls_config_path=tls_config_path,
+        aliases=list(aliases),
+        kamailio_db_url=kam_url,
+        db_module=_db_module(kam_url),
+        switch_con_url=_switch_con_url(switch_url, switch_token),
+        realm=realm,
+        carriers=dict(carriers),
+        carrier_sources=_carrier_sources(carriers, carrier_sources),
+        media_server=media_server,
+        ctl_socket=ctl_socket,
+        children=children,
+        async_workers=async_workers,
+        cdr_queue_size=cdr_queue_size,
+        http_timeout_s=http_timeout_s,
+        pike_density=pike_density,
+        bare=bare,
+        debug=debug,
+        log_stderror=log_stderror,
+        module_path=MODULE_PATH,
+        fr_timer_ms=fr_timer_ms,
+        default_dial_time_s=default_dial_time_s,
+        inbound_max_hops=inbound_max_hops,
+        cdr_retries=cdr_retries,
+        cdr_retry_delay_us=cdr_retry_delay_ms * 1000,
+    )
+
+
+def render_tls_config(*, tls_cert: str, tls_key: str) -> str:
+    """Return ``tls.cfg``: our certificate for devices; no client certificates asked, and
+    TLS 1.2 or newer."""
+    return (
+        "# Generated by Dialgate.\n"
+        "[server:default]\n"
+        "method = TLSv1.2+\n"
+        "verify_certificate = no\n"
+        "require_certificate = no\n"
+        f"private_key = {tls_key}\n"
+        f"certificate = {tls_cert}\n"
+        "\n"
+        "[client:default]\n"
+        "method = TLSv1.2+\n"
+        "verify_certificate = no\n"
+        "require_certificate = no\n"
+    )
+
+
+def write_kamailio_files(directory: Path, **options: object) -> Path:
+    """Write ``kamailio.cfg`` (and ``tls.cfg`` when TLS is configured) into ``directory`` and
+    return the path of ``kamailio.cfg``. Options are those of ``render_kamailio_config``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = options.get("tls_cert"), options.get("tls_key")
+    if isinstance(cert, str) and isinstance(key, str):
+        tls_path = directory / "tls.cfg"
+        tls_path.write_text(render_tls_config(tls_cert=cert, tls_key=key))
+        options = {**options, "tls_config_path": str(tls_path)}
+    cfg = directory / "kamailio.cfg"
+    cfg.write_text(render_kamailio_config(**options))  # type: ignore[arg-type]
+    cfg.chmod(0o600)  # it holds the switch token and maybe a DB password
+    return cfg

@@ -1,0 +1,108 @@
+"""The generated config is accepted by `kamailio -c` in every variant we ship."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dialgate.entrypoints.switch.kamailio import (
+    kamailio_db_url,
+    render_kamailio_config,
+    write_kamailio_files,
+)
+
+from .conftest import KAMAILIO
+
+CARRIERS = {"value": "sip:198.51.100.10:5060", "premium": "sip:198.51.100.20",
+            "tollfree_us": "sip:tf-us.example.net:5060;transport=udp",
+            "tollfree_ca": "sip:203.0.113.7:5080"}
+
+
+def _options(tmp_path: Path, **kw: object) -> dict[str, object]:
+    opts: dict[str, object] = {
+        "pop": "montreal1", "listen": "127.0.0.1", "port": 25060,
+        "db_url": f"sqlite:///{tmp_path / 'd.db'}", "switch_url": "http://127.0.0.1:28000",
+        "switch_token": "tok_abcdefgh12345", "realm": "sip.dialgate.test",
+        "carriers": CARRIERS, "ctl_socket": str(tmp_path / "ctl"), "rundir": str(tmp_path),
+        "async_workers": 4, "http_timeout_s": 1}
+    opts.update(kw)
+    return opts
+
+
+def _check(cfg: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KAMAILIO, "-c", "-f", str(cfg)], capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("db_url", [
+    "sqlite:///{tmp}/dialgate.db",
+    "postgresql+psycopg://dialgate:s3cr%40t@127.0.0.1:25432/dialgate",
+    "postgresql://127.0.0.1/dialgate",
+])
+def test_kamailio_accepts_the_config_for_each_database(tmp_path: Path, db_url: str) -> None:
+    cfg = write_kamailio_files(tmp_path, **_options(tmp_path, db_url=db_url.format(tmp=tmp_path)))
+    result = _check(cfg)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = cfg.read_text()
+    expected_module = "db_sqlite" if db_url.startswith("sqlite") else "db_postgres"
+    assert f'loadmodule "{expected_module}.so"' in text
+
+
+def test_kamailio_accepts_the_tls_variant(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=pop"],
+                   check=True, capture_output=True)
+    cfg = write_kamailio_files(tmp_path, **_options(tmp_path, tls_cert=str(cert),
+                                                    tls_key=str(key), tls_port=25061))
+    result = _check(cfg)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tls: 127.0.0.1" in result.stdout + result.stderr
+    assert f"certificate = {cert}" in (tmp_path / "tls.cfg").read_text()
+
+
+def test_kamailio_accepts_the_bare_benchmark_variant(tmp_path: Path) -> None:
+    cfg = write_kamailio_files(tmp_path, **_options(tmp_path, bare=True, pike_density=None))
+    result = _check(cfg)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pike_check_req" not in cfg.read_text()
+
+
+def test_config_file_is_private(tmp_path: Path) -> None:
+    cfg = write_kamailio_files(tmp_path, **_options(tmp_path))
+    assert cfg.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("postgresql+psycopg://u:p%40ss@db.example:5433/dialgate",
+     "postgres://u:p%40ss@db.example:5433/dialgate"),
+    ("postgresql://u@127.0.0.1/dg", "postgres://u@127.0.0.1/dg"),
+    ("sqlite:////var/lib/dialgate/d.db", "sqlite:///var/lib/dialgate/d.db"),
+])
+def test_sqlalchemy_urls_become_kamailio_urls(url: str, expected: str) -> None:
+    assert kamailio_db_url(url) == expected
+
+
+def test_relative_sqlite_path_is_made_absolute(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert kamailio_db_url("sqlite:///var/d.db") == f"sqlite://{tmp_path}/var/d.db"
+
+
+@pytest.mark.parametrize("bad", [
+    {"switch_token": "has:colon-and@at"}, {"switch_token": "short"},
+    {"carriers": {"value": "http://x"}}, {"carriers": {"cheap": "sip:1.2.3.4"}},
+    {"pop": "bad pop"}, {"http_timeout_s": 0}, {"tls_cert": "/c.pem"},
+    {"db_url": "mysql://x/y"}, {"db_url": "sqlite://"},
+])
+def test_invalid_options_are_refused(tmp_path: Path, bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        render_kamailio_config(**_options(tmp_path, **bad))  # type: ignore[arg-type]
+
+
+def test_switch_token_goes_into_the_persistent_connection(tmp_path: Path) -> None:
+    text = render_kamailio_config(**_options(tmp_path))  # type: ignore[arg-type]
+    assert ('"dialgate=>http://kamailio:tok_abcdefgh12345@127.0.0.1:28000"' in text)
+    assert text.index('"authmethod", 1') < text.index('"httpcon"')
+    assert text.index('"connection_timeout"') < text.index('"httpcon"')
