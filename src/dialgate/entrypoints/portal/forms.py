@@ -111,8 +111,11 @@ def changes_from_form(specs: Iterable[s.SettingSpec], form: FormData) -> dict[st
     for spec in specs:
         kind = widget(spec)
         if kind == "checkbox":
-            if spec.key in form:
-                changes[spec.key] = "true" if submitted_value(spec, form) else "false"
+            # The hidden "false" comes first, the ticked box's "true" last. A forged value goes
+            # to the rules as is (and is refused there), never silently read as false.
+            values = form.getlist(spec.key)
+            if values:
+                changes[spec.key] = str(values[-1])
         elif kind == "countries":
             if "allowed_countries_present" not in form:
                 continue
