@@ -31,5 +31,11 @@ bench: $(STAMP)
 bench-sip: $(STAMP)
 	$(BIN)/python benchmarks/sip_load.py
 
+# The portal's browser tests save every tab under var/screenshots/; the README shows one of them.
+screenshots: $(STAMP)
+	$(BIN)/pytest -q tests/e2e/portal
+	mkdir -p docs
+	cp var/screenshots/settings-restrictions.png docs/account-settings.png
+
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,53 @@
+"""The customer portal: Jinja2 + htmx pages under ``/portal``, in English, French and Spanish.
+
+``install(app)`` mounts it; see ``web.py`` for how to add a page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from dialgate.domain import settings as s
+from dialgate.entrypoints.portal import (
+    forms,
+    i18n,
+    routes_auth,
+    routes_history,
+    routes_settings,
+    routes_subaccounts,
+    web,
+)
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    i18n.ensure_compiled()
+    for language in i18n.LANGUAGES:
+        env = web.environment(language)
+        env.globals.update(
+            labels={spec.key: spec.label for spec in (*s.SPECS, s.DESCRIPTION_SPEC)},
+            inputmode=forms.inputmode,
+            override_keys=s.SUB_OVERRIDE_KEYS,
+        )
+    app.mount(web.PREFIX + "/static", StaticFiles(directory=STATIC), name="portal-static")
+    for module in (routes_auth, routes_settings, routes_subaccounts, routes_history):
+        app.include_router(module.router, include_in_schema=False)
+
+    @app.exception_handler(web.LoginRequired)
+    async def _login_required(request: Request, exc: web.LoginRequired) -> Response:
+        return web.redirect(request, f"{web.PREFIX}/login")
+
+    @app.exception_handler(web.CsrfRejected)
+    async def _csrf_rejected(request: Request, exc: web.CsrfRejected) -> Response:
+        return HTMLResponse(
+            "<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1>"
+            "<p>This form has expired or did not come from this site. Reload the page and try "
+            "again.</p>",
+            status_code=403,
+            headers=web.SECURITY_HEADERS,
+        )

@@ -1,0 +1,156 @@
+"""From settings specs to HTML form fields and back (form data -> the service's change set).
+
+Form field names are the settings keys (the public contract). Each key gets a widget:
+``select`` for choices, ``checkbox`` for booleans, ``password`` for secrets (empty = unchanged),
+``countries``/``pops``/``mailbox``/``target`` for the richer pickers, ``text`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from dialgate.domain import settings as s
+
+_ROUTING_KEYS = {
+    "did_routing",
+    "did_failover_busy",
+    "did_failover_unreachable",
+    "did_failover_noanswer",
+}
+_NUMERIC_KEYS = {
+    "max_call_time_domestic",
+    "max_call_time_international",
+    "max_expiry",
+    "rtp_timeout",
+    "rtp_hold_timeout",
+}
+_DECIMAL_KEYS = {"international_max_rate", "balance_threshold"}
+
+
+def widget(spec: s.SettingSpec) -> str:
+    if spec.secret:
+        return "password"
+    if spec.key == "allowed_countries":
+        return "countries"
+    if spec.key == "pop_restriction":
+        return "pops"
+    if spec.key == "did_pop":
+        return "pop"
+    if spec.key == "voicemail":
+        return "mailbox"
+    if spec.key in _ROUTING_KEYS:
+        return "target"
+    if spec.parse is s.boolean:
+        return "checkbox"
+    if spec.choices is not None:
+        return "select"
+    return "text"
+
+
+def inputmode(key: str) -> str | None:
+    if key in _NUMERIC_KEYS:
+        return "numeric"
+    if key in _DECIMAL_KEYS:
+        return "decimal"
+    if key in ("callerid_number", "e911_callerid"):
+        return "tel"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One form field as the template renders it."""
+
+    spec: s.SettingSpec
+    widget: str
+    value: Any  # str for text-like widgets, bool for checkboxes, list[str] for multi-pickers
+    error: str | None = None
+    inherited: str | None = None  # sub accounts: the main account's value shown for "inherit"
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+
+def tab_specs(tab: s.Tab) -> list[s.SettingSpec]:
+    """The keys of one tab; the portal password has its own page (it needs the current one)."""
+    return [spec for spec in s.SPECS if spec.tab == tab and spec.key != "portal_password"]
+
+
+def form_value(spec: s.SettingSpec, value: Any) -> Any:
+    """A stored value as its widget shows it."""
+    kind = widget(spec)
+    if kind == "password":
+        return ""
+    if kind == "checkbox":
+        return bool(value)
+    if kind in ("countries", "pops"):
+        return list(value or ())
+    return s.display(spec.key, value)
+
+
+def submitted_value(spec: s.SettingSpec, form: FormData) -> Any:
+    """What the user typed, in the widget's shape (to show it again after an error)."""
+    kind = widget(spec)
+    if kind == "checkbox":
+        values = form.getlist(spec.key)
+        return bool(values) and str(values[-1]) == "true"
+    if kind in ("countries", "pops"):
+        return [str(v) for v in form.getlist(spec.key)]
+    raw = form.get(spec.key)
+    return "" if raw is None or not isinstance(raw, str) else raw
+
+
+def changes_from_form(specs: Iterable[s.SettingSpec], form: FormData) -> dict[str, str]:
+    """The change set a tab's form submits. Absent fields are not changed."""
+    changes: dict[str, str] = {}
+    for spec in specs:
+        kind = widget(spec)
+        if kind == "checkbox":
+            # The hidden "false" comes first, the ticked box's "true" last. A forged value goes
+            # to the rules as is (and is refused there), never silently read as false.
+            values = form.getlist(spec.key)
+            if values:
+                changes[spec.key] = str(values[-1])
+        elif kind == "countries":
+            if "allowed_countries_present" not in form:
+                continue
+            codes = submitted_value(spec, form)
+            if "ALL" in codes:
+                changes[spec.key] = "ALL"
+            else:
+                # Nothing ticked is a choice the rule refuses, not "reset to ALL".
+                changes[spec.key] = ",".join(codes) if codes else ","
+        elif kind == "pops":
+            if "pop_restriction_present" in form:
+                changes[spec.key] = ",".join(submitted_value(spec, form))
+        elif kind == "password":
+            raw = form.get(spec.key)
+            if isinstance(raw, str) and raw != "":
+                changes[spec.key] = raw
+        elif spec.key in form:
+            changes[spec.key] = str(submitted_value(spec, form))
+    return changes
+
+
+def fields(
+    specs: Iterable[s.SettingSpec],
+    values: Mapping[str, Any],
+    *,
+    form: FormData | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> list[Field]:
+    errors = errors or {}
+    out = []
+    for spec in specs:
+        value = (
+            submitted_value(spec, form)
+            if form is not None and not spec.secret
+            else form_value(spec, values.get(spec.key))
+        )
+        out.append(Field(spec, widget(spec), value, errors.get(spec.key)))
+    return out
