@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
+from dialgate.entrypoints import api, voipms
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,4 +33,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             uow.session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    api.mount(app)
+    voipms.mount(app)
     return app

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from dialgate.entrypoints.cli import accounts, catalog, db, settings
+from dialgate.entrypoints.cli import accounts, apikeys, catalog, db, settings
 from dialgate.entrypoints.cli.common import err_console, run_guarded
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ db.register(app)
 accounts.register(app)
 settings.register(app)
 catalog.register(app)
+apikeys.register(app)
 
 
 def main() -> None:
