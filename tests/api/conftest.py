@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from dialgate.adapters import passwords
 from dialgate.config import get_settings
 from dialgate.entrypoints.web import create_app
 from dialgate.services import accounts, apikeys
@@ -35,6 +37,14 @@ def make_tenant(db: Database, number: str, email: str, *, subs: tuple[str, ...] 
         _info, key = apikeys.create_api_key(uow, number, name="tests")
         uow.commit()
     return Tenant(number, email, key)
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at production cost takes ~0.4 s here; these tests are about HTTP, not hashing."""
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture

@@ -73,7 +73,11 @@ def test_patch_changes_only_the_given_keys(client: TestClient, alice: Tenant) ->
     response = client.patch(
         "/v1/account/settings",
         headers=alice.auth,
-        json={"allow_411": True, "allowed_countries": ["FR", "GB"], "international_max_rate": "0.05"},
+        json={
+            "allow_411": True,
+            "allowed_countries": ["FR", "GB"],
+            "international_max_rate": "0.05",
+        },
     )
     assert response.status_code == 200, response.text
     after = response.json()["settings"]
@@ -198,9 +202,7 @@ def test_sub_account_errors(client: TestClient, alice: Tenant) -> None:
         "/v1/subaccounts", headers=alice.auth, json={"username": "lab", "sip_password": "short"}
     )
     assert assert_problem(weak, 422)["errors"][0]["field"] == "sip_password"  # type: ignore[index]
-    main_only = client.patch(
-        "/v1/subaccounts/office", headers=alice.auth, json={"allow_411": True}
-    )
+    main_only = client.patch("/v1/subaccounts/office", headers=alice.auth, json={"allow_411": True})
     assert assert_problem(main_only, 422)["errors"][0]["code"] == "unknown_key"  # type: ignore[index]
     assert_problem(client.delete("/v1/subaccounts/nobody", headers=alice.auth), 404)
 

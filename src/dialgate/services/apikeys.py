@@ -13,7 +13,9 @@ random); the VoIP.ms API password is chosen by a person, so it gets argon2id.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -325,13 +327,34 @@ def authenticate_voipms(
         # Spend the same time as a real check, so timing does not reveal which emails exist.
         passwords.verify_password(_dummy_hash(), password)
         raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
-    if not passwords.verify_password(row.password_hash, password):
+    if not _verify_cached(row.password_hash, password):
         raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
     if not row.enabled or not account.enabled:
         raise _denied(PermissionDenied, "api_not_enabled", "the API is not enabled")
     if check_ip and not _ip_allowed(client_ip, list((row.allowed_ips or {}).get("ips", []))):
         raise _denied(PermissionDenied, "ip_not_enabled", "this IP is not enabled for API use")
     return account
+
+
+# Scripts call the VoIP.ms API many times a minute with the same password; argon2id costs
+# about a third of a second per check, so a successful check is remembered for a while, keyed
+# by a digest of the stored hash (salted, and changed by a new password) and the password.
+_VERIFIED: dict[str, float] = {}
+_VERIFIED_TTL_S = 300.0
+_VERIFIED_MAX = 4096
+
+
+def _verify_cached(stored_hash: str, password: str) -> bool:
+    key = hashlib.sha256(f"{stored_hash}\0{password}".encode()).hexdigest()
+    now = time.monotonic()
+    if _VERIFIED.get(key, 0.0) > now:
+        return True
+    if not passwords.verify_password(stored_hash, password):
+        return False
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = now + _VERIFIED_TTL_S
+    return True
 
 
 @lru_cache(maxsize=1)
