@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dialgate.domain import settings as s
+from dialgate.entrypoints.api.deps import SwitchCaller
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
 from tests.api.conftest import Tenant
@@ -290,3 +292,28 @@ def test_docs_and_openapi_are_served(client: TestClient) -> None:
     assert "/v1/account/settings" in schema["paths"]
     assert {"ApiKey"} <= set(schema["components"]["securitySchemes"])
     assert client.get("/docs").status_code == 200
+
+
+# --- the switch-token dependency (for /switch/v1/*) -------------------------------------------
+
+
+def test_switch_endpoints_accept_only_switch_tokens(
+    app: FastAPI, api_db: Database, alice: Tenant
+) -> None:
+    @app.post("/switch/v1/echo")
+    def echo(switch: SwitchCaller) -> dict[str, str]:
+        return {"token": switch.id}
+
+    with api_db.uow() as uow:
+        info, token = apikeys.create_switch_token(uow, name="montreal1")
+        uow.commit()
+    with TestClient(app) as client:
+        assert_problem(client.post("/switch/v1/echo"), 401)
+        assert_problem(client.post("/switch/v1/echo", headers=alice.auth), 401)
+        ok = client.post("/switch/v1/echo", headers={"Authorization": f"Bearer {token}"})
+        assert ok.json() == {"token": info.id}
+        with api_db.uow() as uow:
+            apikeys.revoke_switch_token(uow, info.id)
+            uow.commit()
+        revoked = client.post("/switch/v1/echo", headers={"Authorization": f"Bearer {token}"})
+        assert_problem(revoked, 401)

@@ -414,3 +414,31 @@ def test_voicemails(api: Api) -> None:
     assert box["mailbox"] == "1001" and box["name"] == "Main box" and "password" not in box
     assert api.get("getVoicemails", mailbox="1001")["voicemails"] == [box]
     assert api.get("getVoicemails", mailbox="9999") == {"status": "no_mailbox"}
+
+
+def test_access_logs_never_keep_the_api_password(app: FastAPI) -> None:
+    import logging
+
+    from dialgate.entrypoints.voipms import RedactApiPassword
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5000",
+            "GET",
+            "/api/v1/rest.php?api_username=a%40b.c&api_password=ApiPass123&method=getIP",
+            "1.1",
+            200,
+        ),
+        None,
+    )
+    assert any(
+        isinstance(f, RedactApiPassword) for f in logging.getLogger("uvicorn.access").filters
+    )
+    assert RedactApiPassword().filter(record)
+    line = record.getMessage()
+    assert "ApiPass123" not in line and "api_password=***&method=getIP" in line

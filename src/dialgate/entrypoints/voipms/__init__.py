@@ -9,6 +9,8 @@ Methods from other parts (balance, DIDs, rates, transactions) register into ``me
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +23,23 @@ from dialgate.services import apikeys
 from dialgate.services.uow import Database
 
 PATH = "/api/v1/rest.php"
+_PASSWORD_IN_QUERY = re.compile(r"(api_password=)[^&\s]*", re.IGNORECASE)
+
+
+class RedactApiPassword(logging.Filter):
+    """VoIP.ms clients send the API password in the query string; access logs must not keep it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _PASSWORD_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _PASSWORD_IN_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
 _NO_IP_CHECK = frozenset({"getIP"})
 
 
@@ -49,6 +68,10 @@ def dispatch(db: Database, params: dict[str, str], client_ip: str | None) -> dic
 
 
 def mount(app: FastAPI) -> None:
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactApiPassword) for f in access_log.filters):
+        access_log.addFilter(RedactApiPassword())
+
     async def rest_php(request: Request) -> JSONResponse:
         params = await wire.read_params(request)
         db: Database = request.app.state.db
