@@ -146,8 +146,8 @@ def test_voipms_package(server: str) -> None:
     assert "8 characters" in r["create_weak_password"]["message"]
     assert ok(r, "registration")["registered"] == "no"
     assert ok(r, "delete") == {"status": "success"}
-    gone = r["read_after_delete"]
-    assert gone.get("ok") == {"status": "no_subaccount"} or "error" in gone
+    # no_subaccount is not in voipms's own error table, so it returns the body as is.
+    assert ok(r, "read_after_delete") == {"status": "no_subaccount"}
     assert r["bad_credentials"]["error"] == "TypeError"
     assert "incorrect" in r["bad_credentials"]["message"]
 
