@@ -6,9 +6,9 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.policy_support import plan
 
 from dialgate.domain.numbering import DialedKind, NumberClass, classify, normalize
+from tests.unit.policy_support import plan
 
 C = NumberClass
 

@@ -10,6 +10,10 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
+from dialgate.domain.errors import ValidationFailed
+from dialgate.domain.numbering import NumberClass
+from dialgate.domain.policy import SIP_CODES, STEPS, AuthorizeRequest, decide
 from tests.unit.policy_support import (
     MAIN,
     SUB,
@@ -19,10 +23,6 @@ from tests.unit.policy_support import (
     snapshot,
     sub_settings,
 )
-
-from dialgate.domain.errors import ValidationFailed
-from dialgate.domain.numbering import NumberClass
-from dialgate.domain.policy import SIP_CODES, STEPS, AuthorizeRequest, decide
 
 INTL = {"allow_international": "yes"}
 UK_MOBILE = "011447012345678"

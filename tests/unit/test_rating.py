@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.policy_support import deck, plan
 
 from dialgate.adapters.rate_data import demo_decks, demo_rates
 from dialgate.domain.errors import ValidationFailed
@@ -20,6 +19,7 @@ from dialgate.domain.rating import (
     RateDeck,
     parse_deck_csv,
 )
+from tests.unit.policy_support import deck, plan
 
 UK = deck("premium", [
     ("44", "United Kingdom", "0.0120", 60),

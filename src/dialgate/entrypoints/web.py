@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import portal
+from dialgate.entrypoints import api, portal, voipms
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,5 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             uow.session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    api.mount(app)
+    voipms.mount(app)
     portal.install(app)
     return app

@@ -11,6 +11,7 @@ import typer
 
 from dialgate.entrypoints.cli import (
     accounts,
+    apikeys,
     billing,
     calls,
     catalog,
@@ -36,6 +37,7 @@ calls.register(app)
 dids.register(app)
 billing.register(app)
 worker.register(app)
+apikeys.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,362 @@
+"""Credentials for the machine interfaces: customer API keys, switch tokens and VoIP.ms API access.
+
+- Customer API keys (``Authorization: Bearer dg_<id>.<secret>``) belong to one main account and
+  see only it and its sub accounts.
+- Switch tokens (``sw_<id>.<secret>``) let the SIP servers call the switch endpoints; they belong
+  to no account and are useless on the customer API (and the reverse).
+- VoIP.ms API access: the account's email plus an API password (argon2id), off until enabled, and
+  only from the allowed IPs.
+
+Keys and tokens are shown once at creation and stored as SHA-256 digests (they are long and
+random); the VoIP.ms API password is chosen by a person, so it gets argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import select
+
+from dialgate.adapters import passwords
+from dialgate.adapters.db.models import (
+    AccountRow,
+    ApiKeyRow,
+    AuditRow,
+    SwitchTokenRow,
+    VoipmsApiRow,
+)
+from dialgate.adapters.db.models import utcnow as _utcnow
+from dialgate.domain import settings as s
+from dialgate.domain.errors import (
+    AuthenticationFailed,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from dialgate.services import accounts
+from dialgate.services.uow import UnitOfWork
+
+API_KEY_PREFIX = "dg"
+SWITCH_TOKEN_PREFIX = "sw"  # noqa: S105 - a token prefix, not a secret
+# VoIP.ms lets customers allow every address with 0.0.0.0; we keep that meaning.
+ANY_IP = "0.0.0.0"  # noqa: S104 - a marker in a list, never bound to
+
+
+def _denied(
+    cls: type[AuthenticationFailed | PermissionDenied], code: str, message: str
+) -> Exception:
+    exc = cls(message)
+    exc.code = code  # the transports tell these apart (e.g. VoIP.ms statuses)
+    return exc
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if len(name) > 64 or any(ord(ch) < 32 for ch in name):
+        raise ValidationFailed.single(
+            "name", "invalid_name", "must be at most 64 printable characters"
+        )
+    return name
+
+
+def _lookup_id(token: str) -> str | None:
+    """The public id part of ``<prefix>_<id>.<secret>``, or None if the token is malformed."""
+    ident, sep, secret = token.partition(".")
+    if not sep or not secret or len(ident) > 16:
+        return None
+    return ident
+
+
+# --- customer API keys ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> tuple[KeyInfo, str]:
+    """A new key for a main account: its public info and the secret (shown once, never stored)."""
+    account = accounts.get_account(uow, account_number)
+    token, ident = passwords.new_token(API_KEY_PREFIX)
+    row = ApiKeyRow(
+        account_id=account.id,
+        name=_check_name(name),
+        prefix=ident,
+        key_hash=passwords.token_digest(token),
+        created_at=_utcnow(),
+    )
+    uow.session.add(row)
+    uow.session.add(
+        AuditRow(
+            account_id=account.id,
+            subject=account.number,
+            actor="system",
+            key="api_key",
+            old="",
+            new=f"created {ident}",
+        )
+    )
+    return KeyInfo(ident, row.name, row.created_at, None), token
+
+
+def list_api_keys(uow: UnitOfWork, account_number: str) -> list[KeyInfo]:
+    account = accounts.get_account(uow, account_number)
+    rows = uow.session.scalars(
+        select(ApiKeyRow).where(ApiKeyRow.account_id == account.id).order_by(ApiKeyRow.id)
+    )
+    return [KeyInfo(r.prefix, r.name, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
+    account = accounts.get_account(uow, account_number)
+    row = uow.session.scalars(
+        select(ApiKeyRow).where(ApiKeyRow.account_id == account.id, ApiKeyRow.prefix == key_id)
+    ).first()
+    if row is None:
+        raise NotFound("API key", key_id)
+    if row.revoked_at is None:
+        row.revoked_at = _utcnow()
+        uow.session.add(
+            AuditRow(
+                account_id=account.id,
+                subject=account.number,
+                actor="system",
+                key="api_key",
+                old=f"created {key_id}",
+                new=f"revoked {key_id}",
+            )
+        )
+
+
+def authenticate_api_key(uow: UnitOfWork, token: str | None) -> AccountRow:
+    """The main account a bearer key belongs to; AuthenticationFailed for anything else."""
+    if not token:
+        raise _denied(AuthenticationFailed, "missing_credentials", "an API key is required")
+    ident = _lookup_id(token)
+    row = None
+    if ident is not None and ident.startswith(f"{API_KEY_PREFIX}_"):
+        row = uow.session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == ident)).first()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or not passwords.token_matches(token, row.key_hash)
+    ):
+        raise _denied(AuthenticationFailed, "invalid_credentials", "invalid or revoked API key")
+    account = uow.session.get(AccountRow, row.account_id)
+    if account is None or not account.enabled:
+        raise _denied(AuthenticationFailed, "account_disabled", "the account is disabled")
+    return account
+
+
+# --- switch tokens ------------------------------------------------------------------------------
+
+
+def create_switch_token(uow: UnitOfWork, *, name: str = "") -> tuple[KeyInfo, str]:
+    token, ident = passwords.new_token(SWITCH_TOKEN_PREFIX)
+    row = SwitchTokenRow(
+        name=_check_name(name),
+        prefix=ident,
+        token_hash=passwords.token_digest(token),
+        created_at=_utcnow(),
+    )
+    uow.session.add(row)
+    return KeyInfo(ident, row.name, row.created_at, None), token
+
+
+def list_switch_tokens(uow: UnitOfWork) -> list[KeyInfo]:
+    rows = uow.session.scalars(select(SwitchTokenRow).order_by(SwitchTokenRow.id))
+    return [KeyInfo(r.prefix, r.name, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_switch_token(uow: UnitOfWork, token_id: str) -> None:
+    row = uow.session.scalars(
+        select(SwitchTokenRow).where(SwitchTokenRow.prefix == token_id)
+    ).first()
+    if row is None:
+        raise NotFound("switch token", token_id)
+    if row.revoked_at is None:
+        row.revoked_at = _utcnow()
+
+
+def authenticate_switch_token(uow: UnitOfWork, token: str | None) -> KeyInfo:
+    if not token:
+        raise _denied(AuthenticationFailed, "missing_credentials", "a switch token is required")
+    ident = _lookup_id(token)
+    row = None
+    if ident is not None and ident.startswith(f"{SWITCH_TOKEN_PREFIX}_"):
+        row = uow.session.scalars(
+            select(SwitchTokenRow).where(SwitchTokenRow.prefix == ident)
+        ).first()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or not passwords.token_matches(token, row.token_hash)
+    ):
+        raise _denied(AuthenticationFailed, "invalid_credentials", "invalid or revoked token")
+    return KeyInfo(row.prefix, row.name, row.created_at, row.revoked_at)
+
+
+# --- VoIP.ms-compatible API access ------------------------------------------------------------
+
+
+def _parse_allowed_ips(ips: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    errors: list[FieldError] = []
+    for raw in ips:
+        item = raw.strip()
+        if item == ANY_IP:
+            out.append(item)
+            continue
+        try:
+            out.append(
+                str(ipaddress.ip_network(item, strict=False))
+                if "/" in item
+                else str(ipaddress.ip_address(item))
+            )
+        except ValueError:
+            errors.append(
+                FieldError("allow_ip", "invalid_ip", f"not an IP address or range: {raw!r}")
+            )
+    if errors:
+        raise ValidationFailed(errors)
+    return list(dict.fromkeys(out))
+
+
+def enable_voipms_api(
+    uow: UnitOfWork, account_number: str, *, password: str, allowed_ips: Sequence[str] = ()
+) -> list[str]:
+    """Turn the VoIP.ms-compatible API on with this password and these IPs (replacing both)."""
+    account = accounts.get_account(uow, account_number)
+    try:
+        s.password(password, s.ValidationContext(account=account.number, email=account.email))
+    except s.InvalidValue as exc:
+        raise ValidationFailed.single("password", exc.code, exc.message) from None
+    ips = _parse_allowed_ips(allowed_ips)
+    row = uow.session.get(VoipmsApiRow, account.id)
+    if row is None:
+        row = VoipmsApiRow(account_id=account.id)
+        uow.session.add(row)
+    row.enabled = True
+    row.password_hash = passwords.hash_password(password)
+    row.allowed_ips = {"ips": ips}
+    uow.session.add(
+        AuditRow(
+            account_id=account.id,
+            subject=account.number,
+            actor="system",
+            key="voipms_api",
+            old=s.MASK,
+            new=f"enabled; IPs: {','.join(ips) or 'none'}",
+        )
+    )
+    return ips
+
+
+def disable_voipms_api(uow: UnitOfWork, account_number: str) -> None:
+    account = accounts.get_account(uow, account_number)
+    row = uow.session.get(VoipmsApiRow, account.id)
+    if row is not None and row.enabled:
+        row.enabled = False
+        uow.session.add(
+            AuditRow(
+                account_id=account.id,
+                subject=account.number,
+                actor="system",
+                key="voipms_api",
+                old="enabled",
+                new="disabled",
+            )
+        )
+
+
+def _ip_allowed(client_ip: str | None, allowed: Sequence[str]) -> bool:
+    if client_ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    for entry in allowed:
+        if entry == ANY_IP:
+            return True
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def authenticate_voipms(
+    uow: UnitOfWork,
+    *,
+    username: str | None,
+    password: str | None,
+    client_ip: str | None,
+    check_ip: bool = True,
+) -> AccountRow:
+    """The account behind VoIP.ms API credentials (``api_username`` is the account's email).
+
+    Raises AuthenticationFailed (code ``missing_credentials`` or ``invalid_credentials``) or
+    PermissionDenied (``api_not_enabled``, ``ip_not_enabled``).
+    """
+    if not username or not password:
+        raise _denied(AuthenticationFailed, "missing_credentials", "username or password missing")
+    account = accounts.find_account_by_login(uow, username) if "@" in username else None
+    row = uow.session.get(VoipmsApiRow, account.id) if account is not None else None
+    if account is None or row is None or not row.password_hash:
+        # Spend the same time as a real check, so timing does not reveal which emails exist.
+        passwords.verify_password(_dummy_hash(), password)
+        raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
+    if not _verify_cached(row.password_hash, password):
+        raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
+    if not row.enabled or not account.enabled:
+        raise _denied(PermissionDenied, "api_not_enabled", "the API is not enabled")
+    if check_ip and not _ip_allowed(client_ip, list((row.allowed_ips or {}).get("ips", []))):
+        raise _denied(PermissionDenied, "ip_not_enabled", "this IP is not enabled for API use")
+    return account
+
+
+# Scripts call the VoIP.ms API many times a minute with the same password; argon2id costs
+# about a third of a second per check, so a successful check is remembered for a while, keyed
+# by a digest of the stored hash (salted, and changed by a new password) and the password.
+_VERIFIED: dict[str, float] = {}
+_VERIFIED_TTL_S = 300.0
+_VERIFIED_MAX = 4096
+
+
+def _verify_cached(stored_hash: str, password: str) -> bool:
+    key = hashlib.sha256(f"{stored_hash}\0{password}".encode()).hexdigest()
+    now = time.monotonic()
+    if _VERIFIED.get(key, 0.0) > now:
+        return True
+    if not passwords.verify_password(stored_hash, password):
+        return False
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = now + _VERIFIED_TTL_S
+    return True
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return passwords.hash_password("not-a-real-password-0")

@@ -1,0 +1,46 @@
+"""Drive the ``voipms-api`` package (voipms_url) against a Dialgate server."""
+
+import sys
+
+from _common import attempt, finish
+from voipms_api import Accounts, General
+
+url, email, password = sys.argv[1:4]
+
+
+def make(cls, pw):
+    c = cls(username=email, password=pw)
+    c.voipms_url = url
+    return c
+
+
+general, accounts = make(General, password), make(Accounts, password)
+r = {}
+attempt(r, "ip", lambda: general.get_ip())
+attempt(r, "countries", lambda: general.get_countries("CA"))
+attempt(r, "languages", lambda: general.get_languages())
+attempt(r, "servers", lambda: general.get_servers(1))
+attempt(
+    r,
+    "create",
+    lambda: accounts.create_subaccount(
+        "viaapi", password="CliPass123", description="From voipms-api"
+    ),
+)
+attempt(r, "read", lambda: accounts.get_subaccounts("100000_viaapi"))
+# Reads the sub account and writes every field back with two changes.
+attempt(
+    r,
+    "update",
+    lambda: accounts.update_subaccount("100000_viaapi", dtmf_mode="inband", description="Renamed"),
+)
+attempt(r, "read_after_update", lambda: accounts.get_subaccounts("100000_viaapi"))
+attempt(
+    r, "update_invalid", lambda: accounts.update_subaccount("100000_viaapi", music_on_hold="jazz")
+)
+attempt(r, "create_weak_password", lambda: accounts.create_subaccount("weak", password="weak"))
+sub_id = (r["read"].get("ok") or {}).get("accounts", [{}])[0].get("id", "0")
+attempt(r, "delete", lambda: accounts.delete_subaccount(sub_id))
+attempt(r, "read_after_delete", lambda: accounts.get_subaccounts("100000_viaapi"))
+attempt(r, "bad_credentials", lambda: make(General, "WrongPass123").get_ip())
+finish(r)

@@ -1,0 +1,193 @@
+"""The real VoIP.ms client libraries, unchanged, against a running Dialgate server.
+
+Each library runs in its own virtual environment (see ``tests.support.client_envs``) and is
+pointed at the server through its base-URL attribute; a driver script performs the calls and
+prints what the library returned or raised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dialgate.services import accounts, apikeys
+from dialgate.services.uow import Database
+from tests.support.client_envs import client_python
+
+DRIVERS = Path(__file__).parent / "clients"
+EMAIL = "alice@example.com"
+API_PASSWORD = "ApiPass123"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A uvicorn process serving a database with account 100000 and the VoIP.ms API on."""
+    path = tmp_path_factory.mktemp("clients") / "dialgate.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    url = f"sqlite:///{path}"
+    db = Database(url)
+    with db.uow() as uow:
+        accounts.create_account(uow, number="100000", email=EMAIL, password="Portal123x")
+        accounts.create_subaccount(uow, "100000", "office", password="SipPass123", actor="test")
+        apikeys.enable_voipms_api(uow, "100000", password=API_PASSWORD, allowed_ips=["127.0.0.1"])
+        uow.commit()
+    db.dispose()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DIALGATE_DATABASE_URL": url,
+        "DIALGATE_ENVIRONMENT": "test",
+        "DIALGATE_SECRET_KEY": "test-secret-key-0123456789abcdef",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "dialgate.entrypoints.web:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the Dialgate server did not start")
+            time.sleep(0.2)
+        yield f"{base}/api/v1/rest.php"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def drive(client: str, url: str) -> dict[str, Any]:
+    python = client_python(client)
+    script = DRIVERS / f"drive_{client.replace('-', '_')}.py"
+    out = subprocess.run(
+        [str(python), str(script), url, EMAIL, API_PASSWORD],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=DRIVERS,
+    )
+    assert out.returncode == 0, out.stderr
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def ok(results: dict[str, Any], name: str) -> Any:
+    assert "ok" in results[name], (name, results[name])
+    return results[name]["ok"]
+
+
+def test_voipms_package(server: str) -> None:
+    r = drive("voipms", server)
+    assert ok(r, "ip") == {"status": "success", "ip": "127.0.0.1"}
+    assert ok(r, "countries")["countries"] == [{"value": "CA", "description": "Canada"}]
+    for name in (
+        "servers",
+        "languages",
+        "routes",
+        "codecs",
+        "auth_types",
+        "device_types",
+        "dtmf_modes",
+        "nat",
+        "protocols",
+        "lock_international",
+        "music_on_hold",
+    ):
+        assert ok(r, name)["status"] == "success", name
+    assert ok(r, "create")["account"] == "100000_viavoipms"
+    (sub,) = ok(r, "read")["accounts"]
+    assert sub["description"] == "From voipms" and sub["allowed_codecs"] == "ulaw;g729"
+    assert ok(r, "update") == {"status": "success"}
+    (after,) = ok(r, "read_after_update")["accounts"]
+    assert (after["music_on_hold"], after["dtmf_mode"], after["nat"], after["device_type"]) == (
+        "spa_sounds",
+        "rfc2833",
+        "no",
+        "2",
+    )
+    assert after["description"] == "From voipms" and "password" not in after
+    # voipms raises TypeError carrying the documented message for error statuses.
+    assert r["update_invalid"]["error"] == "TypeError"
+    assert "Music on Hold" in r["update_invalid"]["message"]
+    assert "8 characters" in r["create_weak_password"]["message"]
+    assert ok(r, "registration")["registered"] == "no"
+    assert ok(r, "delete") == {"status": "success"}
+    # no_subaccount is not in voipms's own error table, so it returns the body as is.
+    assert ok(r, "read_after_delete") == {"status": "no_subaccount"}
+    assert r["bad_credentials"]["error"] == "TypeError"
+    assert "incorrect" in r["bad_credentials"]["message"]
+
+
+def test_voipms_api_package(server: str) -> None:
+    r = drive("voipms-api", server)
+    assert ok(r, "ip")["ip"] == "127.0.0.1"
+    assert ok(r, "countries")["countries"] == [{"value": "CA", "description": "Canada"}]
+    assert ok(r, "languages")["status"] == "success"
+    assert ok(r, "servers")["servers"][0]["server_pop"] == "1"
+    assert ok(r, "create")["status"] == "success"
+    (before,) = ok(r, "read")["accounts"]
+    assert before["allowed_codecs"] == "g722" and before["lock_international"] == "1"
+    assert ok(r, "update")["status"] == "success"
+    (after,) = ok(r, "read_after_update")["accounts"]
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed == {"dtmf_mode", "description"}
+    assert after["dtmf_mode"] == "inband" and after["description"] == "Renamed"
+    assert ok(r, "update_invalid")["status"] == "invalid_musiconhold"
+    assert ok(r, "create_weak_password")["status"] == ("invalid_password_lessthan_8characters_long")
+    assert ok(r, "delete")["status"] == "success"
+    assert ok(r, "read_after_delete") == {"status": "no_subaccount"}
+    assert ok(r, "bad_credentials") == {"status": "invalid_credentials"}
+
+
+def test_voipms_python_package(server: str) -> None:
+    r = drive("voipms-python", server)
+    assert ok(r, "ip")["ip"] == "127.0.0.1"
+    assert ok(r, "countries")["countries"] == [{"value": "CA", "description": "Canada"}]
+    assert ok(r, "languages")["status"] == "success"
+    assert ok(r, "create")["account"] == "100000_viapython"
+    assert ok(r, "read")["accounts"][0]["nat"] == "yes"
+    assert ok(r, "update")["status"] == "success"
+    (after,) = ok(r, "read_after_update")["accounts"]
+    assert (after["nat"], after["device_type"], after["international_route"]) == ("route", "1", "2")
+    assert (after["allowed_codecs"], after["max_expiry"]) == ("ulaw;gsm", "600")
+    # voipms-python raises VoipException(status) for every non-success status.
+    assert r["update_invalid"]["code"] == "invalid_max_expiry"
+    assert r["create_weak_password"]["code"] == "invalid_password_lessthan_8characters_long"
+    assert ok(r, "registration")["registered"] == "no"
+    assert ok(r, "delete")["status"] == "success"
+    assert r["read_after_delete"]["code"] == "no_subaccount"
+    assert r["bad_credentials"]["code"] == "invalid_credentials"
