@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from dialgate.domain.rating import ROUTES
 from dialgate.services import accounts, rates
 from dialgate.services.authorize import PolicyCache, authorize_call, authorize_for_switch
 from dialgate.services.uow import Database
+from tests.support.cli import dialgate
 
 UK_MOBILE = "011447012345678"
 
@@ -155,17 +153,6 @@ def test_ip_allow_list_host_names_are_resolved_when_the_snapshot_is_built(db: Da
     )
     assert ask(cache, "100000", "5145551234", source_ip="198.51.100.7") == "ok"
     assert ask(cache, "100000", "5145551234", source_ip="198.51.100.8") == "ip_not_allowed"
-
-
-def dialgate(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "dialgate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_rates_import_reports_bad_rows_and_imports_nothing(sqlite_url: str, tmp_path: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +16,7 @@ from dialgate.adapters.db.models import CdrRow, TransactionRow
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.services import accounts, billing
 from dialgate.services.uow import Database
+from tests.support.cli import dialgate as run_cli
 
 NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
 
@@ -192,17 +190,6 @@ def test_balance_and_history_have_the_voipms_figures(db: Database) -> None:
     assert first["uniqueid"] == "today-1" and first["ammount"] == "-0.020000"
     assert first["date"] == "2024-05-01 15:00:00"
     assert len(everything) == 4  # opening balance, old call, today's call, deposit
-
-
-def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "dialgate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_cli_cdr_record_deposit_and_balance(sqlite_url: str, tmp_path: Path) -> None:

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from dialgate.domain import settings as s
-
-
-def dialgate(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "dialgate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.cli import dialgate
 
 
 def test_demo_then_settings_show_json_lists_every_key(sqlite_url: str) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
@@ -15,6 +12,7 @@ from dialgate.adapters.db.models import AccountRow, AuditRow, OutboxRow
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.services import accounts, dids, inbound
 from dialgate.services.uow import Database
+from tests.support.cli import dialgate
 
 
 def setup_account(db: Database, number: str = "100000", email: str = "owner@example.com") -> None:
@@ -160,17 +158,6 @@ def test_forward_loop_between_two_own_dids_is_detected(db: Database) -> None:
     with db.uow(write=False) as uow:
         result = inbound.route_inbound(uow, "5145550100", event="busy").to_json()
     assert result["loop_detected"] is True and result["target"]["kind"] == "none"
-
-
-def dialgate(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DIALGATE_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "dialgate", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_cli_did_add_list_set_and_inbound(sqlite_url: str) -> None:
