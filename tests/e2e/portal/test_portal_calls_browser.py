@@ -4,6 +4,7 @@ Screenshots go to var/screenshots/."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -131,3 +132,19 @@ def test_french_invalid_did_value_shows_a_french_error(page: Page, e2e_db: Datab
 def test_settings_page_shows_the_balance(page: Page) -> None:
     log_in(page)
     expect(page.locator("#balance-amount")).to_have_text(re.compile(r"^\$\d+\.\d\d"))
+
+
+@pytest.mark.parametrize(
+    "url", ["/portal/test?dialed=5145551234", "/portal/dids", "/portal/dids/5145550100"]
+)
+def test_new_pages_fit_a_phone_screen(browser: Any, base_url: str, url: str) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    try:
+        log_in(page)
+        page.goto(url)
+        # Wide tables scroll inside their own box; the page itself must not.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (url, width)
+    finally:
+        context.close()
