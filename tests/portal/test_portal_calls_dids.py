@@ -106,6 +106,10 @@ def test_did_list_shows_each_did_and_the_default_routing_note(client: TestClient
     for number in ("5145550100", "5145550101", "4385550102"):
         assert f'id="did-{number}"' in r.text
     assert "account:100000_office" in r.text and "ivr:1" in r.text
+    row = r.text[r.text.index('id="did-4385550102"') :]
+    row = row[: row.index("</tr>")]
+    cells = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    assert cells == ["Menu line", "<code>ivr:1</code>", "montreal1", "Per Minute", "Yes", "No"]
     assert 'href="/portal/settings/did_defaults"' in r.text
 
 

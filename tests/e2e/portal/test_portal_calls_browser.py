@@ -79,6 +79,7 @@ def test_edit_a_dids_routing_and_see_it_persisted(page: Page, e2e_db: Database) 
     log_in(page)
     page.get_by_role("link", name="DID Numbers").click()
     expect(page.locator("#did-4385550102")).to_contain_text("ivr:1")
+    expect(page.locator("#did-4385550102")).to_contain_text("montreal1")
     expect(page.locator("#did-defaults-note a")).to_have_attribute(
         "href", "/portal/settings/did_defaults"
     )
@@ -103,6 +104,7 @@ def test_edit_a_dids_routing_and_see_it_persisted(page: Page, e2e_db: Database) 
     screenshot(page, "did-edit")
     page.goto("/portal/dids")
     expect(page.locator("#did-4385550102")).to_contain_text("queue:1")
+    expect(page.locator("#did-4385550102")).to_contain_text("vancouver1")
 
 
 def test_french_invalid_did_value_shows_a_french_error(page: Page, e2e_db: Database) -> None:
