@@ -187,11 +187,10 @@ def test_a_number(request: Request, session: Session, db: Db) -> Response:
             decision = authorize_call(get_policy_cache(request), call)
     error_map = {e.field: translate_error(lang, e) for e in errors}
     destination = decision.destination if decision else None
-    country = (
-        geo.country_name(destination.country, lang)
-        if destination is not None and destination.country
-        else None
-    )
+    country = country_en = None
+    if destination is not None and destination.country:
+        country = geo.country_name(destination.country, lang)
+        country_en = geo.country_name(destination.country, "en")
     return render(
         request,
         "test_number.html",
@@ -208,6 +207,7 @@ def test_a_number(request: Request, session: Session, db: Db) -> Response:
         decision=decision,
         reason_text=reason_text(decision, lang) if decision else "",
         country=country,
+        country_en=country_en,
         duration=duration,
         field_labels=FIELD_LABELS,
         step_titles=STEP_TITLES,
