@@ -46,7 +46,10 @@ def test_international_number_is_denied_with_its_trace(page: Page, e2e_db: Datab
     screenshot(page, "test-number-denied")
 
 
-def test_canadian_number_is_allowed_with_route_rate_and_duration(page: Page) -> None:
+def test_canadian_number_is_allowed_with_route_rate_and_duration(
+    page: Page, e2e_db: Database
+) -> None:
+    _set(e2e_db, {"canada_route": "value"})  # other tests share this account
     log_in(page)
     page.goto("/portal/test")
     page.get_by_label("Number to dial").fill("5145551234")
