@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,33 +11,10 @@ from fastapi.testclient import TestClient
 
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal import i18n, web
-from dialgate.entrypoints.web import create_app
 from dialgate.services import accounts, demo, portal_auth
 from dialgate.services.uow import Database
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@pytest.fixture
-def demo_db(app_env: str) -> Iterator[Database]:
-    db = Database(app_env)
-    with db.uow() as uow:
-        demo.load_demo(uow)
-        uow.commit()
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def client(demo_db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app()) as c:
-        yield c
-
-
-@pytest.fixture(autouse=True)
-def _no_login_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portal_auth, "DELAY_STEP", 0.01)
-    monkeypatch.setattr(portal_auth, "MAX_DELAY", 0.02)
 
 
 def csrf_of(html: str) -> str:

@@ -18,16 +18,22 @@ Denied *calls* are not errors: the policy returns a Decision value.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One rule broken by one field: ``code`` is stable, ``message`` is for people."""
+    """One rule broken by one field: ``code`` is stable, ``message`` is for people.
+
+    ``params`` holds the values the English ``message`` quotes (``low``, ``high``, ``value``...),
+    so that a translator can say the same rule in another language. Not part of equality.
+    """
 
     field: str
     code: str
     message: str
+    params: tuple[tuple[str, str], ...] = dataclasses.field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"

@@ -69,10 +69,15 @@ class ValidationContext:
 class InvalidValue(Exception):
     """Raised by a parser; becomes a FieldError naming the key."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **params: object) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # The values quoted in ``message``, for translations (see ``FieldError.params``).
+        self.params = tuple((k, str(v)) for k, v in params.items())
+
+    def field_error(self, key: str) -> FieldError:
+        return FieldError(key, self.code, self.message, self.params)
 
 
 Parser = Callable[[object, ValidationContext], Any]
@@ -119,7 +124,10 @@ def choice(options: Mapping[str, str]) -> Parser:
         value = _text(raw).lower()
         if value not in options:
             raise InvalidValue(
-                "invalid_choice", f"must be one of {', '.join(options)}; got {raw!r}"
+                "invalid_choice",
+                f"must be one of {', '.join(options)}; got {raw!r}",
+                choices=", ".join(options),
+                value=raw,
             )
         return value
 
@@ -134,20 +142,27 @@ def boolean(raw: object, ctx: ValidationContext) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise InvalidValue("invalid_boolean", f"must be true/false, yes/no or 1/0; got {raw!r}")
+    raise InvalidValue(
+        "invalid_boolean", f"must be true/false, yes/no or 1/0; got {raw!r}", value=raw
+    )
 
 
 def int_range(low: int, high: int, unit: str = "") -> Parser:
     def parse(raw: object, ctx: ValidationContext) -> int:
         if isinstance(raw, bool):
-            raise InvalidValue("invalid_integer", f"must be a whole number; got {raw!r}")
+            raise InvalidValue("invalid_integer", f"must be a whole number; got {raw!r}", value=raw)
         text = _text(raw)
         if not re.fullmatch(r"[+-]?\d+", text):
-            raise InvalidValue("invalid_integer", f"must be a whole number; got {raw!r}")
+            raise InvalidValue("invalid_integer", f"must be a whole number; got {raw!r}", value=raw)
         value = int(text)
         if not low <= value <= high:
             raise InvalidValue(
-                "out_of_range", f"must be between {low} and {high}{unit}; got {value}"
+                "out_of_range",
+                f"must be between {low} and {high}{unit}; got {value}",
+                low=low,
+                high=high,
+                value=value,
+                **({"unit": unit.strip()} if unit else {}),
             )
         return value
 
@@ -168,11 +183,15 @@ def money(*, low: Decimal, high: Decimal | None, places: int) -> Parser:
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
             raise InvalidValue(
-                "too_many_decimals", f"must have at most {places} decimals; got {text}"
+                "too_many_decimals",
+                f"must have at most {places} decimals; got {text}",
+                places=places,
+                value=text,
             )
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise InvalidValue("out_of_range", f"must be {bound}; got {text}")
+            bounds = {"low": low, "high": high} if high is not None else {"low": low}
+            raise InvalidValue("out_of_range", f"must be {bound}; got {text}", value=text, **bounds)
         return value
 
     return parse
@@ -186,6 +205,7 @@ def nanp_number(raw: object, ctx: ValidationContext) -> str:
         raise InvalidValue(
             "invalid_nanp_number",
             f"must be a 10-digit North American number (NPA-NXX-XXXX); got {raw!r}",
+            value=raw,
         )
     return digits
 
@@ -200,6 +220,7 @@ def callerid(raw: object, ctx: ValidationContext) -> str:
     raise InvalidValue(
         "invalid_callerid",
         f"must be a 10-digit North American number or E.164 digits (8 to 15); got {raw!r}",
+        value=raw,
     )
 
 
@@ -231,6 +252,7 @@ def countries(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
             "invalid_country",
             f"must be ISO 3166 alpha-2 codes of dialable countries or ALL; "
             f"not valid: {', '.join(bad)}{hint}",
+            value=", ".join(bad),
         )
     return tuple(sorted(set(codes)))
 
@@ -254,6 +276,7 @@ def ip_entries(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
             raise InvalidValue(
                 "invalid_ip",
                 f"must be IPv4/IPv6 addresses, CIDR ranges or host names; not valid: {item!r}",
+                value=item,
             )
         out.append(name)
     return tuple(dict.fromkeys(out))
@@ -264,7 +287,9 @@ def pop_names(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     bad = [n for n in names if n not in ctx.pops]
     if bad:
         raise InvalidValue(
-            "invalid_pop", f"must be POP names from the catalog; not valid: {', '.join(bad)}"
+            "invalid_pop",
+            f"must be POP names from the catalog; not valid: {', '.join(bad)}",
+            value=", ".join(bad),
         )
     return tuple(sorted(set(names)))
 
@@ -272,7 +297,9 @@ def pop_names(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
 def single_pop(raw: object, ctx: ValidationContext) -> str:
     name = _text(raw).lower()
     if name not in ctx.pops:
-        raise InvalidValue("invalid_pop", f"must be a POP name from the catalog; got {raw!r}")
+        raise InvalidValue(
+            "invalid_pop", f"must be a POP name from the catalog; got {raw!r}", value=raw
+        )
     return name
 
 
@@ -286,7 +313,7 @@ def emails(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
             out.append(validate_email(item, check_deliverability=False).normalized)
         except EmailNotValidError as exc:
             raise InvalidValue(
-                "invalid_email", f"{item!r} is not a valid email address: {exc}"
+                "invalid_email", f"{item!r} is not a valid email address: {exc}", value=item
             ) from None
     return tuple(dict.fromkeys(out))
 
@@ -318,6 +345,7 @@ def routing_target(raw: object, ctx: ValidationContext) -> str:
             "invalid_target",
             f"must be header:value with a header from {', '.join(catalogs.ROUTING_HEADERS)}; "
             f"got {raw!r}",
+            value=raw,
         )
     value = value.strip()
     if header == "none":
@@ -335,7 +363,10 @@ def routing_target(raw: object, ctx: ValidationContext) -> str:
         exists = value in ctx.targets.get(header, frozenset())
     if not exists:
         raise InvalidValue(
-            "unknown_target", f"{header}:{value} does not exist on account {ctx.account}"
+            "unknown_target",
+            f"{header}:{value} does not exist on account {ctx.account}",
+            target=f"{header}:{value}",
+            account=ctx.account,
         )
     return f"{header}:{value}"
 
@@ -898,6 +929,10 @@ def _check_cross_fields(effective: Mapping[str, Any], keys: set[str]) -> list[Fi
                 "rtp_timeout_greater_than_rtp_hold_timeout",
                 f"rtp_timeout ({effective['rtp_timeout']}) must be less than or equal to "
                 f"rtp_hold_timeout ({effective['rtp_hold_timeout']})",
+                (
+                    ("rtp_timeout", str(effective["rtp_timeout"])),
+                    ("rtp_hold_timeout", str(effective["rtp_hold_timeout"])),
+                ),
             )
         )
     for kind in ("ip", "pop"):
@@ -952,7 +987,7 @@ def apply_changes(
             else:
                 new[key] = spec.parse(raw, ctx)
         except InvalidValue as exc:
-            errors.append(FieldError(key, exc.code, exc.message))
+            errors.append(exc.field_error(key))
     if not errors:
         effective = {**(inherited or {}), **new}
         errors.extend(_check_cross_fields(effective, set(changes)))

@@ -221,12 +221,12 @@ def create_account(
     try:
         (email_norm,) = s.emails(email, ctx)
     except s.InvalidValue as exc:
-        errors.append(FieldError("email", exc.code, exc.message))
+        errors.append(exc.field_error("email"))
         email_norm = email
     try:
         s.password(password, ctx)
     except s.InvalidValue as exc:
-        errors.append(FieldError("password", exc.code, exc.message))
+        errors.append(exc.field_error("password"))
     if language not in catalogs.LANGUAGES:
         errors.append(
             FieldError(

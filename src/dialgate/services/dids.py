@@ -69,7 +69,7 @@ def _parse(changes: Mapping[str, object], ctx: s.ValidationContext) -> dict[str,
         try:
             out[key] = parser(raw, ctx)
         except s.InvalidValue as exc:
-            errors.append(FieldError(key, exc.code, exc.message))
+            errors.append(exc.field_error(key))
     if errors:
         raise ValidationFailed(errors)
     return out

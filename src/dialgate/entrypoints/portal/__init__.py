@@ -16,9 +16,11 @@ from dialgate.entrypoints.portal import (
     forms,
     i18n,
     routes_auth,
+    routes_dids,
     routes_history,
     routes_settings,
     routes_subaccounts,
+    routes_test,
     web,
 )
 
@@ -35,7 +37,14 @@ def install(app: FastAPI) -> None:
             override_keys=s.SUB_OVERRIDE_KEYS,
         )
     app.mount(web.PREFIX + "/static", StaticFiles(directory=STATIC), name="portal-static")
-    for module in (routes_auth, routes_settings, routes_subaccounts, routes_history):
+    for module in (
+        routes_auth,
+        routes_settings,
+        routes_subaccounts,
+        routes_dids,
+        routes_test,
+        routes_history,
+    ):
         app.include_router(module.router, include_in_schema=False)
 
     @app.exception_handler(web.LoginRequired)

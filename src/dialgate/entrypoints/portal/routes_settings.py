@@ -16,17 +16,17 @@ from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.entrypoints.portal import forms
+from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
     PREFIX,
     CheckedSession,
     Db,
     Form,
     Session,
-    gettext,
     redirect,
     render,
 )
-from dialgate.services import accounts
+from dialgate.services import accounts, billing
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -108,10 +108,6 @@ def _tab(tab: str) -> s.Tab:
         raise HTTPException(status_code=404) from None
 
 
-def translate_error(language: str, err: FieldError) -> str:
-    return gettext(language, err.message)
-
-
 def render_tab(
     request: Request,
     session: PortalSession,
@@ -122,6 +118,7 @@ def render_tab(
     form: FormData | None = None,
     errors: list[FieldError] | None = None,
     saved: bool = False,
+    balance: billing.BalanceView | None = None,
 ) -> Response:
     lang = session.language
     error_map = {e.field: translate_error(lang, e) for e in errors or []}
@@ -148,6 +145,7 @@ def render_tab(
         country_names=lambda codes: country_names(codes, lang),
         allow_international=allow_intl,
         sub=None,
+        balance=balance,
     )
 
 
@@ -161,12 +159,14 @@ def settings_tab(request: Request, tab: str, session: Session, db: Db) -> Respon
     the_tab = _tab(tab)
     with db.uow(write=False) as uow:
         view = accounts.show_settings(uow, session.account)
+        balance = billing.balance(uow, session.account)
     return render_tab(
         request,
         session,
         tab=the_tab,
         values=view.values,
         options=account_options(db, session.account),
+        balance=balance,
     )
 
 

@@ -12,7 +12,8 @@ from starlette.datastructures import FormData
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from dialgate.entrypoints.portal import forms
-from dialgate.entrypoints.portal.routes_settings import account_options, translate_error
+from dialgate.entrypoints.portal.messages import translate_error
+from dialgate.entrypoints.portal.routes_settings import account_options
 from dialgate.entrypoints.portal.web import (
     PREFIX,
     CheckedSession,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from babel.dates import format_datetime
+from babel.numbers import format_currency
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -53,6 +55,8 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem(f"{PREFIX}/settings", "Account Settings", "settings"),
     NavItem(f"{PREFIX}/subaccounts", "Sub Accounts", "subaccounts"),
+    NavItem(f"{PREFIX}/dids", "DID Numbers", "dids"),
+    NavItem(f"{PREFIX}/test", "Test a number", "test"),
     NavItem(f"{PREFIX}/history", "Settings History", "history"),
     NavItem(f"{PREFIX}/password", "Change password", "password"),
 ]
@@ -70,6 +74,15 @@ def _format_dt(value: datetime, language: str) -> str:
     return str(format_datetime(value, "medium", tzinfo=None, locale=language)) + " UTC"
 
 
+def format_money(value: Decimal, language: str) -> str:
+    """Dollars in the reader's format, with every decimal the amount has (rates have four)."""
+    return str(
+        format_currency(
+            value, "USD", format="¤#,##0.00####", locale=language, currency_digits=False
+        )
+    )
+
+
 @lru_cache(maxsize=len(i18n.LANGUAGES))
 def environment(language: str) -> Environment:
     env = Environment(
@@ -84,6 +97,7 @@ def environment(language: str) -> Environment:
     )
     env.globals.update(prefix=PREFIX, nav=NAV, language=language, languages=i18n.LANGUAGES)
     env.filters["datetime"] = lambda v: _format_dt(v, language)
+    env.filters["money"] = lambda v: format_money(v, language)
     return env
 
 
