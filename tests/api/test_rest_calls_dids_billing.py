@@ -249,9 +249,7 @@ def test_a_key_cannot_see_change_or_dial_as_another_account(
         their_did = next(n for n, t in theirs.items() if t is other)
         before = client.get(f"/v1/dids/{their_did}", headers=other.auth).json()
         assert_problem(client.get(f"/v1/dids/{their_did}", headers=me.auth), 404)
-        patch = client.patch(
-            f"/v1/dids/{their_did}", headers=me.auth, json={"routing": "none:"}
-        )
+        patch = client.patch(f"/v1/dids/{their_did}", headers=me.auth, json={"routing": "none:"})
         assert_problem(patch, 404)
         assert client.get(f"/v1/dids/{their_did}", headers=other.auth).json() == before
         for sub in (other_sub, other_sub.split("_")[1] + "x"):

@@ -91,7 +91,7 @@ def get_termination_rates(call: Call) -> dict[str, Any]:
                 "destination": r.destination,
                 "prefix": r.prefix,
                 "increment": r.increment_s,
-                "rate": format(r.per_minute, "f"),
+                "rate": format(r.per_minute.normalize(), "f"),
             }
             for r in found
         ],
