@@ -20,13 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from dialgate.services import accounts, apikeys
+from dialgate.services import accounts, apikeys, billing, dids
 from dialgate.services.uow import Database
 from tests.support.client_envs import client_python
 
 DRIVERS = Path(__file__).parent / "clients"
 EMAIL = "alice@example.com"
 API_PASSWORD = "ApiPass123"
+DID = "5145550100"
 
 
 def free_port() -> int:
@@ -47,6 +48,11 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         accounts.create_account(uow, number="100000", email=EMAIL, password="Portal123x")
         accounts.create_subaccount(uow, "100000", "office", password="SipPass123", actor="test")
         apikeys.enable_voipms_api(uow, "100000", password=API_PASSWORD, allowed_ips=["127.0.0.1"])
+        accounts.add_mailbox(uow, "100000", "1001", name="Main box")
+        dids.add_did(uow, "100000", DID, actor="test")
+        accounts.create_account(uow, number="200000", email="bob@example.com", password="Bob12345x")
+        dids.add_did(uow, "200000", "4165550100", actor="test")
+        billing.deposit(uow, "100000", "25.00")
         uow.commit()
     db.dispose()
     port = free_port()
@@ -150,6 +156,15 @@ def test_voipms_package(server: str) -> None:
     assert ok(r, "read_after_delete") == {"status": "no_subaccount"}
     assert r["bad_credentials"]["error"] == "TypeError"
     assert "incorrect" in r["bad_credentials"]["message"]
+    assert ok(r, "balance")["balance"]["current_balance"].startswith("25.00")
+    assert set(ok(r, "balance_advanced")["balance"]) >= {"spent_total", "calls_today"}
+    assert ok(r, "did_routing") == {"status": "success"}
+    assert r["did_routing_invalid"]["message"] == "This is not a valid mailbox"
+    assert ok(r, "did_pop") == {"status": "success"}
+    assert r["did_pop_invalid"]["message"] == "This is not a valid Server POP"
+    assert r["did_other_account"]["message"] == "This is not a valid DID"
+    (did,) = ok(r, "dids_info")["dids"]
+    assert (did["did"], did["routing"], did["pop"]) == (DID, "account:100000_office", "3")
 
 
 def test_voipms_api_package(server: str) -> None:
@@ -171,6 +186,19 @@ def test_voipms_api_package(server: str) -> None:
     assert ok(r, "delete")["status"] == "success"
     assert ok(r, "read_after_delete") == {"status": "no_subaccount"}
     assert ok(r, "bad_credentials") == {"status": "invalid_credentials"}
+    assert ok(r, "balance")["balance"]["current_balance"].startswith("25.00")
+    assert ok(r, "balance_advanced")["balance"]["calls_total"] == "0"
+    assert ok(r, "did_routing")["status"] == "success"
+    assert ok(r, "did_routing_invalid")["status"] == "invalid_routing_header"
+    assert ok(r, "did_pop") == {"status": "success"}
+    assert ok(r, "did_pop_invalid") == {"status": "invalid_serverpop"}
+    (did,) = ok(r, "dids_info")["dids"]
+    assert (did["did"], did["routing"], did["pop"], did["voicemail"]) == (
+        DID,
+        "vm:1001",
+        "4",
+        "1001",
+    )
 
 
 def test_voipms_python_package(server: str) -> None:
@@ -191,3 +219,11 @@ def test_voipms_python_package(server: str) -> None:
     assert ok(r, "delete")["status"] == "success"
     assert r["read_after_delete"]["code"] == "no_subaccount"
     assert r["bad_credentials"]["code"] == "invalid_credentials"
+    assert ok(r, "balance")["balance"]["current_balance"].startswith("25.00")
+    assert ok(r, "balance_advanced")["balance"]["time_total"]
+    assert ok(r, "did_routing") == {"status": "success"}
+    assert r["did_routing_invalid"]["code"] == "invalid_did"  # another account's DID
+    assert ok(r, "did_pop") == {"status": "success"}
+    assert r["did_pop_missing"]["code"] == "missing_serverpop"
+    (did,) = ok(r, "dids_info")["dids"]
+    assert (did["did"], did["routing"], did["pop"]) == (DID, "sys:hangup", "5")

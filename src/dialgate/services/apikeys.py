@@ -40,7 +40,7 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from dialgate.services import accounts
+from dialgate.services import accounts, notifications
 from dialgate.services.uow import UnitOfWork
 
 API_KEY_PREFIX = "dg"
@@ -241,10 +241,23 @@ def _parse_allowed_ips(ips: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _api_state(row: VoipmsApiRow | None) -> tuple[bool, list[str]]:
+    if row is None:
+        return False, []
+    return bool(row.enabled), list((row.allowed_ips or {}).get("ips", []))
+
+
+def _ip_list(ips: Sequence[str]) -> str:
+    return ",".join(ips) or "none"
+
+
 def enable_voipms_api(
     uow: UnitOfWork, account_number: str, *, password: str, allowed_ips: Sequence[str] = ()
 ) -> list[str]:
-    """Turn the VoIP.ms-compatible API on with this password and these IPs (replacing both)."""
+    """Turn the VoIP.ms-compatible API on with this password and these IPs (replacing both).
+
+    What changed (on/off, password, allowed IPs) is emailed under ``notify_api_changes`` in this
+    transaction; the password only ever appears as ``***``."""
     account = accounts.get_account(uow, account_number)
     try:
         s.password(password, s.ValidationContext(account=account.number, email=account.email))
@@ -252,6 +265,8 @@ def enable_voipms_api(
         raise ValidationFailed.single("password", exc.code, exc.message) from None
     ips = _parse_allowed_ips(allowed_ips)
     row = uow.session.get(VoipmsApiRow, account.id)
+    was_enabled, old_ips = _api_state(row)
+    same_password = row is not None and passwords.verify_password(row.password_hash, password)
     if row is None:
         row = VoipmsApiRow(account_id=account.id)
         uow.session.add(row)
@@ -265,9 +280,18 @@ def enable_voipms_api(
             actor="system",
             key="voipms_api",
             old=s.MASK,
-            new=f"enabled; IPs: {','.join(ips) or 'none'}",
+            new=f"enabled; IPs: {_ip_list(ips)}",
         )
     )
+    changes: list[s.Change] = []
+    if not was_enabled:
+        changes.append(s.Change("voipms_api", "disabled", "enabled"))
+    if not same_password:
+        changes.append(s.Change("api_password", s.MASK, s.MASK))
+    if old_ips != ips:
+        changes.append(s.Change("api_allowed_ips", _ip_list(old_ips), _ip_list(ips)))
+    if changes:
+        notifications.on_api_changed(uow, account, changes)
     return ips
 
 
@@ -286,6 +310,7 @@ def disable_voipms_api(uow: UnitOfWork, account_number: str) -> None:
                 new="disabled",
             )
         )
+        notifications.on_api_changed(uow, account, [s.Change("voipms_api", "enabled", "disabled")])
 
 
 def _ip_allowed(client_ip: str | None, allowed: Sequence[str]) -> bool:

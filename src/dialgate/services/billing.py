@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -311,13 +311,14 @@ def transaction_history(
         raise ValidationFailed.single("date_to", "before_date_from", "must not be before date_from")
     account = accounts.get_account(uow, account_number)
     start = datetime.combine(date_from, time(0), tzinfo=UTC)
-    end = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=UTC)
+    # The last instant of date_to (not midnight after it: date.max has no day after it).
+    end = datetime.combine(date_to, time.max, tzinfo=UTC)
     rows = uow.session.scalars(
         select(TransactionRow)
         .where(
             TransactionRow.account_id == account.id,
             TransactionRow.at >= start,
-            TransactionRow.at < end,
+            TransactionRow.at <= end,
         )
         .order_by(TransactionRow.at, TransactionRow.id)
     )

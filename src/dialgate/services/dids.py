@@ -106,6 +106,11 @@ def get_did(uow: UnitOfWork, number: str, *, account: str | None = None) -> DidR
     return row
 
 
+def show_did(uow: UnitOfWork, number: str, *, account: str) -> DidView:
+    """One DID of ``account``; another account's DID is ``NotFound`` like a missing one."""
+    return view(account, get_did(uow, number, account=account))
+
+
 def add_did(
     uow: UnitOfWork,
     account_number: str,

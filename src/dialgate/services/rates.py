@@ -84,3 +84,24 @@ def lookup(uow: UnitOfWork, route: str, prefix_or_number: str) -> Rate | None:
             "number", "invalid_number", f"must be digits; got {prefix_or_number!r}"
         )
     return load_decks(uow)[route].lookup(digits)
+
+
+def search(uow: UnitOfWork, route: str, query: str, *, limit: int = 1000) -> list[Rate]:
+    """A route's rates whose destination contains ``query`` (any case), or whose prefix starts
+    with it when it is digits; by prefix, at most ``limit``."""
+    _check_route(route)
+    text = query.strip()
+    if not text:
+        raise ValidationFailed.single("query", "required", "give a destination or prefix")
+    digits = text.lstrip("+")
+    if digits.isascii() and digits.isdigit():
+        condition = RateRow.prefix.startswith(digits, autoescape=True)
+    else:
+        condition = RateRow.destination.icontains(text, autoescape=True)
+    rows = uow.session.scalars(
+        select(RateRow)
+        .where(RateRow.route == route, condition)
+        .order_by(RateRow.prefix)
+        .limit(limit)
+    )
+    return [Rate(r.prefix, r.destination, r.rate, r.increment) for r in rows]

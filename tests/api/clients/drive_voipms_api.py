@@ -3,7 +3,7 @@
 import sys
 
 from _common import attempt, finish
-from voipms_api import Accounts, General
+from voipms_api import Accounts, DIDs, General
 
 url, email, password = sys.argv[1:4]
 
@@ -14,7 +14,7 @@ def make(cls, pw):
     return c
 
 
-general, accounts = make(General, password), make(Accounts, password)
+general, accounts, dids = make(General, password), make(Accounts, password), make(DIDs, password)
 r = {}
 attempt(r, "ip", lambda: general.get_ip())
 attempt(r, "countries", lambda: general.get_countries("CA"))
@@ -42,5 +42,13 @@ attempt(r, "create_weak_password", lambda: accounts.create_subaccount("weak", pa
 sub_id = (r["read"].get("ok") or {}).get("accounts", [{}])[0].get("id", "0")
 attempt(r, "delete", lambda: accounts.delete_subaccount(sub_id))
 attempt(r, "read_after_delete", lambda: accounts.get_subaccounts("100000_viaapi"))
+attempt(r, "balance", lambda: general.get_balance())
+attempt(r, "balance_advanced", lambda: general.get_balance(advanced=True))
+attempt(r, "did_routing", lambda: dids.set_did_routing("5145550100", "vm:1001"))
+attempt(r, "did_routing_invalid", lambda: dids.set_did_routing("5145550100", "carrier:pigeon"))
+# voipms-api has no setDIDPOP helper: its generic call (same auth and transport) sends it.
+attempt(r, "did_pop", lambda: dids.get("setDIDPOP", {"did": "5145550100", "pop": "4"}))
+attempt(r, "did_pop_invalid", lambda: dids.get("setDIDPOP", {"did": "5145550100", "pop": "x"}))
+attempt(r, "dids_info", lambda: dids.get_dids_info(did="5145550100"))
 attempt(r, "bad_credentials", lambda: make(General, "WrongPass123").get_ip())
 finish(r)

@@ -58,5 +58,22 @@ attempt(
 attempt(r, "registration", lambda: c.registration_status.fetch({"account": "100000"}))
 attempt(r, "delete", lambda: c.subaccount.delete({"id": sub_id}))
 attempt(r, "read_after_delete", lambda: c.subaccount.fetch({"account": "100000_viapython"}))
+attempt(r, "balance", lambda: c.balance.fetch({}))
+attempt(r, "balance_advanced", lambda: c.balance.fetch({"advanced": True}))
+# voipms-python has no setDID* helpers: its generic Client.request (same auth, transport and
+# error handling) sends them.
+attempt(
+    r,
+    "did_routing",
+    lambda: c.request("setDIDRouting", params={"did": 5145550100, "routing": "sys:hangup"}),
+)
+attempt(
+    r,
+    "did_routing_invalid",
+    lambda: c.request("setDIDRouting", params={"did": 4165550100, "routing": "sys:hangup"}),
+)
+attempt(r, "did_pop", lambda: c.request("setDIDPOP", params={"did": 5145550100, "pop": 5}))
+attempt(r, "did_pop_missing", lambda: c.request("setDIDPOP", params={"did": 5145550100}))
+attempt(r, "dids_info", lambda: c.dids.fetch({"did": 5145550100}))
 attempt(r, "bad_credentials", lambda: make("WrongPass123").ip.fetch({}))
 finish(r)

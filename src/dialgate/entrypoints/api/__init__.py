@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dialgate.entrypoints.api import account, catalogs, problems, subaccounts
+from dialgate.entrypoints.api import (
+    account,
+    billing,
+    calls,
+    catalogs,
+    dids,
+    problems,
+    subaccounts,
+)
 
 
 def mount(app: FastAPI) -> None:
     problems.install(app)
     app.include_router(account.router)
     app.include_router(subaccounts.router)
+    app.include_router(dids.router)
+    app.include_router(calls.router)
+    app.include_router(billing.router)
     app.include_router(catalogs.router)
     problems.use_problem_media_type(app)

@@ -169,3 +169,121 @@ class Problem(BaseModel):
     detail: str | None = None
     code: str | None = None
     errors: list[ProblemFieldError] = Field(default_factory=list)
+
+
+# --- calls, DIDs, balance -----------------------------------------------------------------------
+
+Transport = Literal["udp", "tcp", "tls"]
+
+
+class CallSimulate(BaseModel):
+    """A call the account (or one of its sub accounts) might place, as the switch would see it."""
+
+    model_config = _STRICT
+
+    dialed: str = Field(
+        description="What was dialed, as a phone would send it.", examples=["011442079460000"]
+    )
+    subaccount: str | None = Field(
+        default=None, description="Dial as this sub account (office or 100000_office)."
+    )
+    source_ip: str | None = Field(default=None, description="The device's public IP address.")
+    pop: str | None = Field(default=None, description="The POP the call arrives at (houston1).")
+    caller_id: str | None = Field(default=None, description="The caller ID the device sent.")
+    transport: Transport = "udp"
+    srtp: bool = False
+
+
+class DestinationPublic(BaseModel):
+    e164: str | None
+    class_: str = Field(alias="class")
+    country: str | None
+    region: str | None
+    name: str
+
+
+class TraceEntryPublic(BaseModel):
+    step: str
+    outcome: Literal["pass", "deny", "skip"]
+    detail: str
+
+
+class DecisionPublic(BaseModel):
+    """The authorize response of the call-policy contract, with the trace of every rule."""
+
+    allow: bool
+    action: str
+    sip_code: int
+    reason: str
+    message: str
+    destination: DestinationPublic | None
+    route: str | None
+    carrier: str | None
+    rate_per_minute: str | None = Field(description="USD per minute, decimal string")
+    increment_s: int | None
+    flat_fee: str | None
+    max_duration_s: int | None
+    caller_id: str | None
+    caller_id_guaranteed: bool
+    mailbox: str | None
+    moh_class: str | None
+    trace: list[TraceEntryPublic]
+
+
+_TARGET = (
+    "header:value, e.g. account:100000, account:100000_office, vm:1001, fwd:<id>, sys:hangup, "
+    "none:"
+)
+
+
+class DidPublic(BaseModel):
+    account: str
+    number: str = Field(description="10 digits (NANP)")
+    description: str
+    routing: str = Field(description=_TARGET)
+    failover_busy: str
+    failover_unreachable: str
+    failover_noanswer: str
+    pop: str = Field(description="POP name (see /v1/catalogs/pops)")
+    plan: str = Field(description="per_minute or flat")
+    cnam_lookup: bool
+    e911_enabled: bool
+    dial_time: int = Field(description="Seconds before no answer")
+
+
+# Absent keys stay as they are; null is not a value of any DID key (so it is not in the schema).
+DidPlan = Literal["per_minute", "flat"]
+DidUpdate: type[BaseModel] = create_model(
+    "DidUpdate",
+    __config__=_STRICT,
+    __doc__="Any subset of a DID's settings; all or nothing.",
+    description=(str, Field(default=None, description="At most 100 characters.")),
+    routing=(str, Field(default=None, description=_TARGET)),
+    failover_busy=(str, Field(default=None, description=_TARGET)),
+    failover_unreachable=(str, Field(default=None, description=_TARGET)),
+    failover_noanswer=(str, Field(default=None, description=_TARGET)),
+    pop=(str, Field(default=None, description="POP name (see /v1/catalogs/pops)")),
+    plan=(DidPlan, Field(default=None)),
+    cnam_lookup=(bool, Field(default=None)),
+    e911_enabled=(bool, Field(default=None)),
+    dial_time=(int, Field(default=None, description="5 to 120 seconds")),
+)
+
+
+class BalancePublic(BaseModel):
+    account: str
+    current_balance: str = Field(description="USD, decimal string")
+    spent_total: str
+    calls_total: int
+    time_total_s: int
+    spent_today: str = Field(description="Since 00:00 UTC")
+    calls_today: int
+    time_today_s: int
+
+
+class TransactionPublic(BaseModel):
+    at: datetime
+    uniqueid: str
+    kind: str = Field(description="deposit, call, did_fee or adjustment")
+    description: str
+    amount: str = Field(description="USD, decimal string; negative for charges")

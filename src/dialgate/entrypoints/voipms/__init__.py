@@ -4,7 +4,9 @@
 - ``mapping``: the table between VoIP.ms sub-account fields and Dialgate settings keys.
 - ``methods``: one function per API method, each calling Dialgate services.
 
-Methods from other parts (balance, DIDs, rates, transactions) register into ``methods.METHODS``.
+- ``dids`` and ``billing``: the DID, balance, transaction and rate methods.
+
+``METHODS`` is every method the API answers, by name.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dialgate.domain.errors import AuthenticationFailed, PermissionDenied
-from dialgate.entrypoints.voipms import methods, wire
+from dialgate.entrypoints.voipms import billing, dids, methods, wire
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
 
@@ -41,6 +43,7 @@ class RedactApiPassword(logging.Filter):
 
 
 _NO_IP_CHECK = frozenset({"getIP"})
+METHODS: dict[str, methods.Method] = {**methods.METHODS, **dids.METHODS, **billing.METHODS}
 
 
 def dispatch(db: Database, params: dict[str, str], client_ip: str | None) -> dict[str, Any]:
@@ -57,7 +60,7 @@ def dispatch(db: Database, params: dict[str, str], client_ip: str | None) -> dic
             number = account.number
         if method_name is None:
             raise wire.VoipmsError("missing_method")
-        method = methods.METHODS.get(method_name)
+        method = METHODS.get(method_name)
         if method is None:
             raise wire.VoipmsError("invalid_method")
         return method(methods.Call(db, number, params, client_ip))

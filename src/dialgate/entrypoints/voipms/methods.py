@@ -48,7 +48,7 @@ def _choices(table: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"value": k, "description": v} for k, v in table.items()]
 
 
-def _context(uow: UnitOfWork) -> m.Context:
+def context(uow: UnitOfWork) -> m.Context:
     return m.Context({p.name: p.id for p in catalogs.list_pops(uow)})
 
 
@@ -181,7 +181,7 @@ def get_subaccounts(call: Call) -> dict[str, Any]:
     wanted = call.get("account")
     with call.db.uow(write=False) as uow:
         account = accounts.get_account(uow, call.account)
-        ctx = _context(uow)
+        ctx = context(uow)
         subs = accounts.list_subaccounts(uow, account)
         if wanted is not None:
             subs = [s_ for s_ in subs if wanted in (s_.name, s_.username, str(s_.id))]
@@ -271,7 +271,7 @@ def create_subaccount(call: Call) -> dict[str, Any]:
     try:
         with call.db.uow() as uow:
             account = accounts.get_account(uow, call.account)
-            ctx = _context(uow)
+            ctx = context(uow)
             main = accounts.load_settings(account)
             fresh = s.effective_settings(main, s.sub_defaults())
             changes = _wanted_changes(
@@ -315,7 +315,7 @@ def set_subaccount(call: Call) -> dict[str, Any]:
             view = accounts.show_settings(uow, sub.name)
             changes = _wanted_changes(
                 call,
-                _context(uow),
+                context(uow),
                 accounts.validation_context(uow, account),
                 view.values,
                 view.sources,
