@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dialgate.domain.errors import FieldError
+from dialgate.entrypoints.policy_cache import get_policy_cache
 from dialgate.entrypoints.portal import messages
-from dialgate.entrypoints.portal.policy import get_policy_cache
 from dialgate.services import accounts, dids
 from dialgate.services.uow import Database
 from tests.portal.test_portal_http import log_in

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from dialgate.entrypoints.api.deps import ApiCaller, DbDep
-from dialgate.entrypoints.api.policy import PolicyCacheDep
 from dialgate.entrypoints.api.problems import problem_responses
 from dialgate.entrypoints.api.schemas import CallSimulate, DecisionPublic
+from dialgate.entrypoints.policy_cache import PolicyCacheDep
 from dialgate.services import simulate
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=problem_responses(401, 422))

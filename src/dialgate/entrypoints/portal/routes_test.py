@@ -16,8 +16,8 @@ from dialgate.adapters import geo
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.domain.policy import TRANSPORTS, AuthorizeRequest, Decision
+from dialgate.entrypoints.policy_cache import get_policy_cache
 from dialgate.entrypoints.portal.messages import translate_error
-from dialgate.entrypoints.portal.policy import get_policy_cache
 from dialgate.entrypoints.portal.web import PREFIX, Db, Session, gettext, render
 from dialgate.services import accounts
 from dialgate.services.authorize import authorize_call

@@ -1,5 +1,5 @@
 """The app-wide ``PolicyCache``: one per process, shared by every HTTP entrypoint that decides
-calls (``POST /v1/calls/simulate`` here, ``/switch/v1/authorize`` in the switch package).
+calls (the REST simulate endpoint, the portal's "Test a number", ``/switch/v1/authorize``).
 
 It is created on first use, never per request: a cache per request would rebuild the compiled
 snapshot (SQL, parsing) on every call and defeat the design's "no SQL on the hot path". Use it as
