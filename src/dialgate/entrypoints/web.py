@@ -12,6 +12,7 @@ from sqlalchemy import text
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
 from dialgate.entrypoints import api, portal, voipms
+from dialgate.entrypoints.switch import http as switch_http
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     api.mount(app)
+    switch_http.mount(app)
     voipms.mount(app)
     portal.install(app)
     return app

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+)
 
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
@@ -28,6 +33,15 @@ _switch_token = HTTPBearer(
     description="A switch token from `dialgate switch token create`.",
 )
 
+# Kamailio's http_client cannot add headers to a named (persistent) connection, only URL
+# credentials: it sends the same switch token as HTTP Basic, user "kamailio", password = token.
+SWITCH_BASIC_USER = "kamailio"
+_switch_basic = HTTPBasic(
+    auto_error=False,
+    scheme_name="SwitchBasic",
+    description="The same switch token as HTTP Basic: user `kamailio`, password = the token.",
+)
+
 
 def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
@@ -37,6 +51,7 @@ def get_db(request: Request) -> Database:
 DbDep = Annotated[Database, Depends(get_db)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_api_key)]
 SwitchBearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_switch_token)]
+SwitchBasicDep = Annotated[HTTPBasicCredentials | None, Depends(_switch_basic)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +73,14 @@ def require_api_key(db: DbDep, credentials: BearerDep) -> Caller:
         return Caller(account=account.number, key_id=(token or "").partition(".")[0])
 
 
-def require_switch_token(db: DbDep, credentials: SwitchBearerDep) -> apikeys.KeyInfo:
+def require_switch_token(
+    db: DbDep, bearer: SwitchBearerDep, basic: SwitchBasicDep
+) -> apikeys.KeyInfo:
+    token = bearer.credentials if bearer else None
+    if token is None and basic is not None and basic.username == SWITCH_BASIC_USER:
+        token = basic.password
     with db.uow(write=False) as uow:
-        return apikeys.authenticate_switch_token(
-            uow, credentials.credentials if credentials else None
-        )
+        return apikeys.authenticate_switch_token(uow, token)
 
 
 ApiCaller = Annotated[Caller, Depends(require_api_key)]
