@@ -145,6 +145,8 @@ def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
     """Migrate, load the demo, create the bench accounts and a switch token."""
     from decimal import Decimal
 
+    from sqlalchemy import text
+
     from dialgate.adapters.db import migrate
     from dialgate.services import accounts, apikeys, demo
     from dialgate.services.uow import Database
@@ -152,6 +154,11 @@ def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
     migrate.upgrade(db_url)
     db = Database(db_url)
     try:
+        if db.dialect == "sqlite":
+            # Readers (Kamailio's auth_db, the policy feed) must not wait for CDR writers.
+            with db.uow() as uow:
+                uow.session.execute(text("PRAGMA journal_mode=WAL"))
+                uow.commit()
         with db.uow() as uow:
             demo.load_demo(uow)
             for number, settings, balance in ACCOUNTS:
