@@ -1,17 +1,16 @@
-"""SIP load through Kamailio with sipp: Dialgate deciding vs bare Kamailio.
+"""SIP load through Kamailio with sipp: the real Dialgate deciding vs bare Kamailio.
 
-For each mode (``dialgate``: the generated config asking the switch backend; ``bare``: the
-same config answering without HTTP) sipp places authenticated INVITEs at increasing rates:
-INVITE -> 407 -> ACK -> INVITE with digest -> final (403 for denied numbers; allowed numbers
-are relayed to a carrier that answers 486 at once, so every call is one round of policy,
-dialog and relay work without media). The rate that still has < 1 % failed calls is the
-capacity; p50/p99 are INVITE(with credentials) -> final response, from sipp's RTD trace
-(1 ms resolution).
+One run, same Kamailio template, two modes: ``dialgate`` (every INVITE asks a real Dialgate,
+uvicorn + httptools/uvloop, on a fresh database with the demo and a few accounts whose settings
+make a realistic mix of allowed and denied calls) and ``bare`` (the same config answering
+without HTTP). sipp places authenticated INVITEs at increasing rates: INVITE -> 407 -> ACK ->
+INVITE with digest -> final (the decision's code for denied calls; allowed calls are relayed to
+a carrier that answers 486 at once, so each is one round of policy, dialog, relay and CDR work
+without media). The highest rate with < 1 % failed calls is the capacity; p50/p99 are
+INVITE(with credentials) -> final response, from sipp's RTD trace (1 ms resolution).
 
-    python benchmarks/sip_load.py                       # stand-in backend (until Dialgate's
-                                                        # /switch/v1 endpoints exist)
-    python benchmarks/sip_load.py --switch-url http://127.0.0.1:8000 --switch-token TOKEN \
-        --db-url postgresql+psycopg://... --account 100000 --password ...
+    python benchmarks/sip_load.py                # fresh SQLite database, 2 Dialgate workers
+    python benchmarks/sip_load.py --db-url postgresql+psycopg://postgres@127.0.0.1:25432/x
 
 Prints one line per step and a JSON summary (``--json`` for only the JSON).
 """
@@ -21,26 +20,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import hashlib
 import json
 import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 
 REALM = "sip.dialgate.test"
-DIALED = ["011441234567", "5145551234", "4165550000", "0033123456789"]  # half denied
+# Allowed for some accounts, denied for others (international, 411, NPA-555-1212, balance).
+DIALED = ["5145551234", "01144201234567", "8005551234", "4165550000", "5145551212", "411"]
 
 UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -84,8 +80,10 @@ Content-Length: 0
 
   ]]></send>
   <recv response="100" optional="true"/>
+  <recv response="402" optional="true" rtd="1" next="ack"/>
   <recv response="403" optional="true" rtd="1" next="ack"/>
   <recv response="404" optional="true" rtd="1" next="ack"/>
+  <recv response="484" optional="true" rtd="1" next="ack"/>
   <recv response="486" rtd="1"/>
   <label id="ack"/>
   <send><![CDATA[
@@ -134,60 +132,74 @@ def free_port() -> int:
             return port
 
 
-def start_standin(token: str) -> tuple[ThreadingHTTPServer, str]:
-    """Minimal switch backend: international numbers denied, the rest allowed."""
+# (account, settings): allowed and denied calls for several accounts.
+ACCOUNTS: list[tuple[str, dict[str, str], str]] = [
+    ("500001", {}, "10.00"),
+    ("500002", {"allow_international": "true", "allowed_countries": "GB"}, "10.00"),
+    ("500003", {"canada_route": "premium", "allowed_codecs": "ulaw,g729"}, "10.00"),
+    ("500004", {}, "0"),  # insufficient balance for everything billable
+]
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
 
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            dialed = str(body.get("dialed", ""))
-            if self.path.endswith("/cdr"):
-                out: dict[str, Any] = {"recorded": True}
-            elif dialed.startswith(("011", "00")):
-                out = {"allow": False, "sip_code": 403, "reason": "international_disabled",
-                       "message": "International calls are disabled"}
-            else:
-                out = {"allow": True, "action": "call", "route": "value", "carrier": None,
-                       "destination": {"e164": "1" + dialed[-10:]}, "caller_id": dialed,
-                       "max_duration_s": 600, "rate_per_minute": "0.01", "increment_s": 60,
-                       "flat_fee": "0", "sip": {"allowed_codecs": ["all"]}}
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
+    """Migrate, load the demo, create the bench accounts and a switch token."""
+    from decimal import Decimal
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    from sqlalchemy import text
 
-    ThreadingHTTPServer.request_queue_size = 128
+    from dialgate.adapters.db import migrate
+    from dialgate.services import accounts, apikeys, demo
+    from dialgate.services.uow import Database
+
+    migrate.upgrade(db_url)
+    db = Database(db_url)
+    try:
+        if db.dialect == "sqlite":
+            # Readers (Kamailio's auth_db, the policy feed) must not wait for CDR writers.
+            with db.uow() as uow:
+                uow.session.execute(text("PRAGMA journal_mode=WAL"))
+                uow.commit()
+        with db.uow() as uow:
+            demo.load_demo(uow)
+            for number, settings, balance in ACCOUNTS:
+                accounts.create_account(uow, number=number, email=f"b{number}@example.com",
+                                        password=password, balance=Decimal(balance))
+                if settings:
+                    uow.session.flush()
+                    accounts.update_settings(uow, number, settings, actor="bench")
+            _info, token = apikeys.create_switch_token(uow, name="bench")
+            uow.commit()
+    finally:
+        db.dispose()
+    return token, [number for number, _s, _b in ACCOUNTS]
+
+
+def start_dialgate(db_url: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{port}"
-
-
-def make_sqlite_db(path: Path, account: str, password: str) -> str:
-    db = sqlite3.connect(path)
-    db.executescript(
-        "CREATE TABLE version (table_name VARCHAR(32) PRIMARY KEY, table_version INTEGER);"
-        "INSERT INTO version VALUES ('subscriber', 7);"
-        "CREATE TABLE subscriber (id INTEGER PRIMARY KEY, username VARCHAR(64) DEFAULT '',"
-        " domain VARCHAR(64) DEFAULT '', password VARCHAR(64) DEFAULT '',"
-        " ha1 VARCHAR(128) DEFAULT '', ha1b VARCHAR(128) DEFAULT '',"
-        " max_expiry INTEGER DEFAULT 3600, encrypted_sip INTEGER DEFAULT 0,"
-        " nat VARCHAR(8) DEFAULT 'yes', UNIQUE (username, domain));")
-    ha1 = hashlib.md5(f"{account}:{REALM}:{password}".encode()).hexdigest()
-    db.execute("INSERT INTO subscriber (username, domain, ha1, nat) VALUES (?,?,?,'no')",
-               (account, REALM, ha1))
-    db.commit()
-    db.close()
-    return f"sqlite:///{path}"
+    env = {**os.environ, "DIALGATE_DATABASE_URL": db_url,
+           "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
+           "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
+                                                 "bench-secret-key-0123456789")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "dialgate.entrypoints.web:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+             "--log-level", "warning", "--backlog", "1024"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit("dialgate exited:\n" + log.read_text()[-3000:])
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            # healthz answers only after every worker's start-up (policy cache warmed)
+            import urllib.request
+            with contextlib.suppress(OSError), urllib.request.urlopen(url + "/healthz") as r:
+                if r.status == 200:
+                    time.sleep(1.0 if workers > 1 else 0.0)  # the other workers warm up too
+                    return proc, url
+        time.sleep(0.1)
+    sys.exit("dialgate not ready:\n" + log.read_text()[-3000:])
 
 
 def wait_sip(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -261,8 +273,8 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
     cfg = write_kamailio_files(
         mode_dir, pop=args.pop, listen="127.0.0.1", port=port, db_url=db_url,
         switch_url=switch_url, switch_token=token, realm=REALM,
-        carriers={"value": f"sip:127.0.0.1:{carrier_port}",
-                  "premium": f"sip:127.0.0.1:{carrier_port}"},
+        carriers={k: f"sip:127.0.0.1:{carrier_port}"
+                  for k in ("value", "premium", "tollfree_us", "tollfree_ca", "emergency")},
         carrier_sources=[f"127.0.0.1:{carrier_port}"],
         ctl_socket=str(mode_dir / "ctl"), rundir=str(mode_dir),
         async_workers=args.async_workers, children=args.children, http_timeout_s=1,
@@ -291,18 +303,16 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--switch-url", help="real Dialgate base URL (default: built-in stand-in)")
-    p.add_argument("--switch-token", default="bench-switch-token-0123")
-    p.add_argument("--db-url", help="SQLAlchemy URL of Dialgate's DB (default: temp SQLite)")
-    p.add_argument("--account", default="100000")
+    p.add_argument("--db-url", help="SQLAlchemy URL of an empty database (default: temp SQLite)")
     p.add_argument("--password", default="Bench-Pass-1")
     p.add_argument("--dialed", nargs="*", default=DIALED)
     p.add_argument("--rates", type=int, nargs="*",
-                   default=[250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 8000])
+                   default=[250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000])
     p.add_argument("--seconds", type=int, default=3, help="calls per step = rate x seconds")
     p.add_argument("--min-calls", type=int, default=500)
     p.add_argument("--children", type=int, default=4)
     p.add_argument("--async-workers", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--pop", default="montreal1")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -310,16 +320,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
     (work / "uac.xml").write_text(UAC_XML.format(realm=REALM))
     (work / "carrier.xml").write_text(CARRIER_XML)
+    db_url = args.db_url or f"sqlite:///{work / 'dialgate.db'}"
+    token, numbers = prepare_dialgate(db_url, args.password)
     with (work / "calls.csv").open("w") as f:
         f.write("SEQUENTIAL\n")
-        for d in args.dialed:
-            f.write(f"{d};{args.account};[authentication username={args.account} "
-                    f"password={args.password}];\n")
-    server = None
-    switch_url, token = args.switch_url, args.switch_token
-    if not switch_url:
-        server, switch_url = start_standin(token)
-    db_url = args.db_url or make_sqlite_db(work / "bench.db", args.account, args.password)
+        for number in numbers:
+            for d in args.dialed:
+                f.write(f"{d};{number};[authentication username={number} "
+                        f"password={args.password}];\n")
+    dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log")
     carrier_port = free_port()
     carrier = subprocess.Popen(
         ["sipp", "-sf", str(work / "carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
@@ -332,11 +341,10 @@ def main() -> None:
                           db_url=db_url, carrier_port=carrier_port)
     finally:
         stop(carrier)
-        if server is not None:
-            server.shutdown()
+        stop(dialgate)
     best_d, best_b = with_http["best"] or {}, bare["best"] or {}
     summary = {
-        "backend": "stand-in" if server is not None else switch_url,
+        "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]})",
         "dialgate_cps": best_d.get("cps"), "dialgate_p50_ms": best_d.get("p50_ms"),
         "dialgate_p99_ms": best_d.get("p99_ms"),
         "bare_cps": best_b.get("cps"), "bare_p50_ms": best_b.get("p50_ms"),

@@ -1,18 +1,18 @@
-"""End-to-end fixtures for the SIP layer: a real Kamailio, a switch backend, carrier UASes.
+"""End-to-end fixtures for the SIP layer: a real Kamailio in front of a real Dialgate.
 
-Parameters the lead can swap without touching tests:
-- ``switch_backend``: the HTTP service Kamailio asks. It is the stand-in from ``standin.py``
-  by default; with ``DIALGATE_E2E_SWITCH_URL`` (+ ``DIALGATE_E2E_SWITCH_TOKEN``) set, or by
-  overriding the fixture, Kamailio talks to a real Dialgate instead.
-- ``kamailio_db_url``: a SQLAlchemy URL of the database holding ``subscriber``; a fresh
-  SQLite file by default, ``DIALGATE_E2E_DATABASE_URL`` (PostgreSQL) otherwise.
+- ``dialgate``: a fresh SQLite database, migrated, with the demo and a switch token, served by
+  uvicorn (``create_app``) in a subprocess; Kamailio reads the same database (subscriber).
+- ``kamailio``: the shared POP (montreal1; UDP, TCP and TLS) rendered by
+  ``render_kamailio_config`` pointing at that Dialgate, with carrier and media-server UASes.
+- ``accounts_``/``account``: Dialgate accounts created through the services.
+- ``standin_pop``: a second Kamailio in front of the programmable stand-in backend, only for
+  what the real Dialgate cannot be made to do on purpose (hang, answer nonsense, record
+  requests).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import itertools
 import os
 import shutil
 import signal
@@ -21,20 +21,26 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, delete, event, insert
-from sqlalchemy.engine import Engine
+from argon2 import PasswordHasher
 
-from dialgate.adapters.db.models import Base, KamailioVersionRow, SubscriberRow
+from dialgate.adapters import passwords
+from dialgate.domain.rating import Rate
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
+from dialgate.services.uow import Database
 
+from .dialgate_server import DialgateServer, TestAccounts
 from .sip.sipclient import SipAgent, answer, free_port
 from .standin import StandInSwitch
 
 REALM = "sip.dialgate.test"
+# Added to the demo's value deck: a Montreal exchange billed per second, so a small balance
+# makes the real policy decide a call of a few seconds (the max-duration test).
+TEST_RATES = (Rate("1514556", "Canada - Montreal (per second test)", Decimal("0.60"), 1),)
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 
@@ -50,56 +56,50 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-# -- database -------------------------------------------------------------------------------
+# -- Dialgate --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_argon2() -> Iterator[None]:
+    """argon2id at production cost is ~0.4 s per account; these tests are about SIP."""
+    saved = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = saved
 
 
 @dataclass
-class SubscriberDb:
-    url: str
-    engine: Engine
+class RealDialgate:
+    server: DialgateServer
+    db: Database
+    accounts: TestAccounts
 
-    def add(self, username: str, password: str, *, max_expiry: int = 3600,
-            encrypted_sip: bool = False, nat: str = "yes") -> None:
-        ha1 = hashlib.md5(f"{username}:{REALM}:{password}".encode()).hexdigest()
-        ha1b = hashlib.md5(
-            f"{username}@{REALM}:{REALM}:{password}".encode()).hexdigest()
-        with self.engine.begin() as conn:
-            conn.execute(delete(SubscriberRow).where(SubscriberRow.username == username))
-            conn.execute(insert(SubscriberRow).values(
-                username=username, domain=REALM, password="", ha1=ha1, ha1b=ha1b,
-                max_expiry=max_expiry, encrypted_sip=int(encrypted_sip), nat=nat))
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def token(self) -> str:
+        return self.server.token
 
 
-def _make_db(url: str) -> SubscriberDb:
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _wal(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")  # Kamailio reads while we write
-
-    tables = [SubscriberRow.__table__, KamailioVersionRow.__table__]
-    Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
-    with engine.begin() as conn:
-        conn.execute(delete(KamailioVersionRow).where(
-            KamailioVersionRow.table_name == "subscriber"))
-        conn.execute(insert(KamailioVersionRow).values(table_name="subscriber", table_version=7))
-    return SubscriberDb(url, engine)
+@contextlib.contextmanager
+def real_dialgate(db_url: str, workdir: Path, prefix: str) -> Iterator[RealDialgate]:
+    server = DialgateServer(db_url, workdir / "dialgate.log")
+    db = server.prepare(extra_rates={"value": TEST_RATES})
+    server.start()
+    try:
+        yield RealDialgate(server, db, TestAccounts(db, prefix))
+    finally:
+        server.stop()
+        db.dispose()
 
 
 @pytest.fixture(scope="session")
-def kamailio_db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return os.environ.get("DIALGATE_E2E_DATABASE_URL") or (
-        f"sqlite:///{tmp_path_factory.mktemp('db') / 'dialgate.db'}")
-
-
-@pytest.fixture(scope="session")
-def subscribers(kamailio_db_url: str) -> Iterator[SubscriberDb]:
-    db = _make_db(kamailio_db_url)
-    yield db
-    db.engine.dispose()
-
-
-# -- switch backend -------------------------------------------------------------------------
+def dialgate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealDialgate]:
+    work = tmp_path_factory.mktemp("dialgate")
+    with real_dialgate(f"sqlite:///{work / 'dialgate.db'}", work, "3") as dg:
+        yield dg
 
 
 @dataclass
@@ -110,11 +110,12 @@ class SwitchBackend:
 
 
 @pytest.fixture(scope="session")
-def switch_backend() -> Iterator[SwitchBackend]:
-    url = os.environ.get("DIALGATE_E2E_SWITCH_URL")
-    if url:
-        yield SwitchBackend(url, os.environ["DIALGATE_E2E_SWITCH_TOKEN"])
-        return
+def switch_backend(dialgate: RealDialgate) -> SwitchBackend:
+    return SwitchBackend(dialgate.url, dialgate.token)
+
+
+@pytest.fixture(scope="session")
+def standin_backend() -> Iterator[SwitchBackend]:
     standin = StandInSwitch(token="e2e-switch-token-0123456789")
     url = standin.start(free_port())
     yield SwitchBackend(url, standin.token, standin)
@@ -122,11 +123,10 @@ def switch_backend() -> Iterator[SwitchBackend]:
 
 
 @pytest.fixture
-def standin(switch_backend: SwitchBackend) -> Iterator[StandInSwitch]:
-    """The stand-in, reset for one test (tests using it are stand-in specific)."""
-    if switch_backend.standin is None:
-        pytest.skip("programs the stand-in switch backend")
-    s = switch_backend.standin
+def standin(standin_backend: SwitchBackend) -> Iterator[StandInSwitch]:
+    """The stand-in, reset for one test."""
+    s = standin_backend.standin
+    assert s is not None
     saved = (s.authorize, s.inbound)
     s.requests.clear()
     s.delay_s = 0.0
@@ -199,7 +199,7 @@ StartKamailio = Callable[..., Kamailio]
 
 @pytest.fixture(scope="session")
 def start_kamailio(
-    subscribers: SubscriberDb, switch_backend: SwitchBackend
+    dialgate: RealDialgate, switch_backend: SwitchBackend
 ) -> Iterator[StartKamailio]:
     """Factory: start a Kamailio rendered by ``render_kamailio_config``; keyword options
     override the defaults (e.g. ``pike_density=5``, ``bare=True``, ``tls=True``)."""
@@ -220,7 +220,7 @@ def start_kamailio(
         agents.append(media)
         opts: dict[str, Any] = {
             "pop": "montreal1", "listen": "127.0.0.1", "port": port,
-            "db_url": subscribers.url, "switch_url": switch_backend.url,
+            "db_url": dialgate.server.db_url, "switch_url": switch_backend.url,
             "switch_token": switch_backend.token, "realm": REALM,
             "carriers": {k: f"sip:127.0.0.1:{a.port}" for k, a in carriers.items()},
             "media_server": f"sip:127.0.0.1:{media.port}",
@@ -252,13 +252,20 @@ def start_kamailio(
         kam.stop()
     for agent in agents:
         agent.close()
-    shutil.rmtree(base, ignore_errors=True)
+    if not os.environ.get("DIALGATE_E2E_KEEP"):  # keep logs to debug a failure
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def kamailio(start_kamailio: StartKamailio) -> Kamailio:
-    """The shared POP under test."""
-    return start_kamailio()
+    """The shared POP under test (with TLS, for the encrypted-SIP accounts)."""
+    return start_kamailio(tls=True)
+
+
+@pytest.fixture(scope="session")
+def standin_pop(start_kamailio: StartKamailio, standin_backend: SwitchBackend) -> Kamailio:
+    """A POP in front of the stand-in backend (same database, same template)."""
+    return start_kamailio(switch_url=standin_backend.url, switch_token=standin_backend.token)
 
 
 @pytest.fixture
@@ -268,17 +275,12 @@ def ua(kamailio: Kamailio) -> Iterator[SipAgent]:
     agent.close()
 
 
-_ACCOUNT_SEQ = itertools.count(1)
-
-
 @pytest.fixture
-def account(subscribers: SubscriberDb) -> Callable[..., tuple[str, str]]:
-    """Create a subscriber with a unique name; returns (username, password)."""
-    def make(**kw: Any) -> tuple[str, str]:
-        name = f"2{os.getpid() % 10000:04d}{next(_ACCOUNT_SEQ):04d}"
-        password = "Secret-" + name
-        subscribers.add(name, password, **kw)
-        return name, password
+def account(dialgate: RealDialgate) -> Callable[..., tuple[str, str]]:
+    """Create a Dialgate account (services); keyword settings are applied after creation.
+    Returns (number, password): the SIP password starts as the portal password (seed)."""
+    def make(balance: str = "10.00", **settings: Any) -> tuple[str, str]:
+        return dialgate.accounts.create(balance=balance, **settings)
 
     return make
 

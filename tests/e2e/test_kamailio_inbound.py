@@ -1,136 +1,172 @@
-"""Inbound calls from a carrier to a DID: delivery to the registered device and the failover
-chain (busy, unreachable, no answer) driven by /switch/v1/inbound."""
+"""Inbound calls from a carrier to a DID, routed by the real Dialgate: delivery to the device
+registered for the account (or sub account), then each failover kind (busy, unreachable, no
+answer) to each kind of target, and loops ended."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from .conftest import REALM, Kamailio
-from .sip.sipclient import SipAgent, answer, reject, ring_forever
-from .standin import Json, StandInSwitch
+from dialgate.services import accounts, dids
 
-DID = "15145550100"
+from .conftest import REALM, Kamailio, RealDialgate
+from .sip.sipclient import SipAgent, answer, reject, ring_forever
+
+_DID_SEQ = itertools.count(1)
+
+
+@dataclass
+class Line:
+    account: str
+    password: str
+    did: str  # as the carrier dials it (E.164 without +)
+    phone: SipAgent | None
 
 
 @pytest.fixture
-def device(kamailio: Kamailio, account: Callable[..., tuple[str, str]]) -> Iterator[SipAgent]:
-    """A phone registered for a fresh account; it answers calls unless told otherwise."""
-    user, password = account()
+def line(
+    kamailio: Kamailio, dialgate: RealDialgate, account: Callable[..., tuple[str, str]]
+) -> Iterator[Callable[..., Line]]:
+    """An account with a DID and routing targets; its phone registered unless told not to."""
+    phones: list[SipAgent] = []
+
+    def make(*, register: bool = True, **did_settings: str) -> Line:
+        user, password = account()
+        number = f"514557{next(_DID_SEQ):04d}"
+        with dialgate.db.uow() as uow:
+            accounts.add_mailbox(uow, user, "2001", name="Main box")
+            for kind, name in (("ivr", "Menu"), ("queue", "Support"), ("grp", "Office"),
+                               ("tc", "Hours")):
+                accounts.add_routing_target(uow, user, kind, "1", name=name)
+            accounts.add_routing_target(uow, user, "fwd", "1", name="Mobile",
+                                        data={"number": "4385550199"})
+            uow.session.flush()
+            dids.add_did(uow, user, number, {"dial_time": "5", **did_settings}, actor="e2e")
+            uow.commit()
+        phone = None
+        if register:
+            phone = SipAgent(kamailio.addr, domain=REALM, uas=answer())
+            phones.append(phone)
+            assert phone.register(user, password)[-1].code == 200
+        return Line(user, password, "1" + number, phone)
+
+    yield make
+    for phone in phones:
+        phone.close()
+
+
+def test_inbound_call_reaches_the_registered_device(line, carriers) -> None:
+    ln = line()
+    assert ln.phone is not None
+    dlg = carriers["value"].invite(ln.did, user="carrier")
+    assert dlg.final is not None and dlg.final.code == 200
+    assert ln.phone.wait_request("INVITE").ruri.startswith(f"sip:{ln.account}@")
+    carriers["value"].bye(dlg)
+
+
+def test_demo_office_did_reaches_the_sub_account_device(kamailio: Kamailio, carriers) -> None:
     phone = SipAgent(kamailio.addr, domain=REALM, uas=answer())
-    assert phone.register(user, password)[-1].code == 200
-    phone.user = user  # type: ignore[attr-defined]
-    yield phone
-    phone.close()
+    try:
+        assert phone.register("100000_office", "OfficePass123")[-1].code == 200
+        dlg = carriers["value"].invite("15145550101", user="carrier")
+        assert dlg.final is not None and dlg.final.code == 200
+        assert phone.wait_request("INVITE").ruri.startswith("sip:100000_office@")
+        carriers["value"].bye(dlg)
+    finally:
+        phone.register("100000_office", "OfficePass123", expires=0)
+        phone.close()
 
 
-def chain(*steps: Json) -> Callable[[Json], Json]:
-    """An /inbound answer per event: steps[0] for "new", then one per failover, in order."""
-    def answer_(req: Json) -> Json:
-        pos = int(req.get("chain_position") or 0)
-        return {**steps[min(pos, len(steps) - 1)], "chain_position": pos + 1}
-    return answer_
+MEDIA_TARGETS = [("vm:2001", "voicemail", "2001"), ("ivr:1", "ivr", "1"),
+                 ("queue:1", "queue", "1"), ("grp:1", "ring_group", "1"),
+                 ("tc:1", "time_condition", "1")]
 
 
-def test_inbound_call_reaches_the_registered_device(
-    device: SipAgent, carriers, standin: StandInSwitch
+@pytest.mark.parametrize(("target", "kind", "value"), MEDIA_TARGETS,
+                         ids=[t[1] for t in MEDIA_TARGETS])
+def test_busy_device_fails_over_to_a_media_server_target(
+    line, carriers, target: str, kind: str, value: str
 ) -> None:
-    standin.inbound = chain({"kind": "account", "account": device.user, "dial_time": 10})  # type: ignore[attr-defined]
-    carrier = carriers["value"]
-    dlg = carrier.invite(DID, user="carrier")
-    assert dlg.final is not None and dlg.final.code == 200
-    assert device.wait_request("INVITE").ruri.startswith(f"sip:{device.user}@")  # type: ignore[attr-defined]
-    req = standin.of("/switch/v1/inbound")[0]
-    assert req["did"] == DID and req["event"] == "new" and req["pop"] == "montreal1"
-    carrier.bye(dlg)
-
-
-def test_busy_device_fails_over_to_the_busy_target(
-    device: SipAgent, carriers, standin: StandInSwitch
-) -> None:
-    device.uas = reject(486, "Busy Here")
-    standin.inbound = chain(
-        {"kind": "account", "account": device.user, "dial_time": 10},  # type: ignore[attr-defined]
-        {"kind": "voicemail", "uri": f"sip:vm-1001@127.0.0.1:{carriers['media'].port}"})
-    dlg = carriers["value"].invite(DID, user="carrier")
-    assert dlg.final is not None and dlg.final.code == 200
-    assert carriers["media"].wait_request("INVITE").ruri.startswith("sip:vm-1001@")
-    events = [r["event"] for r in standin.of("/switch/v1/inbound")]
-    assert events == ["new", "busy"]
+    ln = line(failover_busy=target)
+    assert ln.phone is not None
+    ln.phone.uas = reject(486, "Busy Here")
+    dlg = carriers["value"].invite(ln.did, user="carrier")
+    assert dlg.final is not None and dlg.final.code == 200, dlg.final
+    inv = carriers["media"].wait_request("INVITE")
+    assert inv.ruri.startswith(f"sip:{kind}-{value}@")
+    assert inv.header("X-Dialgate-Target") == kind
+    assert inv.header("X-Dialgate-Value") == value
+    assert inv.header("X-Dialgate-Did") == ln.did
+    if kind == "voicemail":
+        assert inv.header("X-Dialgate-Mailbox") == "2001"
     carriers["value"].bye(dlg)
 
 
-def test_unregistered_account_fails_over_as_unreachable(
-    carriers, standin: StandInSwitch, account
-) -> None:
-    user, _ = account()
-    standin.inbound = chain(
-        {"kind": "account", "account": user, "dial_time": 10},
-        {"kind": "forward", "uri": f"sip:18005550199@127.0.0.1:{carriers['premium'].port}"})
-    dlg = carriers["value"].invite(DID, user="carrier")
+def test_unregistered_account_fails_over_as_unreachable_to_a_forward(line, carriers) -> None:
+    ln = line(register=False, failover_unreachable="fwd:1")
+    dlg = carriers["value"].invite(ln.did, user="carrier")
     assert dlg.final is not None and dlg.final.code == 200
-    assert carriers["premium"].wait_request("INVITE").ruri.startswith("sip:18005550199@")
-    assert [r["event"] for r in standin.of("/switch/v1/inbound")] == ["new", "unreachable"]
+    # Forwards leave through the value carrier, to the forwarded number.
+    inv = carriers["value"].wait_request("INVITE")
+    assert inv.ruri.startswith("sip:4385550199@")
     carriers["value"].bye(dlg)
 
 
-def test_no_answer_after_dial_time_fails_over_as_noanswer(
-    device: SipAgent, carriers, standin: StandInSwitch
-) -> None:
-    device.uas = ring_forever
-    standin.inbound = chain(
-        {"kind": "account", "account": device.user, "dial_time": 2},  # type: ignore[attr-defined]
-        {"kind": "system", "action": "busy"})
+def test_silent_device_is_unreachable_not_noanswer(line, carriers) -> None:
+    ln = line(failover_unreachable="sys:noservice", failover_noanswer="sys:busy")
+    assert ln.phone is not None
+    ln.phone.uas = lambda ua, req: None  # registered, but never answers at all
+    dlg = carriers["value"].invite(ln.did, user="carrier", timeout=8)
+    assert dlg.final is not None and dlg.final.code == 503
+
+
+def test_no_answer_after_dial_time_fails_over_as_noanswer(line, carriers) -> None:
+    ln = line(failover_noanswer="sys:busy", dial_time="5")  # the shortest dial time
+    assert ln.phone is not None
+    ln.phone.uas = ring_forever
     t0 = time.monotonic()
-    dlg = carriers["value"].invite(DID, user="carrier", timeout=8)
+    dlg = carriers["value"].invite(ln.did, user="carrier", timeout=10)
     elapsed = time.monotonic() - t0
     assert dlg.final is not None and (dlg.final.code, dlg.final.reason) == (486, "Busy Here")
-    assert 1.8 <= elapsed < 4.0
-    assert [r["event"] for r in standin.of("/switch/v1/inbound")] == ["new", "noanswer"]
-    assert device.wait_request("CANCEL").call_id  # the ringing phone was cancelled
-
-
-def test_silent_device_is_unreachable_not_noanswer(
-    device: SipAgent, carriers, standin: StandInSwitch
-) -> None:
-    device.uas = lambda ua, req: None  # registered but never answers at all
-    standin.inbound = chain(
-        {"kind": "account", "account": device.user, "dial_time": 20},  # type: ignore[attr-defined]
-        {"kind": "none"})
-    dlg = carriers["value"].invite(DID, user="carrier", timeout=8)
-    assert dlg.final is not None and dlg.final.code == 480
-    assert [r["event"] for r in standin.of("/switch/v1/inbound")] == ["new", "unreachable"]
+    assert 4.8 <= elapsed < 7.0
+    assert ln.phone.wait_request("CANCEL").call_id  # the ringing phone was cancelled
 
 
 @pytest.mark.parametrize(("action", "code"), [("busy", 486), ("noservice", 503),
                                               ("disconnected", 404), ("hangup", 603)])
-def test_system_actions_are_replied(
-    carriers, standin: StandInSwitch, action: str, code: int
-) -> None:
-    standin.inbound = chain({"kind": "system", "action": action})
-    dlg = carriers["value"].invite(DID, user="carrier")
+def test_system_action_targets_are_replied(line, carriers, action: str, code: int) -> None:
+    ln = line(register=False, routing=f"sys:{action}")
+    dlg = carriers["value"].invite(ln.did, user="carrier")
     assert dlg.final is not None and dlg.final.code == code
 
 
-def test_explicit_sip_code_from_dialgate_is_replied(carriers, standin: StandInSwitch) -> None:
-    standin.inbound = chain({"kind": "none", "sip_code": 404, "message": "Unknown DID"})
+def test_failover_loop_back_to_the_same_did_ends_the_chain(
+    line, carriers, dialgate: RealDialgate
+) -> None:
+    ln = line()
+    assert ln.phone is not None
+    ln.phone.uas = reject(486, "Busy Here")
+    # Busy -> forward to this same DID -> its routing (the account, already tried): a loop.
+    with dialgate.db.uow() as uow:
+        accounts.add_routing_target(uow, ln.account, "fwd", "2", name="Self",
+                                    data={"number": ln.did[1:]})
+        uow.session.flush()
+        dids.set_did(uow, ln.did[1:], {"failover_busy": "fwd:2"}, actor="e2e")
+        uow.commit()
+    dlg = carriers["value"].invite(ln.did, user="carrier", timeout=8)
+    assert dlg.final is not None and dlg.final.code == 480
+    assert len([m for m in ln.phone.received if m.method == "INVITE"]) == 1
+
+
+def test_unknown_did_is_404(carriers) -> None:
     dlg = carriers["value"].invite("19995550000", user="carrier")
-    assert dlg.final is not None
-    assert (dlg.final.code, dlg.final.reason) == (404, "Unknown DID")
+    assert dlg.final is not None and dlg.final.code == 404
 
 
-def test_endless_chain_is_cut(device: SipAgent, carriers, standin: StandInSwitch) -> None:
-    device.uas = reject(486, "Busy Here")
-    standin.inbound = lambda req: {"kind": "account", "account": device.user,  # type: ignore[attr-defined]
-                                   "dial_time": 5, "chain_position": 0}
-    dlg = carriers["value"].invite(DID, user="carrier", timeout=10)
-    assert dlg.final is not None and dlg.final.code in (480, 486)
-    assert len(standin.of("/switch/v1/inbound")) <= 8
-
-
-def test_non_carrier_invite_to_a_did_is_challenged(ua: SipAgent, standin: StandInSwitch) -> None:
-    dlg = ua.invite(DID, user="stranger")
+def test_non_carrier_invite_to_a_did_is_challenged(ua: SipAgent) -> None:
+    dlg = ua.invite("15145550100", user="stranger")
     assert dlg.final is not None and dlg.final.code == 407
-    assert standin.of("/switch/v1/inbound") == []

@@ -1,11 +1,12 @@
-"""REGISTER through the generated Kamailio config: digest auth against Dialgate's subscriber
-table, no user enumeration, per-account expiry cap, TLS required for encrypted accounts."""
+"""REGISTER through the generated Kamailio config: digest auth against the HA1 digests the real
+Dialgate keeps (main and sub accounts, password changes), no user enumeration, the account's
+max_expiry cap, TLS required for encrypted accounts."""
 
 from __future__ import annotations
 
 import re
 
-from .conftest import REALM, Kamailio
+from .conftest import REALM, Kamailio, RealDialgate
 from .sip.sipclient import SipAgent
 
 
@@ -37,20 +38,20 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(ua: SipAgent, accou
 
 
 def test_expiry_above_max_expiry_is_capped(ua: SipAgent, account) -> None:
-    user, password = account(max_expiry=120)
+    user, password = account(max_expiry="120")
     answers = ua.register(user, password, expires=3600)
     assert answers[-1].code == 200
     assert _granted(ua, answers[-1].header("Contact")) == 120
 
 
 def test_lower_requested_expiry_is_kept(ua: SipAgent, account) -> None:
-    user, password = account(max_expiry=300)
+    user, password = account(max_expiry="300")
     answers = ua.register(user, password, expires=90)
     assert _granted(ua, answers[-1].header("Contact")) == 90
 
 
 def test_contact_expires_parameter_is_capped_too(ua: SipAgent, account) -> None:
-    user, password = account(max_expiry=180)
+    user, password = account(max_expiry="180")
     answers = ua.register(user, password, expires=None, contact_expires=1800)
     assert _granted(ua, answers[-1].header("Contact")) == 180
 
@@ -62,17 +63,39 @@ def test_encrypted_account_is_refused_over_udp(ua: SipAgent, account) -> None:
                                                      (403, "Encrypted SIP Required")]
 
 
-def test_encrypted_account_registers_over_tls(start_kamailio, account) -> None:
-    kam: Kamailio = start_kamailio(tls=True)
+def test_encrypted_account_registers_over_tls_only(kamailio: Kamailio, account) -> None:
     user, password = account(encrypted_sip=True)
-    assert kam.tls_port is not None
-    agent = SipAgent(("127.0.0.1", kam.tls_port), transport="tls", domain=REALM)
+    assert kamailio.tls_port is not None
+    agent = SipAgent(("127.0.0.1", kamailio.tls_port), transport="tls", domain=REALM)
     try:
         assert [a.code for a in agent.register(user, password)] == [401, 200]
     finally:
         agent.close()
-    tcp = SipAgent(kam.addr, transport="tcp", domain=REALM)
+    tcp = SipAgent(kamailio.addr, transport="tcp", domain=REALM)
     try:
         assert [a.code for a in tcp.register(user, password)] == [401, 403]
     finally:
         tcp.close()
+
+
+def test_demo_sub_account_registers_with_its_own_password(ua: SipAgent) -> None:
+    assert ua.register("100000_office", "OfficePass123", expires=0)[-1].code == 200
+    assert [a.code for a in ua.register("100000_office", "DemoPass123")] == [401, 403]
+
+
+def test_sip_password_change_takes_effect_at_once(
+    ua: SipAgent, account, dialgate: RealDialgate
+) -> None:
+    user, password = account()
+    dialgate.accounts.set(user, sip_password="NewSip-pass-42")
+    assert [a.code for a in ua.register(user, password)] == [401, 403]
+    assert [a.code for a in ua.register(user, "NewSip-pass-42")] == [401, 200]
+
+
+def test_max_expiry_change_applies_to_the_next_registration(
+    ua: SipAgent, account, dialgate: RealDialgate
+) -> None:
+    user, password = account()
+    assert _granted(ua, ua.register(user, password, expires=3600)[-1].header("Contact")) == 3600
+    dialgate.accounts.set(user, max_expiry="300")
+    assert _granted(ua, ua.register(user, password, expires=3600)[-1].header("Contact")) == 300

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
 from dialgate.entrypoints import api, portal, voipms
+from dialgate.entrypoints.switch import http as switch_http
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        switch_http.warm_up(app)
         yield
         db.dispose()
 
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     api.mount(app)
+    switch_http.mount(app)
     voipms.mount(app)
     portal.install(app)
     return app

@@ -45,6 +45,9 @@ from dialgate.services.uow import UnitOfWork
 
 API_KEY_PREFIX = "dg"
 SWITCH_TOKEN_PREFIX = "sw"  # noqa: S105 - a token prefix, not a secret
+# Marked in ``uow.touched`` when a switch token is revoked, so caches of checked tokens (the
+# switch endpoints') drop them at commit.
+SWITCH_TOKENS_CHANGED = "__switch_tokens__"
 # VoIP.ms lets customers allow every address with 0.0.0.0; we keep that meaning.
 ANY_IP = "0.0.0.0"  # noqa: S104 - a marker in a list, never bound to
 
@@ -195,6 +198,7 @@ def revoke_switch_token(uow: UnitOfWork, token_id: str) -> None:
         raise NotFound("switch token", token_id)
     if row.revoked_at is None:
         row.revoked_at = _utcnow()
+        uow.touched.add(SWITCH_TOKENS_CHANGED)
 
 
 def authenticate_switch_token(uow: UnitOfWork, token: str | None) -> KeyInfo:

@@ -127,6 +127,12 @@ class PolicyCache:
             self._last_seq = rows[-1][0]
             self.invalidate({account for _seq, account in rows})
 
+    def warm(self) -> None:
+        """Compile what every decision shares (numbering plan, rate decks, POPs) now, so the
+        first call after start-up is not the one that waits for it (about 2 s)."""
+        with self._db.uow(write=False) as uow:
+            self._shared(uow)
+
     # -- building --------------------------------------------------------------------------
 
     def _shared(

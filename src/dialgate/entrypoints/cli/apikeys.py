@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from dialgate.entrypoints.cli import switch as switch_cli
 from dialgate.entrypoints.cli.common import console, print_json, uow
 from dialgate.services import apikeys
 
@@ -119,6 +120,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"VoIP.ms API disabled for {number}", markup=False)
 
     switch_app.add_typer(token_app, name="token")
+    switch_cli.register(switch_app)
     app.add_typer(key_app, name="apikey")
     app.add_typer(switch_app, name="switch")
     app.add_typer(api_app, name="api")

@@ -27,18 +27,30 @@ _SIP_URI_RE = re.compile(r"^sips?:[A-Za-z0-9.\-\[\]:]+(;[A-Za-z0-9=._-]+)*$")
 _REALM_RE = re.compile(r"^[A-Za-z0-9.-]{1,64}$")
 
 SWITCH_CONTRACT = """\
-POST /switch/v1/authorize   (Authorization: Basic base64("kamailio:<switch token>"))
+Every request: Authorization: Basic base64("kamailio:<switch token>") (or Bearer <token>).
+Unknown request fields are ignored by Dialgate; bad ones get a 422 problem+json.
+
+POST /switch/v1/authorize
   request  {account, dialed, source_ip, pop, caller_id, transport: udp|tcp|tls, srtp: bool,
             call_id}
   response read: allow, sip_code, message (deny); action, route, carrier,
             destination.e164, caller_id, max_duration_s, rate_per_minute, increment_s,
             flat_fee, mailbox, moh_class, sip.allowed_codecs[], sip.dtmf_mode
+  HTTP error or timeout -> SIP 503 "Call Authorization Unavailable"
 POST /switch/v1/inbound
-  request  {did, event: new|busy|unreachable|noanswer, chain_position: int, caller_id,
+  request  {did, event: new|busy|unreachable|noanswer, chain: "<opaque>", caller_id,
             call_id, source_ip, pop}
-  response read: kind (account|voicemail|forward|ivr|queue|ring_group|time_condition|system|
-            none), account, uri, dial_time, action (system), sip_code + message (reply now),
-            chain_position
+  response read: kind (account|voicemail|forward|ivr|queue|ring_group|time_condition|
+            system_action|none), value, sip_user (account), forward_number (forward),
+            mailbox (voicemail), system_action (hangup|busy|noservice|disconnected|echo),
+            dial_time, chain
+  `chain` is the comma-joined list of routes tried so far, written by Dialgate; Kamailio
+  keeps it in $avp(in_chain) and sends it back unchanged with the next event, which is how
+  Dialgate detects loops (A -> B -> A) without call state. Target URIs are built here, per
+  POP: account -> the registered contact (lookup); forward -> sip:<forward_number>@<value
+  carrier>; voicemail, ivr, queue, ring_group, time_condition -> sip:<kind>-<value>@<media
+  server> with X-Dialgate-Target / -Value / -Did / -Mailbox headers.
+  HTTP 404/422 -> SIP 404; other errors -> SIP 503 "Inbound Routing Unavailable"
 POST /switch/v1/cdr
   request  {call_id, account, dialed, started_at, answered_at|null, ended_at,
             disposition: answered|busy|noanswer|failed, route|null, rate_per_minute,
@@ -85,6 +97,11 @@ def _switch_con_url(switch_url: str, token: str) -> str:
     port = f":{parts.port}" if parts.port else ""
     path = parts.path.rstrip("/")
     return f"{parts.scheme}://kamailio:{token}@{parts.hostname}{port}{path}"
+
+
+def _hostport(uri: str) -> str:
+    """``sip:host[:port][;params]`` -> ``host[:port]`` (the part after a user's ``@``)."""
+    return uri.split(":", 1)[1].split(";", 1)[0]
 
 
 def _carrier_sources(carriers: Mapping[str, str], extra: Sequence[str]) -> list[str]:
@@ -185,6 +202,8 @@ def render_kamailio_config(
         carriers=dict(carriers),
         carrier_sources=_carrier_sources(carriers, carrier_sources),
         media_server=media_server,
+        media_hostport=_hostport(media_server) if media_server else "",
+        forward_hostport=_hostport(carriers["value"]) if carriers.get("value") else "",
         ctl_socket=ctl_socket,
         children=children,
         async_workers=async_workers,

@@ -1,0 +1,157 @@
+"""The switch API: what Kamailio asks Dialgate at call time (``/switch/v1/...``).
+
+Three thin endpoints, each one service call, all behind a switch token (``SwitchCaller``:
+Bearer, or HTTP Basic ``kamailio:<token>`` because Kamailio's persistent connections can only
+carry URL credentials):
+
+- ``POST /switch/v1/authorize``: ``services.authorize.authorize_for_switch`` (the decision plus
+  the SIP settings to apply). Decisions come from the app's one ``PolicyCache``.
+- ``POST /switch/v1/inbound``: ``services.inbound.route_inbound``, flattened into the few
+  fields the Kamailio template reads. The chain of routes already tried travels through
+  Kamailio as an opaque string (``chain``): Dialgate returns it, Kamailio keeps it in an AVP
+  and sends it back with the next event, so loop detection needs no state here.
+- ``POST /switch/v1/cdr``: ``services.billing.record_cdr`` (idempotent by call id).
+
+Unknown request fields (``call_id``, ...) are ignored so the switch can send more than we
+read. Bad input is a 422 problem+json (the REST API's mapper).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from dialgate.domain.errors import ValidationFailed
+from dialgate.domain.policy import AuthorizeRequest
+from dialgate.entrypoints.api.deps import DbDep, SwitchCaller
+from dialgate.services import billing, inbound
+from dialgate.services.authorize import PolicyCache, authorize_for_switch
+
+log = logging.getLogger("dialgate.switch")
+router = APIRouter(prefix="/switch/v1", tags=["switch"])
+
+CHAIN_SEPARATOR = ","
+MAX_CHAIN = 16  # more legs than any failover chain can have (routing + 3 failovers + forwards)
+_cache_lock = threading.Lock()
+
+
+def policy_cache(app: FastAPI) -> PolicyCache:
+    """The process-wide cache of compiled policies: one per app, built by ``warm_up`` at
+    start-up or, failing that, on first use."""
+    state = app.state
+    cache: PolicyCache | None = getattr(state, "policy_cache", None)
+    if cache is None:
+        with _cache_lock:
+            cache = getattr(state, "policy_cache", None)
+            if cache is None:
+                cache = PolicyCache(state.db)
+                state.policy_cache = cache
+    return cache
+
+
+class AuthorizeIn(BaseModel):
+    """The authorize request of the call-policy contract (extra fields ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    account: str = Field(min_length=1, max_length=64)
+    dialed: str = Field(min_length=1, max_length=64)
+    source_ip: str | None = None
+    pop: str | None = Field(default=None, max_length=32)
+    caller_id: str | None = Field(default=None, max_length=64)
+    transport: str = "udp"
+    srtp: bool = False
+
+
+class InboundIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    did: str = Field(min_length=1, max_length=32)
+    event: str = "new"
+    chain: str = Field(default="", max_length=2048)
+
+
+def decode_chain(chain: str) -> list[str]:
+    """The routes tried so far, from the opaque string Kamailio echoes back."""
+    tried = [part for part in chain.split(CHAIN_SEPARATOR) if part]
+    if len(tried) > MAX_CHAIN or any(len(part) > 128 or ":" not in part for part in tried):
+        raise ValidationFailed.single("chain", "invalid_chain", "is not a chain Dialgate sent")
+    return tried
+
+
+def switch_inbound_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """Flatten ``InboundResult.to_json()`` into what ``kamailio.cfg`` reads (see
+    ``SWITCH_CONTRACT``); strings are never null so Kamailio's jansson can compare them."""
+    target = result["target"]
+    return {
+        "did": result["did"],
+        "account": result["account"],
+        "event": result["event"],
+        "position": result["position"],
+        "kind": target["kind"],
+        "value": target["value"],
+        "sip_user": target["sip_user"] or "",
+        "forward_number": target["forward_number"] or "",
+        "mailbox": target["mailbox"] or "",
+        "system_action": target["system_action"] or "",
+        "dial_time": result["dial_time_s"],
+        "cnam_lookup": result["cnam_lookup"],
+        "loop_detected": result["loop_detected"],
+        "pop": result["pop"],
+        "chain": CHAIN_SEPARATOR.join(result["tried"]),
+    }
+
+
+@router.post("/authorize")
+async def authorize(request: Request, body: AuthorizeIn, switch: SwitchCaller) -> dict[str, Any]:
+    """Decide one outbound call. ``async``: the decision is in memory (a compiled snapshot);
+    only the first call of an account, or a change notice, touches the database."""
+    call = AuthorizeRequest.checked(
+        body.account,
+        body.dialed,
+        source_ip=body.source_ip or None,
+        pop=body.pop or None,
+        caller_id=body.caller_id or None,
+        transport=body.transport.lower(),
+        srtp=body.srtp,
+    )
+    return authorize_for_switch(policy_cache(request.app), call)
+
+
+@router.post("/inbound")
+def route_inbound(db: DbDep, body: InboundIn, switch: SwitchCaller) -> dict[str, Any]:
+    """Where a DID call goes next: after ``new``, or after the leg the chain ended on was
+    busy / unreachable / unanswered."""
+    tried = decode_chain(body.chain)
+    with db.uow(write=False) as uow:
+        result = inbound.route_inbound(uow, body.did, event=body.event, tried=tried)
+        return switch_inbound_answer(result.to_json())
+
+
+@router.post("/cdr")
+def record_cdr(
+    db: DbDep, payload: Annotated[dict[str, Any], Body()], switch: SwitchCaller
+) -> dict[str, Any]:
+    """Record and rate a finished call; the same call id twice is charged once."""
+    with db.uow() as uow:
+        result = billing.record_cdr(uow, payload)
+        uow.commit()
+    return result.to_json()
+
+
+def warm_up(app: FastAPI) -> None:
+    """Build the policy cache and compile the numbering plan before the first call (run at
+    start-up). A database that is not migrated yet only delays this to the first call."""
+    try:
+        policy_cache(app).warm()
+    except SQLAlchemyError as exc:
+        log.warning("switch policy cache not warmed at start-up: %s", exc.__class__.__name__)
+
+
+def mount(app: FastAPI) -> None:
+    app.include_router(router)

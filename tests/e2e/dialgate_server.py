@@ -1,0 +1,131 @@
+"""A real Dialgate for the SIP end-to-end tests: a fresh database (SQLite file or PostgreSQL),
+migrated, with the demo data and a switch token, served by uvicorn (``create_app``) in a
+subprocess on 127.0.0.1, so tests can stop it and start it again like an operator would."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from dialgate.adapters.db import migrate
+from dialgate.adapters.rate_data import demo_rates
+from dialgate.domain.rating import Rate
+from dialgate.services import accounts, apikeys, demo, rates
+from dialgate.services.uow import Database
+
+from .sip.sipclient import free_port
+
+
+@dataclass
+class DialgateServer:
+    db_url: str
+    log: Path
+    port: int = field(default_factory=free_port)
+    token: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def prepare(self, *, extra_rates: Mapping[str, Sequence[Rate]] | None = None) -> Database:
+        """Migrate, load the demo (plus ``extra_rates`` per route), create the switch token;
+        returns a Database on it."""
+        migrate.upgrade(self.db_url)
+        db = Database(self.db_url)
+        if db.dialect == "sqlite":
+            # Kamailio reads the subscriber table while Dialgate and the tests write.
+            with db.uow() as uow:
+                uow.session.execute(text("PRAGMA journal_mode=WAL"))
+                uow.commit()
+        with db.uow() as uow:
+            demo.load_demo(uow)
+            for route, extra in (extra_rates or {}).items():
+                rates.replace_deck(uow, route, [*demo_rates(route), *extra])
+            _info, self.token = apikeys.create_switch_token(uow, name="e2e-montreal1")
+            uow.commit()
+        return db
+
+    def start(self, *, workers: int = 1, extra: tuple[str, ...] = ()) -> None:
+        env = {**os.environ, "DIALGATE_DATABASE_URL": self.db_url}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory",
+                 "dialgate.entrypoints.web:create_app", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--workers", str(workers), "--no-access-log",
+                 "--log-level", "warning", *extra],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dialgate exited:\n" + self.log.read_text()[-3000:])
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("dialgate not ready:\n" + self.log.read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        # The port must really be free before a restart on it.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.05)
+
+
+@dataclass
+class TestAccounts:
+    """Dialgate accounts made through the services, as the portal or the API would."""
+
+    db: Database
+    prefix: str
+    seq: int = 0
+
+    def create(self, *, balance: str = "10.00", **settings: Any) -> tuple[str, str]:
+        self.seq += 1
+        number = f"{self.prefix}{self.seq:04d}"
+        password = f"Sip{number}pass"
+        with self.db.uow() as uow:
+            accounts.create_account(uow, number=number, email=f"u{number}@example.com",
+                                    password=password, balance=Decimal(balance), actor="e2e")
+            uow.commit()
+        if settings:
+            self.set(number, **settings)
+        return number, password
+
+    def set(self, subject: str, **settings: Any) -> None:
+        with self.db.uow() as uow:
+            accounts.update_settings(uow, subject, {k: _text(v) for k, v in settings.items()},
+                                     actor="e2e")
+            uow.commit()
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

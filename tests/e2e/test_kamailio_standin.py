@@ -1,0 +1,118 @@
+"""What only a programmable backend can provoke: Kamailio's side of the switch contract when
+Dialgate hangs, is slow, or answers an endless chain, and the exact request Kamailio sends.
+(Everything Dialgate decides is tested against the real Dialgate in the other modules.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from .conftest import REALM, Kamailio
+from .sip.sipclient import SipAgent, reject
+from .standin import StandInSwitch, allow
+
+
+@pytest.fixture
+def sua(standin_pop: Kamailio) -> Iterator[SipAgent]:
+    agent = SipAgent(standin_pop.addr, domain=REALM)
+    yield agent
+    agent.close()
+
+
+@pytest.fixture
+def caller(sua: SipAgent, account: Callable[..., tuple[str, str]]) -> tuple[str, str]:
+    user, password = account()
+    assert sua.register(user, password)[-1].code == 200
+    return user, password
+
+
+def test_authorize_request_carries_the_contract_fields(
+    sua: SipAgent, caller, standin: StandInSwitch
+) -> None:
+    user, password = caller
+    sua.invite("5145551234", user=user, password=password, srtp=True)
+    req = [r for r in standin.requests if r.path == "/switch/v1/authorize"][-1]
+    assert req.headers["authorization"].startswith("Basic ")
+    body = req.body
+    assert body["account"] == user
+    assert body["dialed"] == "5145551234"
+    assert body["source_ip"] == "127.0.0.1"
+    assert body["pop"] == "montreal1"
+    assert body["caller_id"] == user
+    assert body["transport"] == "udp"
+    assert body["srtp"] is True
+    assert body["call_id"]
+
+
+def test_plain_rtp_offer_is_reported_as_no_srtp(
+    sua: SipAgent, caller, standin: StandInSwitch
+) -> None:
+    user, password = caller
+    sua.invite("5145551234", user=user, password=password)
+    assert standin.of("/switch/v1/authorize")[-1]["srtp"] is False
+
+
+def test_tollfree_call_goes_to_the_american_carrier_when_decided(
+    standin_pop: Kamailio, sua: SipAgent, caller, standin: StandInSwitch
+) -> None:
+    standin.authorize = lambda req: allow(route="value", carrier="american",
+                                          destination={"e164": "18005551234"})
+    user, password = caller
+    dlg = sua.invite("8005551234", user=user, password=password)
+    assert dlg.final is not None and dlg.final.code == 200
+    assert standin_pop.carriers["tollfree_us"].wait_request("INVITE").ruri.startswith(
+        "sip:18005551234@")
+    sua.bye(dlg)
+
+
+def test_hung_dialgate_gives_503_within_the_timeout(
+    sua: SipAgent, caller, standin: StandInSwitch
+) -> None:
+    user, password = caller
+    standin.delay_s = 3.0  # hangs longer than http_timeout_s=1
+    t0 = time.monotonic()
+    dlg = sua.invite("5145551234", user=user, password=password, timeout=6)
+    elapsed = time.monotonic() - t0
+    assert dlg.final is not None
+    assert (dlg.final.code, dlg.final.reason) == (503, "Call Authorization Unavailable")
+    assert elapsed < 2.0
+
+
+def test_sip_keeps_flowing_while_dialgate_is_slow(
+    standin_pop: Kamailio, caller, standin: StandInSwitch
+) -> None:
+    standin.delay_s = 0.8
+    user, password = caller
+    callers = [SipAgent(standin_pop.addr, domain=REALM) for _ in range(4)]
+    try:
+        for c in callers:
+            c.invite("5145551234", user=user, password=password, wait_final=False)
+        probe = SipAgent(standin_pop.addr, domain=REALM)
+        t0 = time.monotonic()
+        assert probe.options().code == 200
+        assert time.monotonic() - t0 < 0.2
+        probe.close()
+    finally:
+        for c in callers:
+            c.close()
+
+
+def test_endless_inbound_chain_is_cut_by_kamailio(
+    standin_pop: Kamailio, account, standin: StandInSwitch
+) -> None:
+    user, password = account()
+    phone = SipAgent(standin_pop.addr, domain=REALM, uas=reject(486, "Busy Here"))
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        # A broken backend that never ends the chain: Kamailio's own hop limit does.
+        standin.inbound = lambda req: {"kind": "account", "sip_user": user, "dial_time": 5,
+                                       "chain": req.get("chain", "") + "x:1,"}
+        dlg = standin_pop.carriers["value"].invite("15145550100", user="carrier", timeout=10)
+        assert dlg.final is not None and dlg.final.code in (480, 486)
+        asks = standin.of("/switch/v1/inbound")
+        assert 2 <= len(asks) <= 8
+        assert asks[1]["chain"] == "x:1," and asks[1]["event"] == "busy"
+    finally:
+        phone.close()
