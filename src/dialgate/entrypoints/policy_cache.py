@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
 from dialgate.services.authorize import PolicyCache
 from dialgate.services.uow import Database
@@ -20,9 +20,9 @@ from dialgate.services.uow import Database
 _create_lock = threading.Lock()
 
 
-def get_policy_cache(request: Request) -> PolicyCache:
+def app_policy_cache(app: FastAPI) -> PolicyCache:
     """``app.state.policy_cache``, created once from ``app.state.db`` if nobody has yet."""
-    state = request.app.state
+    state = app.state
     cache: PolicyCache | None = getattr(state, "policy_cache", None)
     if cache is None:
         with _create_lock:
@@ -32,6 +32,11 @@ def get_policy_cache(request: Request) -> PolicyCache:
                 cache = PolicyCache(db)
                 state.policy_cache = cache
     return cache
+
+
+def get_policy_cache(request: Request) -> PolicyCache:
+    """The FastAPI dependency form of ``app_policy_cache``."""
+    return app_policy_cache(request.app)
 
 
 PolicyCacheDep = Annotated[PolicyCache, Depends(get_policy_cache)]

@@ -19,7 +19,6 @@ read. Bad input is a 422 problem+json (the REST API's mapper).
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Request
@@ -29,29 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
 from dialgate.entrypoints.api.deps import DbDep, SwitchCaller
+from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.services import billing, inbound
-from dialgate.services.authorize import PolicyCache, authorize_for_switch
+from dialgate.services.authorize import authorize_for_switch
 
 log = logging.getLogger("dialgate.switch")
 router = APIRouter(prefix="/switch/v1", tags=["switch"])
 
 CHAIN_SEPARATOR = ","
 MAX_CHAIN = 16  # more legs than any failover chain can have (routing + 3 failovers + forwards)
-_cache_lock = threading.Lock()
-
-
-def policy_cache(app: FastAPI) -> PolicyCache:
-    """The process-wide cache of compiled policies: one per app, built by ``warm_up`` at
-    start-up or, failing that, on first use."""
-    state = app.state
-    cache: PolicyCache | None = getattr(state, "policy_cache", None)
-    if cache is None:
-        with _cache_lock:
-            cache = getattr(state, "policy_cache", None)
-            if cache is None:
-                cache = PolicyCache(state.db)
-                state.policy_cache = cache
-    return cache
 
 
 class AuthorizeIn(BaseModel):
@@ -120,7 +105,7 @@ async def authorize(request: Request, body: AuthorizeIn, switch: SwitchCaller) -
         transport=body.transport.lower(),
         srtp=body.srtp,
     )
-    return authorize_for_switch(policy_cache(request.app), call)
+    return authorize_for_switch(app_policy_cache(request.app), call)
 
 
 @router.post("/inbound")
@@ -148,7 +133,7 @@ def warm_up(app: FastAPI) -> None:
     """Build the policy cache and compile the numbering plan before the first call (run at
     start-up). A database that is not migrated yet only delays this to the first call."""
     try:
-        policy_cache(app).warm()
+        app_policy_cache(app).warm()
     except SQLAlchemyError as exc:
         log.warning("switch policy cache not warmed at start-up: %s", exc.__class__.__name__)
 
