@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -199,3 +201,36 @@ def test_authorize_cli_prints_the_decision_as_json(sqlite_url: str) -> None:
 def test_unknown_route_is_rejected(db: Database) -> None:
     with db.uow() as uow, pytest.raises(ValidationFailed):
         rates.replace_deck(uow, "gold", [])
+
+
+def test_background_refresher_applies_other_processes_changes_without_sql_in_requests(
+    db: Database,
+) -> None:
+    seed(db)
+    cache = PolicyCache(db, poll_interval=0.05)
+    assert ask(cache, "100000", UK_MOBILE) == "international_disabled"
+    cache.start_refresher()
+    try:
+        other = Database(db.url)  # another process: no shared commit hook
+        with other.uow() as uow:
+            accounts.update_settings(uow, "100000", {"allow_international": "1"}, actor="t")
+            uow.commit()
+        other.dispose()
+        deadline = time.monotonic() + 5
+        while ask(cache, "100000", UK_MOBILE) != "ok":
+            assert time.monotonic() < deadline, "the refresher never applied the change"
+            time.sleep(0.02)
+        statements: list[str] = []
+        listener = lambda *args: statements.append(  # noqa: E731
+            f"{threading.current_thread().name}: {args[2]}"
+        )
+        event.listen(db.engine, "before_cursor_execute", listener)
+        for _ in range(20):
+            assert ask(cache, "100000", UK_MOBILE) == "ok"
+        time.sleep(0.2)
+        event.remove(db.engine, "before_cursor_execute", listener)
+        # Only the refresher thread reads the feed; requests (this thread) do no SQL.
+        assert statements
+        assert all(s.startswith("policy-refresh") for s in statements)
+    finally:
+        cache.stop_refresher()

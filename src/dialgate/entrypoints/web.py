@@ -3,16 +3,21 @@ endpoints and the portal (each mounted by its own entrypoint package)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
 from dialgate.entrypoints import api, portal, voipms
+from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,7 +27,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         switch_http.warm_up(app)
+        cache = None
+        try:
+            cache = app_policy_cache(app)
+            cache.start_refresher()
+        except SQLAlchemyError:  # not migrated yet: requests poll the feed themselves later
+            log.warning("policy cache refresher not started", exc_info=True)
         yield
+        if cache is not None:
+            cache.stop_refresher()
         db.dispose()
 
     app = FastAPI(title="Dialgate", version=__version__, lifespan=lifespan)

@@ -10,11 +10,13 @@ call ``authorize_call``. Decisions come from compiled, immutable snapshots held 
 - the cache reads that feed at most every ``poll_interval`` seconds (one indexed query for the
   rows after the last sequence number it saw) and drops the snapshots it names, so a change made
   by any process (CLI, another worker, the portal) is enforced everywhere within that interval;
+  in the web app a background thread does that read (``start_refresher``), not the requests;
 - changes committed through the same ``Database`` are applied at once (commit hook).
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
 from dialgate.adapters.numbering_data import compile_numbering_plan
@@ -35,6 +38,7 @@ from dialgate.services import accounts, rates
 from dialgate.services.uow import Database, UnitOfWork
 
 Resolver = Callable[[str], Iterable[str]]
+log = logging.getLogger(__name__)
 
 
 def resolve_host(name: str) -> list[str]:
@@ -94,6 +98,11 @@ class PolicyCache:
         self._pops: Mapping[str, str] | None = None
         self._last_seq = 0
         self._next_poll = 0.0
+        # Bumped by every invalidation: a snapshot built while one happened may be stale and is
+        # not kept.
+        self._generation = 0
+        self._refresher: threading.Thread | None = None
+        self._stop_refresh = threading.Event()
         db.after_commit_hooks.append(self.invalidate)
         with db.uow(write=False) as uow:
             self._last_seq = uow.session.scalar(select(func.max(PolicyChangeRow.seq))) or 0
@@ -102,6 +111,7 @@ class PolicyCache:
 
     def invalidate(self, accounts_changed: Iterable[str]) -> None:
         with self._lock:
+            self._generation += 1
             for account in accounts_changed:
                 if account == rates.ALL_ACCOUNTS:
                     self._entries.clear()
@@ -112,9 +122,9 @@ class PolicyCache:
                 ]:
                     del self._entries[subject]
 
-    def _poll(self) -> None:
+    def _poll(self, *, force: bool = False) -> None:
         now = self._clock()
-        if now < self._next_poll:
+        if now < self._next_poll and not force:
             return
         self._next_poll = now + self._poll_interval
         with self._db.uow(write=False) as uow:
@@ -126,6 +136,32 @@ class PolicyCache:
         if rows:
             self._last_seq = rows[-1][0]
             self.invalidate({account for _seq, account in rows})
+
+    def start_refresher(self) -> None:
+        """Read the change feed from a background thread, so that no request ever does SQL
+        for it (the web app does this; the CLI polls inline)."""
+        if self._refresher is not None:
+            return
+        self._stop_refresh.clear()
+        self._refresher = threading.Thread(
+            target=self._refresh_loop, name="policy-refresh", daemon=True
+        )
+        self._refresher.start()
+
+    def stop_refresher(self) -> None:
+        if self._refresher is None:
+            return
+        self._stop_refresh.set()
+        self._refresher.join(timeout=5)
+        self._refresher = None
+
+    def _refresh_loop(self) -> None:
+        while not self._stop_refresh.wait(self._poll_interval):
+            try:
+                self._poll(force=True)
+            except SQLAlchemyError:
+                # The database may be briefly unreachable; keep serving what we have.
+                log.warning("policy change feed could not be read; retrying", exc_info=True)
 
     def warm(self) -> None:
         """Compile what every decision shares (numbering plan, rate decks, POPs) now, so the
@@ -201,12 +237,15 @@ class PolicyCache:
         return _Entry(snapshot, sip)
 
     def _entry(self, subject: str) -> _Entry:
-        self._poll()
+        if self._refresher is None:
+            self._poll()
         entry = self._entries.get(subject)
         if entry is None:
+            generation = self._generation
             entry = self._build(subject)
             with self._lock:
-                self._entries[subject] = entry
+                if generation == self._generation:
+                    self._entries[subject] = entry
         return entry
 
     def snapshot(self, subject: str) -> PolicySnapshot | None:
