@@ -28,12 +28,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
 from dialgate.entrypoints.api.deps import DbDep, SwitchCaller
+from dialgate.entrypoints.api.problems import problem_responses
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.services import billing, inbound
 from dialgate.services.authorize import authorize_for_switch
 
 log = logging.getLogger("dialgate.switch")
-router = APIRouter(prefix="/switch/v1", tags=["switch"])
+# 401: no or a wrong switch token (customer keys are refused too); 422: bad input.
+router = APIRouter(
+    prefix="/switch/v1", tags=["switch"], responses=problem_responses(401, 422)
+)
 
 CHAIN_SEPARATOR = ","
 MAX_CHAIN = 16  # more legs than any failover chain can have (routing + 3 failovers + forwards)
