@@ -7,7 +7,7 @@ a sub account is addressed as ``<main>_<username>`` and only ever looked up unde
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -154,14 +154,20 @@ def policy_changed(uow: UnitOfWork, account: AccountRow) -> None:
     uow.touched.add(account.number)
 
 
-def _audit(
-    uow: UnitOfWork, account: AccountRow, subject: str, actor: str, changes: tuple[s.Change, ...]
+def audit(
+    uow: UnitOfWork,
+    account: AccountRow,
+    changes: Sequence[s.Change],
+    *,
+    subject: str | None = None,
+    actor: str = "system",
 ) -> None:
+    """Append changes to the account's audit log (values already redacted by the caller)."""
     for change in changes:
         uow.session.add(
             AuditRow(
                 account_id=account.id,
-                subject=subject,
+                subject=subject or account.number,
                 actor=actor,
                 key=change.key,
                 old=change.old,
@@ -350,7 +356,7 @@ def update_settings(
             password=outcome.secrets.get("sip_password"),
             effective=_sub_effective(main, outcome.values),
         )
-    _audit(uow, account, subject, actor, outcome.changes)
+    audit(uow, account, outcome.changes, subject=subject, actor=actor)
     policy_changed(uow, account)
     notifications.on_settings_changed(uow, account, subject, outcome.changes)
     return outcome
@@ -392,7 +398,13 @@ def create_subaccount(
     uow.session.add(sub)
     uow.session.flush()
     _set_subscriber(uow, name, password=password, effective=_sub_effective(main, outcome.values))
-    _audit(uow, account, name, actor, (s.Change("subaccount", "", "created"), *outcome.changes))
+    audit(
+        uow,
+        account,
+        (s.Change("subaccount", "", "created"), *outcome.changes),
+        subject=name,
+        actor=actor,
+    )
     policy_changed(uow, account)
     return sub
 
@@ -429,7 +441,9 @@ def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
         raise Conflict("account_with_dids", f"{sub.name} cannot be deleted: {where} route to it")
     uow.session.execute(delete(SubscriberRow).where(SubscriberRow.username == sub.name))
     uow.session.delete(sub)
-    _audit(uow, account, sub.name, actor, (s.Change("subaccount", "created", "deleted"),))
+    audit(
+        uow, account, (s.Change("subaccount", "created", "deleted"),), subject=sub.name, actor=actor
+    )
     policy_changed(uow, account)
 
 

@@ -27,7 +27,6 @@ from dialgate.adapters import passwords
 from dialgate.adapters.db.models import (
     AccountRow,
     ApiKeyRow,
-    AuditRow,
     SwitchTokenRow,
     VoipmsApiRow,
 )
@@ -108,16 +107,7 @@ def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> t
         created_at=_utcnow(),
     )
     uow.session.add(row)
-    uow.session.add(
-        AuditRow(
-            account_id=account.id,
-            subject=account.number,
-            actor="system",
-            key="api_key",
-            old="",
-            new=f"created {ident}",
-        )
-    )
+    accounts.audit(uow, account, [s.Change("api_key", "", f"created {ident}")])
     return KeyInfo(ident, row.name, row.created_at, None), token
 
 
@@ -138,15 +128,8 @@ def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
         raise NotFound("API key", key_id)
     if row.revoked_at is None:
         row.revoked_at = _utcnow()
-        uow.session.add(
-            AuditRow(
-                account_id=account.id,
-                subject=account.number,
-                actor="system",
-                key="api_key",
-                old=f"created {key_id}",
-                new=f"revoked {key_id}",
-            )
+        accounts.audit(
+            uow, account, [s.Change("api_key", f"created {key_id}", f"revoked {key_id}")]
         )
 
 
@@ -277,16 +260,7 @@ def enable_voipms_api(
     row.enabled = True
     row.password_hash = passwords.hash_password(password)
     row.allowed_ips = {"ips": ips}
-    uow.session.add(
-        AuditRow(
-            account_id=account.id,
-            subject=account.number,
-            actor="system",
-            key="voipms_api",
-            old=s.MASK,
-            new=f"enabled; IPs: {_ip_list(ips)}",
-        )
-    )
+    accounts.audit(uow, account, [s.Change("voipms_api", s.MASK, f"enabled; IPs: {_ip_list(ips)}")])
     changes: list[s.Change] = []
     if not was_enabled:
         changes.append(s.Change("voipms_api", "disabled", "enabled"))
@@ -304,16 +278,7 @@ def disable_voipms_api(uow: UnitOfWork, account_number: str) -> None:
     row = uow.session.get(VoipmsApiRow, account.id)
     if row is not None and row.enabled:
         row.enabled = False
-        uow.session.add(
-            AuditRow(
-                account_id=account.id,
-                subject=account.number,
-                actor="system",
-                key="voipms_api",
-                old="enabled",
-                new="disabled",
-            )
-        )
+        accounts.audit(uow, account, [s.Change("voipms_api", "enabled", "disabled")])
         notifications.on_api_changed(uow, account, [s.Change("voipms_api", "enabled", "disabled")])
 
 

@@ -147,7 +147,7 @@ def add_did(
         s.Change("did", "", "created"),
         *(s.Change(k, "", _display(v)) for k, v in values.items() if k in parsed),
     )
-    accounts._audit(uow, account, digits, actor, created)
+    accounts.audit(uow, account, created, subject=digits, actor=actor)
     if values["e911_enabled"]:
         accounts.policy_changed(uow, account)
     return view(account.number, row)
@@ -184,7 +184,7 @@ def set_did(
         return ()
     for key, value in parsed.items():
         setattr(row, key, value)
-    accounts._audit(uow, owner, row.number, actor, changed)
+    accounts.audit(uow, owner, changed, subject=row.number, actor=actor)
     if any(c.key in POLICY_KEYS for c in changed):
         accounts.policy_changed(uow, owner)
     notifications.on_did_changed(uow, owner, row.number, changed)
