@@ -8,21 +8,18 @@ prints what the library returned or raised.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from dialgate.services import accounts, apikeys, billing, dids
 from dialgate.services.uow import Database
 from tests.support.client_envs import client_python
+from tests.support.server import running_server
 
 DRIVERS = Path(__file__).parent / "clients"
 EMAIL = "alice@example.com"
@@ -55,45 +52,9 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         billing.deposit(uow, "100000", "25.00")
         uow.commit()
     db.dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DIALGATE_DATABASE_URL": url,
-        "DIALGATE_ENVIRONMENT": "test",
-        "DIALGATE_SECRET_KEY": "test-secret-key-0123456789abcdef",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "dialgate.entrypoints.web:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the Dialgate server did not start")
-            time.sleep(0.2)
+    log = tmp_path_factory.mktemp("clients-log") / "server.log"
+    with running_server(url, free_port(), log) as base:
         yield f"{base}/api/v1/rest.php"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def drive(client: str, url: str) -> dict[str, Any]:

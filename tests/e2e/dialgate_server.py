@@ -4,12 +4,8 @@ subprocess on 127.0.0.1, so tests can stop it and start it again like an operato
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 
 from dialgate.adapters.db import migrate
@@ -25,6 +20,7 @@ from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.rating import Rate
 from dialgate.services import accounts, apikeys, demo, rates
 from dialgate.services.uow import Database
+from tests.support.server import start_server, stop_server
 
 from .sip.sipclient import free_port
 
@@ -60,34 +56,12 @@ class DialgateServer:
         return db
 
     def start(self, *, workers: int = 1, extra: tuple[str, ...] = ()) -> None:
-        env = {**os.environ, "DIALGATE_DATABASE_URL": self.db_url}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory",
-                 "dialgate.entrypoints.web:create_app", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", str(workers), "--no-access-log",
-                 "--log-level", "warning", *extra],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dialgate exited:\n" + self.log.read_text()[-3000:])
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("dialgate not ready:\n" + self.log.read_text()[-3000:])
+        self.proc = start_server(self.db_url, self.port, self.log, workers=workers, extra=extra)
 
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(5)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+        stop_server(self.proc)
         self.proc = None
         # The port must really be free before a restart on it.
         deadline = time.monotonic() + 5

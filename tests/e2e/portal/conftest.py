@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from dialgate.adapters.db import migrate
 from dialgate.services import accounts, demo
 from dialgate.services.uow import Database
+from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -73,48 +70,9 @@ def e2e_db(e2e_db_url: str) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def base_url(e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DIALGATE_DATABASE_URL": e2e_db_url,
-        "DIALGATE_ENVIRONMENT": "test",
-    }
-    log = (tmp_path_factory.mktemp("e2e-log") / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "dialgate.entrypoints.web:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: see {log.name}") from None
-                time.sleep(0.1)
+    log = tmp_path_factory.mktemp("e2e-log") / "server.log"
+    with running_server(e2e_db_url, _free_port(), log) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="session")
