@@ -57,7 +57,7 @@ Content-Length: 0
   <recv response="407" auth="true"/>
   <send><![CDATA[
 ACK sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]
 From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
 To: <sip:[field0]@{realm}>[peer_tag_param]
 Call-ID: [call_id]
@@ -88,7 +88,7 @@ Content-Length: 0
   <label id="ack"/>
   <send><![CDATA[
 ACK sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-7]
 From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
 To: <sip:[field0]@{realm}>[peer_tag_param]
 Call-ID: [call_id]
@@ -232,7 +232,25 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def run_step(work: Path, port: int, rate: int, calls: int) -> dict[str, Any]:
+def session_cpu(sid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of one session."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()  # state ppid pgrp session ... utime stime
+        if int(fields[3]) == sid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_step(work: Path, port: int, rate: int, calls: int,
+             sessions: dict[str, int]) -> dict[str, Any]:
+    """One sipp run at ``rate``; also the CPU each part used (cores = CPU seconds / wall)."""
     step = work / f"step-{port}-{rate}"
     step.mkdir()
     stat, rtt_glob = step / "stat.csv", "uac_*_rtt.csv"
@@ -241,9 +259,14 @@ def run_step(work: Path, port: int, rate: int, calls: int) -> dict[str, Any]:
            "-l", str(max(200, rate)), "-nostdin", "-timeout", "60", "-timeout_error",
            "-recv_timeout", "5000", "-trace_stat", "-stf", str(stat), "-fd", "1",
            "-trace_rtt", "-rtt_freq", "1", f"127.0.0.1:{port}"]
+    before = {name: session_cpu(sid) for name, sid in sessions.items()}
     t0 = time.monotonic()
-    subprocess.run(cmd, cwd=step, capture_output=True, timeout=180, check=False)
+    uac = subprocess.Popen(cmd, cwd=step, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, _status, usage = os.wait4(uac.pid, 0)
+    uac.returncode = 0  # reaped by wait4
     wall = time.monotonic() - t0
+    cpu = {name: session_cpu(sid) - before[name] for name, sid in sessions.items()}
+    cpu["sipp"] = cpu.get("sipp", 0.0) + usage.ru_utime + usage.ru_stime
     ok = failed = 0
     with stat.open() as f:
         rows = list(csv.DictReader(f, delimiter=";"))
@@ -263,11 +286,15 @@ def run_step(work: Path, port: int, rate: int, calls: int) -> dict[str, Any]:
 
     return {"rate": rate, "calls": calls, "ok": ok, "failed": failed,
             "fail_pct": round(100 * (calls - ok) / calls, 2), "cps": round(ok / wall, 1),
-            "p50_ms": pct(50), "p99_ms": pct(99)}
+            "p50_ms": pct(50), "p99_ms": pct(99),
+            "cores": {name: round(used / wall, 2) for name, used in cpu.items()},
+            "cpu_ms_per_call": {name: round(1000 * used / max(ok, 1), 3)
+                                for name, used in cpu.items()}}
 
 
 def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: str,
-               token: str, db_url: str, carrier_port: int) -> dict[str, Any]:
+               token: str, db_url: str, carrier_port: int,
+               sessions: dict[str, int]) -> dict[str, Any]:
     port = free_port()
     mode_dir = work / ("bare" if bare else "dialgate")
     cfg = write_kamailio_files(
@@ -281,14 +308,15 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
         pike_density=None, bare=bare, debug=1)
     log = mode_dir / "kamailio.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(["kamailio", "-DD", "-E", "-m", "512", "-f", str(cfg),
+        proc = subprocess.Popen(["kamailio", "-DD", "-E", "-m", "512", "-x", "tlsf", "-f", str(cfg),
                                  "-Y", str(mode_dir)], stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         wait_sip(port, proc, log)
         steps, best = [], None
         for rate in args.rates:
-            step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds))
+            step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds),
+                            {"kamailio": proc.pid, **sessions})
             steps.append(step)
             if not args.json:
                 print(("bare    " if bare else "dialgate") + " " + json.dumps(step), flush=True)
@@ -335,10 +363,12 @@ def main() -> None:
          "-nostdin", "-nd"], cwd=work, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
     try:
+        # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
+        sessions = {"dialgate": dialgate.pid, "sipp": carrier.pid}
         with_http = bench_mode(args, work, bare=False, switch_url=switch_url, token=token,
-                               db_url=db_url, carrier_port=carrier_port)
+                               db_url=db_url, carrier_port=carrier_port, sessions=sessions)
         bare = bench_mode(args, work, bare=True, switch_url=switch_url, token=token,
-                          db_url=db_url, carrier_port=carrier_port)
+                          db_url=db_url, carrier_port=carrier_port, sessions=sessions)
     finally:
         stop(carrier)
         stop(dialgate)
