@@ -12,7 +12,7 @@ submission (even a concurrent one, which waits on the first's unique-index entry
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain import settings as s
-from dialgate.domain.errors import Conflict, ValidationFailed
+from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.services import accounts, notifications
 from dialgate.services.uow import UnitOfWork
 
@@ -103,16 +103,63 @@ class CdrResult:
         }
 
 
-def _insert_ignoring_duplicates(uow: UnitOfWork, values: dict[str, Any]) -> bool:
+def _cdr_values(record: b.CallRecord, account: AccountRow, price: b.Price) -> dict[str, Any]:
+    return {
+        "call_id": record.call_id,
+        "account_id": account.id,
+        "caller": record.account,
+        "dialed": record.dialed,
+        "started_at": record.started_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "disposition": record.disposition,
+        "route": record.route,
+        "rate_per_minute": record.rate_per_minute,
+        "increment_s": record.increment_s,
+        "flat_fee": record.flat_fee,
+        "duration_s": price.duration_s,
+        "billed_s": price.billed_s,
+        "cost": price.cost,
+    }
+
+
+def _insert_ignoring_duplicates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert call records; the call ids actually inserted (a known call id is skipped).
+
+    One statement with the rows as parameters (SQLAlchemy's "insertmanyvalues"): it is
+    compiled once and cached, whatever the batch size, unlike ``.values(rows)``."""
+    if not rows:
+        return set()
     table = CdrRow.__table__
     dialect = postgresql if uow.dialect == "postgresql" else sqlite
     stmt = (
         dialect.insert(table)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["call_id"])
-        .returning(table.c.id)
+        .returning(table.c.call_id)
     )
-    return uow.session.execute(stmt).first() is not None
+    return set(uow.session.scalars(stmt, rows))
+
+
+def _charge(uow: UnitOfWork, account: AccountRow, record: b.CallRecord, price: b.Price,
+            now: datetime) -> Decimal:
+    return _post(
+        uow,
+        account,
+        -price.cost,
+        kind="call",
+        description=f"Call to {record.dialed} ({record.account}, {price.billed_s} s)",
+        call_id=record.call_id,
+        now=now,
+    )
+
+
+def _record_account(uow: UnitOfWork, record: b.CallRecord) -> AccountRow:
+    """The main account a record is charged to (its sub account must exist too)."""
+    main, user = accounts.split_subject(record.account)
+    account = accounts.get_account(uow, main)
+    if user is not None:
+        accounts.get_subaccount(uow, account, user)
+    return account
 
 
 def record_cdr(
@@ -120,37 +167,14 @@ def record_cdr(
 ) -> CdrResult:
     """Price and record a finished call, charging it once however often it is submitted."""
     record = b.parse_record(payload)
-    main, user = accounts.split_subject(record.account)
-    account = accounts.get_account(uow, main)
-    if user is not None:
-        accounts.get_subaccount(uow, account, user)
+    account = _record_account(uow, record)
     price = b.price(record)
-    inserted = _insert_ignoring_duplicates(
-        uow,
-        {
-            "call_id": record.call_id,
-            "account_id": account.id,
-            "caller": record.account,
-            "dialed": record.dialed,
-            "started_at": record.started_at,
-            "answered_at": record.answered_at,
-            "ended_at": record.ended_at,
-            "disposition": record.disposition,
-            "route": record.route,
-            "rate_per_minute": record.rate_per_minute,
-            "increment_s": record.increment_s,
-            "flat_fee": record.flat_fee,
-            "duration_s": price.duration_s,
-            "billed_s": price.billed_s,
-            "cost": price.cost,
-        },
-    )
-    if not inserted:
+    if not _insert_ignoring_duplicates(uow, [_cdr_values(record, account, price)]):
         existing = uow.session.scalars(
             select(CdrRow).where(CdrRow.call_id == record.call_id, CdrRow.account_id == account.id)
         ).first()
         if existing is None:  # another account's call id: say nothing about it
-            raise Conflict("call_id_in_use", "call_id already recorded", field="call_id")
+            raise _call_id_in_use()
         return CdrResult(
             existing.call_id,
             existing.caller,
@@ -163,15 +187,7 @@ def record_cdr(
         )
     balance = Decimal(account.balance)
     if price.cost > 0:
-        balance = _post(
-            uow,
-            account,
-            -price.cost,
-            kind="call",
-            description=f"Call to {record.dialed} ({record.account}, {price.billed_s} s)",
-            call_id=record.call_id,
-            now=_now(now),
-        )
+        balance = _charge(uow, account, record, price, _now(now))
     return CdrResult(
         record.call_id,
         record.account,
@@ -182,6 +198,76 @@ def record_cdr(
         False,
         current_balance(uow, account.number) if price.cost == 0 else balance,
     )
+
+
+def _call_id_in_use() -> Conflict:
+    return Conflict("call_id_in_use", "call_id already recorded", field="call_id")
+
+
+@dataclass(frozen=True, slots=True)
+class CdrBatchResult:
+    """What became of a batch: how many records were new, how many were already recorded,
+    and which were refused (index in the batch, why)."""
+
+    recorded: int
+    duplicates: int
+    rejected: list[tuple[int, DialgateError]]
+
+
+def record_cdrs(
+    uow: UnitOfWork, payloads: Sequence[Mapping[str, Any]], *, now: datetime | None = None
+) -> CdrBatchResult:
+    """Record many finished calls at once: a switch sends what ended in the last tick
+    together, so a busy POP costs one insert statement and one commit per batch, not a
+    transaction per call. Every record is checked before anything is written; a refused one
+    (bad field, unknown account, another account's call id) is reported by index and the
+    others are recorded. The outcome of each record is the one ``record_cdr`` would give if
+    the batch were sent one record at a time, in order: a call is charged once."""
+    rejected: list[tuple[int, DialgateError]] = []
+    owners: dict[str, AccountRow | DialgateError] = {}
+    # Valid records grouped by call id, in batch order; only the first of each is inserted.
+    by_call: dict[str, list[tuple[int, b.CallRecord, AccountRow, b.Price]]] = {}
+    for index, payload in enumerate(payloads):
+        try:
+            record = b.parse_record(payload)
+            owner = owners.get(record.account)
+            if owner is None:
+                try:
+                    owner = owners[record.account] = _record_account(uow, record)
+                except DialgateError as exc:
+                    owner = owners[record.account] = exc
+            if isinstance(owner, DialgateError):
+                raise owner
+        except DialgateError as exc:
+            rejected.append((index, exc))
+            continue
+        by_call.setdefault(record.call_id, []).append((index, record, owner, b.price(record)))
+    firsts = [entries[0] for entries in by_call.values()]
+    inserted = _insert_ignoring_duplicates(
+        uow, [_cdr_values(record, account, price) for _i, record, account, price in firsts]
+    )
+    # Who owns each call id now: the first sender for new ones, the database for known ones.
+    holder = {call_id: entries[0][2].id for call_id, entries in by_call.items()
+              if call_id in inserted}
+    known = [call_id for call_id in by_call if call_id not in inserted]
+    if known:
+        rows = uow.session.execute(
+            select(CdrRow.call_id, CdrRow.account_id).where(CdrRow.call_id.in_(known))
+        )
+        holder.update({call_id: account_id for call_id, account_id in rows})
+    duplicates = 0
+    when = _now(now)
+    for call_id, entries in by_call.items():
+        for position, (index, record, account, price) in enumerate(entries):
+            if position == 0 and call_id in inserted:
+                if price.cost > 0:
+                    _charge(uow, account, record, price, when)
+            elif holder.get(call_id) == account.id:
+                duplicates += 1
+            else:  # another account's call id: refuse it, without saying whose
+                rejected.append((index, _call_id_in_use()))
+    rejected.sort(key=lambda item: item[0])
+    return CdrBatchResult(len(inserted), duplicates, rejected)
 
 
 def deposit(

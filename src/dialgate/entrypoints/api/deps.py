@@ -100,14 +100,21 @@ class SwitchTokenCache:
         with self._db.uow(write=False) as uow:
             return apikeys.authenticate_switch_token(uow, token)
 
+    def peek(self, token: str) -> apikeys.KeyInfo | None:
+        """The token's key if it was checked within ``ttl``; never touches the database."""
+        hit = self._known.get(passwords.token_digest(token))
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
     async def authenticate(self, token: str | None) -> apikeys.KeyInfo:
         if not token:
             return self._check(token)  # raises: no credentials
-        digest = passwords.token_digest(token)
-        hit = self._known.get(digest)
+        known = self.peek(token)
+        if known is not None:
+            return known
         now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        digest = passwords.token_digest(token)
         info = await run_in_threadpool(self._check, token)
         self._known[digest] = (info, now + self._ttl)
         return info
@@ -118,6 +125,14 @@ _token_caches: weakref.WeakKeyDictionary[Database, SwitchTokenCache] = (
 )
 
 
+def switch_token_cache(db: Database) -> SwitchTokenCache:
+    """The one cache of checked switch tokens for this database."""
+    cache = _token_caches.get(db)
+    if cache is None:
+        cache = _token_caches.setdefault(db, SwitchTokenCache(db))
+    return cache
+
+
 async def require_switch_token(
     request: Request, bearer: SwitchBearerDep, basic: SwitchBasicDep
 ) -> apikeys.KeyInfo:
@@ -125,11 +140,7 @@ async def require_switch_token(
     token = bearer.credentials if bearer else None
     if token is None and basic is not None and basic.username == SWITCH_BASIC_USER:
         token = basic.password
-    db = get_db(request)
-    cache = _token_caches.get(db)
-    if cache is None:
-        cache = _token_caches.setdefault(db, SwitchTokenCache(db))
-    return await cache.authenticate(token)
+    return await switch_token_cache(get_db(request)).authenticate(token)
 
 
 ApiCaller = Annotated[Caller, Depends(require_api_key)]

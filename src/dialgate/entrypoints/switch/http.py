@@ -10,7 +10,8 @@ carry URL credentials):
   fields the Kamailio template reads. The chain of routes already tried travels through
   Kamailio as an opaque string (``chain``): Dialgate returns it, Kamailio keeps it in an AVP
   and sends it back with the next event, so loop detection needs no state here.
-- ``POST /switch/v1/cdr``: ``services.billing.record_cdr`` (idempotent by call id).
+- ``POST /switch/v1/cdr``: ``services.billing.record_cdr`` (idempotent by call id), and
+  ``/switch/v1/cdrs`` for a batch in one transaction (what Kamailio sends).
 
 Unknown request fields (``call_id``, ...) are ignored so the switch can send more than we
 read. Bad input is a 422 problem+json (the REST API's mapper).
@@ -25,13 +26,13 @@ from fastapi import APIRouter, Body, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from dialgate.domain.errors import ValidationFailed
+from dialgate.domain.errors import DialgateError, ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
 from dialgate.entrypoints.api.deps import DbDep, SwitchCaller
 from dialgate.entrypoints.api.problems import problem_responses
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.services import billing, inbound
-from dialgate.services.authorize import authorize_for_switch
+from dialgate.services.authorize import PolicyCache, authorize_for_switch
 
 log = logging.getLogger("dialgate.switch")
 # 401: no or a wrong switch token (customer keys are refused too); 422: bad input.
@@ -55,6 +56,25 @@ class AuthorizeIn(BaseModel):
     caller_id: str | None = Field(default=None, max_length=64)
     transport: str = "udp"
     srtp: bool = False
+    # The switch sends false: it never reads the trace, and it is most of the answer's bytes.
+    trace: bool = True
+
+
+def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
+    """The switch's answer for one call (both the FastAPI route and the fast path use this)."""
+    call = AuthorizeRequest.checked(
+        body.account,
+        body.dialed,
+        source_ip=body.source_ip or None,
+        pop=body.pop or None,
+        caller_id=body.caller_id or None,
+        transport=body.transport.lower(),
+        srtp=body.srtp,
+    )
+    answer = authorize_for_switch(cache, call)
+    if not body.trace:
+        del answer["trace"]
+    return answer
 
 
 class InboundIn(BaseModel):
@@ -99,17 +119,9 @@ def switch_inbound_answer(result: dict[str, Any]) -> dict[str, Any]:
 @router.post("/authorize")
 async def authorize(request: Request, body: AuthorizeIn, switch: SwitchCaller) -> dict[str, Any]:
     """Decide one outbound call. ``async``: the decision is in memory (a compiled snapshot);
-    only the first call of an account, or a change notice, touches the database."""
-    call = AuthorizeRequest.checked(
-        body.account,
-        body.dialed,
-        source_ip=body.source_ip or None,
-        pop=body.pop or None,
-        caller_id=body.caller_id or None,
-        transport=body.transport.lower(),
-        srtp=body.srtp,
-    )
-    return authorize_for_switch(app_policy_cache(request.app), call)
+    only the first call of an account, or a change notice, touches the database. Requests with
+    a known token and a valid body are answered before they reach here (``fastpath``)."""
+    return answer_authorize(app_policy_cache(request.app), body)
 
 
 @router.post("/inbound")
@@ -131,6 +143,40 @@ def record_cdr(
         result = billing.record_cdr(uow, payload)
         uow.commit()
     return result.to_json()
+
+
+MAX_CDR_BATCH = 500
+
+
+@router.post("/cdrs")
+def record_cdrs(
+    db: DbDep,
+    payload: Annotated[list[dict[str, Any]], Body(max_length=MAX_CDR_BATCH)],
+    switch: SwitchCaller,
+) -> dict[str, Any]:
+    """Record a batch of finished calls in one transaction (Kamailio sends what ended in the
+    last 100 ms). Each record is charged once, as with ``/cdr`` (a repeat counts under
+    ``duplicates``); a refused record is listed under ``rejected`` with its index and errors,
+    and the others are still recorded."""
+    with db.uow() as uow:
+        result = billing.record_cdrs(uow, payload)
+        uow.commit()
+    # Counts, not the records: the switch only needs to know what to log as refused.
+    return {
+        "recorded": result.recorded,
+        "duplicates": result.duplicates,
+        "rejected": [_rejection(index, exc) for index, exc in result.rejected],
+    }
+
+
+def _rejection(index: int, exc: DialgateError) -> dict[str, Any]:
+    errors = exc.errors if isinstance(exc, ValidationFailed) else []
+    return {
+        "index": index,
+        "code": exc.code,
+        "detail": str(exc),
+        "errors": [{"field": e.field, "code": e.code, "message": e.message} for e in errors],
+    }
 
 
 def warm_up(app: FastAPI) -> None:
