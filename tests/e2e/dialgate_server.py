@@ -92,6 +92,12 @@ class TestAccounts:
             self.set(number, **settings)
         return number, password
 
+    def set_enabled(self, number: str, enabled: bool, *, reason: str | None = None) -> None:
+        """Disable or enable an account (and its sub accounts) as an operator does."""
+        with self.db.uow() as uow:
+            accounts.set_account_enabled(uow, number, enabled, reason=reason, actor="e2e")
+            uow.commit()
+
     def set(self, subject: str, **settings: Any) -> None:
         with self.db.uow() as uow:
             accounts.update_settings(uow, subject, {k: _text(v) for k, v in settings.items()},

@@ -1,10 +1,12 @@
 """REGISTER through the generated Kamailio config: digest auth against the HA1 digests the real
 Dialgate keeps (main and sub accounts, password changes), no user enumeration, the account's
-max_expiry cap, TLS required for encrypted accounts."""
+max_expiry cap, TLS required for encrypted accounts, no registration for a disabled account."""
 
 from __future__ import annotations
 
 import re
+
+from dialgate.services import accounts
 
 from .conftest import REALM, Kamailio, RealDialgate
 from .sip.sipclient import SipAgent
@@ -99,3 +101,38 @@ def test_max_expiry_change_applies_to_the_next_registration(
     assert _granted(ua, ua.register(user, password, expires=3600)[-1].header("Contact")) == 3600
     dialgate.accounts.set(user, max_expiry="300")
     assert _granted(ua, ua.register(user, password, expires=3600)[-1].header("Contact")) == 300
+
+
+def test_disabled_account_cannot_register_until_it_is_enabled_again(
+    ua: SipAgent, account, dialgate: RealDialgate
+) -> None:
+    user, password = account()
+    dialgate.accounts.set_enabled(user, False, reason="non-payment")
+    assert [(a.code, a.reason) for a in ua.register(user, password)] == [
+        (401, "Unauthorized"), (403, "Account Disabled")]
+    # Only the right password learns that the account is disabled: a wrong one gets the
+    # plain 403 that an unknown user gets.
+    wrong = ua.register(user, "not-the-password")
+    unknown = ua.register("999999_nobody", "whatever")
+    assert [(a.code, a.reason) for a in wrong] == [(401, "Unauthorized"), (403, "Forbidden")]
+    assert [(a.code, a.reason) for a in wrong] == [(a.code, a.reason) for a in unknown]
+    dialgate.accounts.set_enabled(user, True)
+    assert [a.code for a in ua.register(user, password)] == [401, 200]
+
+
+def test_sub_accounts_of_a_disabled_account_cannot_register(
+    ua: SipAgent, account, dialgate: RealDialgate
+) -> None:
+    user, _ = account()
+    with dialgate.db.uow() as uow:
+        accounts.create_subaccount(uow, user, "desk", password="Desk-pass-123", actor="e2e")
+        uow.commit()
+    dialgate.accounts.set_enabled(user, False)
+    with dialgate.db.uow() as uow:  # created while disabled: disabled too
+        accounts.create_subaccount(uow, user, "fax", password="Fax-pass-1234", actor="e2e")
+        uow.commit()
+    for sub, password in ((f"{user}_desk", "Desk-pass-123"), (f"{user}_fax", "Fax-pass-1234")):
+        assert ua.register(sub, password)[-1].reason == "Account Disabled"
+    dialgate.accounts.set_enabled(user, True)
+    for sub, password in ((f"{user}_desk", "Desk-pass-123"), (f"{user}_fax", "Fax-pass-1234")):
+        assert [a.code for a in ua.register(sub, password, expires=0)] == [401, 200]

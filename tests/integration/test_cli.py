@@ -98,3 +98,66 @@ def test_catalogs(sqlite_url: str) -> None:
     assert {c["region"] for c in countries} == {"Africa", "Americas", "Asia", "Europe", "Oceania"}
     moh = json.loads(dialgate(sqlite_url, "catalog", "moh", "--json").stdout)
     assert {m["test_code"] for m in moh} == {f"***{n}" for n in range(89, 101)}
+
+
+def test_account_disable_and_enable(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "demo")
+    out = dialgate(sqlite_url, "account", "disable", "100000", "--reason", "unpaid invoice")
+    assert (out.returncode, out.stdout.strip()) == (0, "account 100000 disabled"), out.stderr
+    shown = json.loads(dialgate(sqlite_url, "account", "show", "100000", "--json").stdout)
+    assert shown["enabled"] is False
+    table = dialgate(sqlite_url, "account", "show", "100000").stdout
+    assert [line.split()[-2] for line in table.splitlines() if " enabled " in line] == ["False"]
+    # Another process's decision: the call policy refuses the account and its sub accounts.
+    for subject in ("100000", "100000_office"):
+        decision = json.loads(
+            dialgate(sqlite_url, "authorize", subject, "5145551234", "--json").stdout
+        )
+        assert (decision["reason"], decision["sip_code"]) == ("account_disabled", 403)
+    history = json.loads(dialgate(sqlite_url, "settings", "history", "100000", "--json").stdout)
+    assert {
+        "key": "account_enabled",
+        "old": "true",
+        "new": "false; reason: unpaid invoice",
+        "actor": "cli",
+    }.items() <= history[0].items()
+
+    again = dialgate(sqlite_url, "account", "disable", "100000")
+    assert (again.returncode, again.stdout.strip()) == (
+        0,
+        "account 100000 already disabled; nothing changed",
+    )
+    out = dialgate(sqlite_url, "account", "enable", "100000")
+    assert (out.returncode, out.stdout.strip()) == (0, "account 100000 enabled"), out.stderr
+    assert (
+        json.loads(dialgate(sqlite_url, "account", "show", "100000", "--json").stdout)["enabled"]
+        is True
+    )
+    decision = json.loads(
+        dialgate(sqlite_url, "authorize", "100000", "5145551234", "--json").stdout
+    )
+    assert decision["allow"] is True
+    again = dialgate(sqlite_url, "account", "enable", "100000")
+    assert (again.returncode, again.stdout.strip()) == (
+        0,
+        "account 100000 already enabled; nothing changed",
+    )
+    history = json.loads(dialgate(sqlite_url, "settings", "history", "100000", "--json").stdout)
+    assert [(e["old"], e["new"]) for e in history if e["key"] == "account_enabled"] == [
+        ("false", "true"),
+        ("true", "false; reason: unpaid invoice"),
+    ]
+
+
+def test_account_disable_and_enable_of_an_unknown_account_exit_2(sqlite_url: str) -> None:
+    dialgate(sqlite_url, "demo")
+    for command in ("disable", "enable"):
+        out = dialgate(sqlite_url, "account", command, "999999")
+        assert out.returncode == 2 and out.stdout == ""
+        assert "999999" in out.stderr and "not found" in out.stderr
+    out = dialgate(sqlite_url, "account", "disable", "100000", "--reason", "x" * 201)
+    assert out.returncode == 2 and "reason" in out.stderr
+    assert (
+        json.loads(dialgate(sqlite_url, "account", "show", "100000", "--json").stdout)["enabled"]
+        is True
+    )

@@ -177,9 +177,17 @@ def audit(
 
 
 def _set_subscriber(
-    uow: UnitOfWork, username: str, *, password: str | None, effective: Mapping[str, Any]
+    uow: UnitOfWork,
+    username: str,
+    *,
+    password: str | None,
+    effective: Mapping[str, Any],
+    enabled: bool,
 ) -> None:
-    """Keep Kamailio's subscriber row (digests + SIP attributes) in step, same transaction."""
+    """Keep Kamailio's subscriber row (digests + SIP attributes) in step, same transaction.
+
+    ``enabled`` is the main account's flag: a sub account of a disabled account is disabled.
+    """
     realm = get_settings().sip_realm
     row = uow.session.scalars(
         select(SubscriberRow).where(
@@ -197,6 +205,21 @@ def _set_subscriber(
     row.max_expiry = int(effective["max_expiry"])
     row.encrypted_sip = 1 if effective["encrypted_sip"] else 0
     row.nat = str(effective["nat"])
+    row.enabled = 1 if enabled else 0
+
+
+def _set_subscribers_enabled(uow: UnitOfWork, account: AccountRow, enabled: bool) -> None:
+    """The main account's and every sub account's subscriber rows follow the account's flag.
+
+    Matched by user name in every domain (like ``delete_subaccount``): a row left under an
+    old realm must not stay usable when the account is disabled.
+    """
+    names = [account.number, *(sub.name for sub in list_subaccounts(uow, account))]
+    uow.session.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.username.in_(names))
+        .values(enabled=1 if enabled else 0)
+    )
 
 
 def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,7 +285,7 @@ def create_account(
     uow.session.add(account)
     uow.session.flush()
     # The seed: the SIP password starts equal to the portal password (stored only as digests).
-    _set_subscriber(uow, number, password=password, effective=values)
+    _set_subscriber(uow, number, password=password, effective=values, enabled=account.enabled)
     if balance:
         uow.session.add(
             TransactionRow(
@@ -277,6 +300,43 @@ def create_account(
     )
     policy_changed(uow, account)
     return account
+
+
+REASON_MAX = 200
+
+
+def set_account_enabled(
+    uow: UnitOfWork, number: str, enabled: bool, *, reason: str | None, actor: str
+) -> bool:
+    """Suspend (fraud, non-payment) or restore a main account with its sub accounts.
+
+    Everything follows in the same transaction: the call policy of every process (through the
+    change feed: calls are refused with ``account_disabled``), Kamailio's subscriber rows
+    (REGISTER is refused) and the audit log, as key ``account_enabled`` with ``true``/``false``
+    values; a reason is appended to the new value (``false; reason: unpaid invoice``), as other
+    audit rows carry details (``voipms_api``). Returns False, writing nothing, when the account
+    already is in that state. Raises NotFound for an unknown account, ValidationFailed for a
+    reason longer than ``REASON_MAX`` characters.
+    """
+    account = get_account(uow, number)
+    why = (reason or "").strip()
+    if len(why) > REASON_MAX:
+        raise ValidationFailed.single(
+            "reason", "too_long", f"must be at most {REASON_MAX} characters"
+        )
+    if account.enabled == enabled:
+        return False
+    old, new = s.display("account_enabled", account.enabled), s.display("account_enabled", enabled)
+    account.enabled = enabled
+    _set_subscribers_enabled(uow, account, enabled)
+    audit(
+        uow,
+        account,
+        (s.Change("account_enabled", old, f"{new}; reason: {why}" if why else new),),
+        actor=actor,
+    )
+    policy_changed(uow, account)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +392,7 @@ def update_settings(
             account.number,
             password=outcome.secrets.get("sip_password"),
             effective=outcome.values,
+            enabled=account.enabled,
         )
         # Sub accounts inherit from the main account: their SIP attributes may change too.
         for sub in list_subaccounts(uow, account):
@@ -340,6 +401,7 @@ def update_settings(
                 sub.name,
                 password=None,
                 effective=_sub_effective(outcome.values, load_settings(sub)),
+                enabled=account.enabled,
             )
     else:
         sub = get_subaccount(uow, account, username)
@@ -355,6 +417,7 @@ def update_settings(
             sub.name,
             password=outcome.secrets.get("sip_password"),
             effective=_sub_effective(main, outcome.values),
+            enabled=account.enabled,
         )
     audit(uow, account, outcome.changes, subject=subject, actor=actor)
     policy_changed(uow, account)
@@ -397,7 +460,13 @@ def create_subaccount(
     )
     uow.session.add(sub)
     uow.session.flush()
-    _set_subscriber(uow, name, password=password, effective=_sub_effective(main, outcome.values))
+    _set_subscriber(
+        uow,
+        name,
+        password=password,
+        effective=_sub_effective(main, outcome.values),
+        enabled=account.enabled,
+    )
     audit(
         uow,
         account,

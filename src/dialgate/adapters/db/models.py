@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -121,6 +122,9 @@ class SubscriberRow(Base):
     max_expiry: Mapped[int] = mapped_column(Integer, default=3600)
     encrypted_sip: Mapped[int] = mapped_column(Integer, default=0)
     nat: Mapped[str] = mapped_column(String(8), default="yes")
+    # The account's ``enabled`` flag (main and sub accounts alike): Kamailio refuses REGISTER
+    # when it is 0. An integer, like the other attributes auth_db loads into AVPs.
+    enabled: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class KamailioVersionRow(Base):

@@ -75,6 +75,29 @@ def register(app: typer.Typer) -> None:
             table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
         console.print(table)
 
+    @account_app.command("disable")
+    def disable(
+        number: str,
+        reason: str | None = typer.Option(
+            None, "--reason", help="Why (fraud, non-payment, ...); kept in the history."
+        ),
+    ) -> None:
+        """Suspend a main account and its sub accounts: no calls, no SIP registration."""
+        with uow() as unit:
+            changed = accounts.set_account_enabled(unit, number, False, reason=reason, actor="cli")
+            unit.commit()
+        state = "disabled" if changed else "already disabled; nothing changed"
+        console.print(f"account {number} {state}", markup=False)
+
+    @account_app.command("enable")
+    def enable(number: str) -> None:
+        """Restore a disabled main account and its sub accounts."""
+        with uow() as unit:
+            changed = accounts.set_account_enabled(unit, number, True, reason=None, actor="cli")
+            unit.commit()
+        state = "enabled" if changed else "already enabled; nothing changed"
+        console.print(f"account {number} {state}", markup=False)
+
     @sub_app.command("create")
     def sub_create(
         number: str,

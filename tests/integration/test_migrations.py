@@ -1,0 +1,139 @@
+"""The Alembic migrations on SQLite and PostgreSQL: a database made by an older revision, with
+rows in it, is upgraded in place; the head schema is the one the models describe."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from dialgate.adapters.db import migrate
+from dialgate.adapters.db.models import Base
+from dialgate.adapters.db.session import make_engine
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no revision applied), once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"dialgate_migrate_{os.getpid()}_{tmp_path.name[-12:].replace('-', '_')}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _fill_at_0001(url: str) -> None:
+    """Accounts and subscriber rows as revision 0001 stores them (plain SQL: the models are
+    the head schema). Account 300000 was disabled by hand, as operators had to."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for id_, number, enabled in ((1, "100000", True), (2, "300000", False)):
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, number, email, enabled, language, "
+                    "portal_password_hash, settings, balance, version, failed_logins, created_at) "
+                    "VALUES (:id, :number, :email, :enabled, 'en', 'x', '{}', 0, 1, 0, :now)"
+                ),
+                {
+                    "id": id_,
+                    "number": number,
+                    "email": f"{number}@example.com",
+                    "enabled": enabled,
+                    "now": NOW,
+                },
+            )
+        for id_, account_id, username in ((1, 1, "office"), (2, 2, "desk")):
+            number = "100000" if account_id == 1 else "300000"
+            conn.execute(
+                text(
+                    "INSERT INTO subaccounts (id, account_id, username, name, settings, version, "
+                    "created_at) VALUES (:id, :account_id, :username, :name, '{}', 1, :now)"
+                ),
+                {
+                    "id": id_,
+                    "account_id": account_id,
+                    "username": username,
+                    "name": f"{number}_{username}",
+                    "now": NOW,
+                },
+            )
+        for id_, username in enumerate(
+            ("100000", "100000_office", "300000", "300000_desk"), start=1
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO subscriber (id, username, domain, password, ha1, ha1b, "
+                    "max_expiry, encrypted_sip, nat) "
+                    "VALUES (:id, :username, 'sip.example', '', 'h1', 'h2', 600, 0, 'yes')"
+                ),
+                {"id": id_, "username": username},
+            )
+    engine.dispose()
+
+
+def test_upgrade_from_0001_keeps_subscribers_and_enables_them_as_their_accounts(
+    empty_url: str,
+) -> None:
+    migrate.upgrade(empty_url, "0001")
+    _fill_at_0001(empty_url)
+    migrate.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT username, enabled, max_expiry, ha1 FROM subscriber ORDER BY username")
+            ).all()
+            version = conn.execute(
+                text("SELECT table_version FROM version WHERE table_name = 'subscriber'")
+            ).scalar_one()
+            # New rows that do not name the column (Kamailio tools, hand-made rows) get 1.
+            conn.execute(
+                text(
+                    "INSERT INTO subscriber (id, username, domain, password, ha1, ha1b, "
+                    "max_expiry, encrypted_sip, nat) "
+                    "VALUES (9, 'new', 'sip.example', '', '', '', 3600, 0, 'yes')"
+                )
+            )
+            new = conn.execute(text("SELECT enabled FROM subscriber WHERE id = 9")).scalar_one()
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("100000", 1, 600, "h1"),
+        ("100000_office", 1, 600, "h1"),
+        ("300000", 0, 600, "h1"),
+        ("300000_desk", 0, 600, "h1"),
+    ]
+    assert version == 7  # auth_db's schema version: extra columns do not change it
+    assert new == 1
+
+
+def test_head_schema_is_what_the_models_describe_and_0002_downgrades(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        command.downgrade(migrate.alembic_config(empty_url), "0001")
+        columns = {c["name"] for c in inspect(engine).get_columns("subscriber")}
+        assert "enabled" not in columns and "nat" in columns
+    finally:
+        engine.dispose()
