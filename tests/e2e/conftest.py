@@ -133,6 +133,7 @@ def standin(standin_backend: SwitchBackend) -> Iterator[StandInSwitch]:
     yield s
     s.authorize, s.inbound = saved
     s.delay_s = 0.0
+    s.cdrs_failures = 0
 
 
 # -- Kamailio ---------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def start_kamailio(
         log = work / "kamailio.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [KAMAILIO, "-DD", "-E", "-m", "128", "-f", str(cfg), "-Y", str(work)],
+                [KAMAILIO, "-DD", "-E", "-m", "128", "-x", "tlsf", "-f", str(cfg), "-Y", str(work)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         kam = Kamailio(port, tls_port if tls else None, str(work / "kamailio_ctl"), log, proc,
                        carriers, media)

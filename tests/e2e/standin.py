@@ -1,4 +1,4 @@
-"""A stand-in for Dialgate's switch API (``/switch/v1/authorize``, ``/inbound``, ``/cdr``).
+"""A stand-in for Dialgate's switch API (``/switch/v1/authorize``, ``/inbound``, ``/cdrs``).
 
 It exists so the Kamailio side can be built and tested before the real endpoints exist; the
 real Dialgate app replaces it through the ``switch_backend`` fixture. Tests program it by
@@ -53,6 +53,7 @@ class StandInSwitch:
     authorize: Callable[[Json], Json] = field(default=lambda req: allow())
     inbound: Callable[[Json], Json] = field(default=lambda req: {"kind": "none"})
     delay_s: float = 0.0
+    cdrs_failures: int = 0  # answer the next N call-record batches 503
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -88,8 +89,11 @@ class StandInSwitch:
                     self._send(200, standin.authorize(body))
                 elif self.path == "/switch/v1/inbound":
                     self._send(200, standin.inbound(body))
-                elif self.path == "/switch/v1/cdr":
-                    self._send(200, {"recorded": True})
+                elif self.path == "/switch/v1/cdrs" and standin.cdrs_failures > 0:
+                    standin.cdrs_failures -= 1
+                    self._send(503, {"detail": "try again"})
+                elif self.path == "/switch/v1/cdrs":
+                    self._send(200, {"recorded": len(body), "duplicates": 0, "rejected": []})
                 else:
                     self._send(404, {"detail": "not found"})
 

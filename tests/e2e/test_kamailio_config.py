@@ -94,7 +94,7 @@ def test_relative_sqlite_path_is_made_absolute(tmp_path: Path, monkeypatch) -> N
     {"switch_token": "has:colon-and@at"}, {"switch_token": "short"},
     {"carriers": {"value": "http://x"}}, {"carriers": {"cheap": "sip:1.2.3.4"}},
     {"pop": "bad pop"}, {"http_timeout_s": 0}, {"tls_cert": "/c.pem"},
-    {"db_url": "mysql://x/y"}, {"db_url": "sqlite://"},
+    {"db_url": "mysql://x/y"}, {"db_url": "sqlite://"}, {"cdr_batch": 0}, {"cdr_batch": 501},
 ])
 def test_invalid_options_are_refused(tmp_path: Path, bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):

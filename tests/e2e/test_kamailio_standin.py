@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from .conftest import REALM, Kamailio
-from .sip.sipclient import SipAgent, reject
+from .sip.sipclient import SipAgent, answer, reject
 from .standin import StandInSwitch, allow
 
 
@@ -65,6 +65,33 @@ def test_tollfree_call_goes_to_the_american_carrier_when_decided(
     assert standin_pop.carriers["tollfree_us"].wait_request("INVITE").ruri.startswith(
         "sip:18005551234@")
     sua.bye(dlg)
+
+
+def test_call_records_go_in_batches_and_a_failed_batch_is_sent_again(
+    standin_pop: Kamailio, sua: SipAgent, caller, standin: StandInSwitch
+) -> None:
+    standin.cdrs_failures = 1
+    user, password = caller
+    standin_pop.carriers["value"].uas = reject(486, "Busy Here")
+    try:
+        calls = [sua.invite("5145551234", user=user, password=password) for _ in range(3)]
+    finally:
+        standin_pop.carriers["value"].uas = answer()
+    assert all(c.final is not None and c.final.code == 486 for c in calls)
+    wanted = {c.call_id for c in calls}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        batches = [r.body for r in standin.requests if r.path == "/switch/v1/cdrs"]
+        if wanted <= {rec["call_id"] for batch in batches[1:] for rec in batch}:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"call records not re-sent: {standin.of('/switch/v1/cdrs')}")
+    assert all(isinstance(batch, list) for batch in batches)
+    # The refused batch came back whole in the next one (Dialgate records a call id once).
+    assert {rec["call_id"] for rec in batches[0]} <= {rec["call_id"] for rec in batches[1]}
+    assert {rec["disposition"] for batch in batches for rec in batch} == {"busy"}
+    assert len(standin.requests) >= 2 and standin.of("/switch/v1/cdr") == []
 
 
 def test_hung_dialgate_gives_503_within_the_timeout(

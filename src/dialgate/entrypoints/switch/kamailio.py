@@ -32,10 +32,11 @@ Unknown request fields are ignored by Dialgate; bad ones get a 422 problem+json.
 
 POST /switch/v1/authorize
   request  {account, dialed, source_ip, pop, caller_id, transport: udp|tcp|tls, srtp: bool,
-            call_id}
+            call_id, trace: false}
   response read: allow, sip_code, message (deny); action, route, carrier,
             destination.e164, caller_id, max_duration_s, rate_per_minute, increment_s,
             flat_fee, mailbox, moh_class, sip.allowed_codecs[], sip.dtmf_mode
+            (decoded once with jansson_xdecode; nested objects are read from their JSON)
   HTTP error or timeout -> SIP 503 "Call Authorization Unavailable"
 POST /switch/v1/inbound
   request  {did, event: new|busy|unreachable|noanswer, chain: "<opaque>", caller_id,
@@ -51,10 +52,12 @@ POST /switch/v1/inbound
   carrier>; voicemail, ivr, queue, ring_group, time_condition -> sip:<kind>-<value>@<media
   server> with X-Dialgate-Target / -Value / -Did / -Mailbox headers.
   HTTP 404/422 -> SIP 404; other errors -> SIP 503 "Inbound Routing Unavailable"
-POST /switch/v1/cdr
-  request  {call_id, account, dialed, started_at, answered_at|null, ended_at,
+POST /switch/v1/cdrs
+  request  [ {call_id, account, dialed, started_at, answered_at|null, ended_at,
             disposition: answered|busy|noanswer|failed, route|null, rate_per_minute,
-            increment_s, flat_fee}
+            increment_s, flat_fee}, ... ]  (up to 500; Kamailio sends up to cdr_batch)
+  response read: rejected[] (logged as CDR_REJECTED); non-2xx -> the batch is retried, then
+            logged record by record as CDR_LOST. /switch/v1/cdr takes one record.
 """
 
 
@@ -150,6 +153,7 @@ def render_kamailio_config(
     inbound_max_hops: int = 8,
     cdr_retries: int = 3,
     cdr_retry_delay_ms: int = 200,
+    cdr_batch: int = 50,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -176,6 +180,8 @@ def render_kamailio_config(
         raise ValueError("TLS needs both tls_cert and tls_key")
     if not 1 <= http_timeout_s <= 30:
         raise ValueError("http_timeout_s must be 1..30 whole seconds")
+    if not 1 <= cdr_batch <= 500:
+        raise ValueError("cdr_batch must be 1..500 records")
     if async_workers < 1 or children < 1 or cdr_queue_size < 1:
         raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
@@ -219,6 +225,7 @@ def render_kamailio_config(
         inbound_max_hops=inbound_max_hops,
         cdr_retries=cdr_retries,
         cdr_retry_delay_us=cdr_retry_delay_ms * 1000,
+        cdr_batch=cdr_batch,
     )
 
 
