@@ -6,10 +6,14 @@ make a realistic mix of allowed and denied calls) and ``bare`` (the same config 
 without HTTP). sipp places authenticated INVITEs at increasing rates: INVITE -> 407 -> ACK ->
 INVITE with digest -> final (the decision's code for denied calls; allowed calls are relayed to
 a carrier that answers 486 at once, so each is one round of policy, dialog, relay and CDR work
-without media). The highest rate with < 1 % failed calls is the capacity; p50/p99 are
-INVITE(with credentials) -> final response, from sipp's RTD trace (1 ms resolution).
+without media). The most calls/s reached by a step with < 1 % failed calls is the capacity
+(also reported: the most with p99 under 20 ms); p50/p99 are INVITE(with credentials) -> final
+response, from sipp's RTD trace (whole milliseconds). Each step also reports the cores and the
+CPU milliseconds per call used by Kamailio, Dialgate and sipp (both instances), so it shows
+where the ceiling of the machine comes from.
 
     python benchmarks/sip_load.py                # fresh SQLite database, 2 Dialgate workers
+    python benchmarks/sip_load.py --rates 500 1000 --workers 1 --async-workers 8
     python benchmarks/sip_load.py --db-url postgresql+psycopg://postgres@127.0.0.1:25432/x
 
 Prints one line per step and a JSON summary (``--json`` for only the JSON).
@@ -35,6 +39,7 @@ from typing import Any
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 
 REALM = "sip.dialgate.test"
+P99_TARGET_MS = 20
 # Allowed for some accounts, denied for others (international, 411, NPA-555-1212, balance).
 DIALED = ["5145551234", "01144201234567", "8005551234", "4165550000", "5145551212", "411"]
 
@@ -251,8 +256,7 @@ def session_cpu(sid: int) -> float:
 def run_step(work: Path, port: int, rate: int, calls: int,
              sessions: dict[str, int]) -> dict[str, Any]:
     """One sipp run at ``rate``; also the CPU each part used (cores = CPU seconds / wall)."""
-    step = work / f"step-{port}-{rate}"
-    step.mkdir()
+    step = Path(tempfile.mkdtemp(prefix=f"step-{port}-{rate}-", dir=work))
     stat, rtt_glob = step / "stat.csv", "uac_*_rtt.csv"
     cmd = ["sipp", "-sf", str(work / "uac.xml"), "-inf", str(work / "calls.csv"),
            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls),
@@ -313,7 +317,12 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
                                 start_new_session=True)
     try:
         wait_sip(port, proc, log)
-        steps, best = [], None
+        # Warm-up, not reported: first calls check the switch token, build the accounts'
+        # policy snapshots and open Kamailio's HTTP and database connections.
+        run_step(work, port, 100, 300, {})
+        time.sleep(1)
+        steps: list[dict[str, Any]] = []
+        best = fast = None
         for rate in args.rates:
             step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds),
                             {"kamailio": proc.pid, **sessions})
@@ -322,9 +331,15 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
                 print(("bare    " if bare else "dialgate") + " " + json.dumps(step), flush=True)
             if step["fail_pct"] >= 1.0:
                 break
-            best = step
+            # The best step by calls/s: a few calls that time out stretch a step's wall time,
+            # so a higher rate with a handful of failures can show fewer calls/s.
+            if best is None or step["cps"] > best["cps"]:
+                best = step
+            fast_enough = step["p99_ms"] is not None and step["p99_ms"] < P99_TARGET_MS
+            if fast_enough and (fast is None or step["cps"] > fast["cps"]):
+                fast = step
             time.sleep(1)  # let tm's wait timers drain before the next step
-        return {"steps": steps, "best": best}
+        return {"steps": steps, "best": best, "fast": fast}
     finally:
         stop(proc)
 
@@ -335,7 +350,8 @@ def main() -> None:
     p.add_argument("--password", default="Bench-Pass-1")
     p.add_argument("--dialed", nargs="*", default=DIALED)
     p.add_argument("--rates", type=int, nargs="*",
-                   default=[250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000])
+                   default=[500, 750, 1000, 1100, 1200, 1300, 1400, 1500, 1750, 2000, 2500,
+                            3000, 3500, 4000, 4500, 5000, 6000])
     p.add_argument("--seconds", type=int, default=3, help="calls per step = rate x seconds")
     p.add_argument("--min-calls", type=int, default=500)
     p.add_argument("--children", type=int, default=4)
@@ -380,6 +396,8 @@ def main() -> None:
         "bare_cps": best_b.get("cps"), "bare_p50_ms": best_b.get("p50_ms"),
         "bare_p99_ms": best_b.get("p99_ms"),
         "ratio": round(best_d["cps"] / best_b["cps"], 3) if best_d and best_b else None,
+        # The highest rate that also kept p99 under the target (the issue's latency bar).
+        f"dialgate_cps_p99_under_{P99_TARGET_MS}ms": (with_http["fast"] or {}).get("cps"),
         "workdir": str(work),
     }
     print(json.dumps(summary))
