@@ -1,6 +1,7 @@
 """Inbound calls from a carrier to a DID, routed by the real Dialgate: delivery to the device
 registered for the account (or sub account), then each failover kind (busy, unreachable, no
-answer) to each kind of target, and loops ended."""
+answer) to each kind of target, and loops ended. Every call to a known DID ends with exactly
+one inbound call record for the DID's account, never charged."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
-from dialgate.services import accounts, dids
+from dialgate.adapters.db.models import CdrRow, TransactionRow
+from dialgate.services import accounts, billing, dids
 
 from .conftest import REALM, Kamailio, RealDialgate
 from .sip.sipclient import SipAgent, answer, reject, ring_forever
@@ -170,3 +175,157 @@ def test_unknown_did_is_404(carriers) -> None:
 def test_non_carrier_invite_to_a_did_is_challenged(ua: SipAgent) -> None:
     dlg = ua.invite("15145550100", user="stranger")
     assert dlg.final is not None and dlg.final.code == 407
+
+
+# -- call records -----------------------------------------------------------------------------
+
+CALLER = "4385550123"  # the From user the carrier presents
+
+
+def _records(dialgate: RealDialgate, call_id: str, *, timeout: float = 5.0) -> list[CdrRow]:
+    """The call's records once the first has landed, read again after a pause in which a
+    second one (a duplicate, or a record from another place in the config) would land too."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with dialgate.db.uow(write=False) as uow:
+            if uow.session.scalars(select(CdrRow.id).where(CdrRow.call_id == call_id)).first():
+                break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"no call record for {call_id}")
+    time.sleep(0.6)  # > the 100 ms flush tick and a retry
+    with dialgate.db.uow(write=False) as uow:
+        rows = list(uow.session.scalars(select(CdrRow).where(CdrRow.call_id == call_id)))
+        uow.session.expunge_all()
+        return rows
+
+
+def _call_charges(dialgate: RealDialgate, number: str) -> list[TransactionRow]:
+    with dialgate.db.uow(write=False) as uow:
+        account = accounts.get_account(uow, number)
+        return list(uow.session.scalars(select(TransactionRow).where(
+            TransactionRow.account_id == account.id, TransactionRow.kind == "call")))
+
+
+def _balance(dialgate: RealDialgate, number: str) -> Decimal:
+    with dialgate.db.uow(write=False) as uow:
+        return billing.current_balance(uow, number)
+
+
+def _assert_inbound(row: CdrRow, ln: Line, disposition: str) -> None:
+    assert (row.direction, row.caller, row.dialed, row.caller_number, row.disposition) == (
+        "inbound", ln.account, ln.did[1:], CALLER, disposition)
+    assert (Decimal(row.cost), row.billed_s, row.route) == (Decimal(0), 0, None)
+    assert Decimal(row.rate_per_minute) == Decimal(row.flat_fee) == Decimal(0)
+
+
+def test_answered_inbound_call_gives_one_answered_record_for_the_dids_account_at_no_cost(
+    line, carriers, dialgate: RealDialgate
+) -> None:
+    ln = line()
+    assert ln.phone is not None
+    before = _balance(dialgate, ln.account)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    dlg = carriers["value"].invite(ln.did, user="carrier", from_user=CALLER)
+    assert dlg.final is not None and dlg.final.code == 200
+    time.sleep(1.1)  # the switch stamps whole seconds: talk for at least one
+    assert carriers["value"].bye(dlg).code == 200
+    [row] = _records(dialgate, dlg.call_id)
+    _assert_inbound(row, ln, "answered")
+    assert row.answered_at is not None
+    assert t0 <= row.started_at <= row.answered_at <= row.ended_at <= datetime.now(UTC)
+    assert row.duration_s >= 1
+    with dialgate.db.uow(write=False) as uow:
+        assert row.account_id == accounts.get_account(uow, ln.account).id
+    assert _call_charges(dialgate, ln.account) == []
+    assert _balance(dialgate, ln.account) == before
+
+
+def test_inbound_call_answered_after_a_failover_gives_one_answered_record(
+    line, carriers, dialgate: RealDialgate
+) -> None:
+    ln = line(failover_busy="vm:2001")
+    assert ln.phone is not None
+    ln.phone.uas = reject(486, "Busy Here")
+    dlg = carriers["value"].invite(ln.did, user="carrier", from_user=CALLER)
+    assert dlg.final is not None and dlg.final.code == 200
+    carriers["media"].wait_request("INVITE")
+    assert carriers["value"].bye(dlg).code == 200
+    [row] = _records(dialgate, dlg.call_id)
+    _assert_inbound(row, ln, "answered")
+
+
+def test_busy_device_at_the_end_of_the_chain_gives_one_busy_record(
+    line, carriers, dialgate: RealDialgate
+) -> None:
+    ln = line()  # no failover: busy -> none
+    assert ln.phone is not None
+    ln.phone.uas = reject(486, "Busy Here")
+    dlg = carriers["value"].invite(ln.did, user="carrier", from_user=CALLER)
+    assert dlg.final is not None and dlg.final.code == 480
+    [row] = _records(dialgate, dlg.call_id)
+    _assert_inbound(row, ln, "busy")
+    assert row.answered_at is None and row.duration_s == 0
+    assert _call_charges(dialgate, ln.account) == []
+
+
+def test_unanswered_device_then_the_busy_action_gives_one_busy_record(
+    line, carriers, dialgate: RealDialgate
+) -> None:
+    # The device rings out its dial time; the no-answer failover makes Kamailio answer busy:
+    # the record says what the caller got.
+    ln = line(failover_noanswer="sys:busy", dial_time="5")
+    assert ln.phone is not None
+    ln.phone.uas = ring_forever
+    dlg = carriers["value"].invite(ln.did, user="carrier", from_user=CALLER, timeout=10)
+    assert dlg.final is not None and dlg.final.code == 486
+    [row] = _records(dialgate, dlg.call_id)
+    _assert_inbound(row, ln, "busy")
+
+
+CHAIN_ENDS = [
+    ({"register": False}, 480, "failed"),  # unreachable, then none
+    ({"routing": "sys:busy", "register": False}, 486, "busy"),
+    ({"routing": "sys:noservice", "register": False}, 503, "failed"),
+    ({"routing": "sys:disconnected", "register": False}, 404, "failed"),
+    ({"routing": "sys:hangup", "register": False}, 603, "failed"),
+    ({"routing": "none:", "register": False}, 480, "failed"),
+]
+
+
+@pytest.mark.parametrize(("settings", "code", "disposition"), CHAIN_ENDS,
+                         ids=["unreachable", "sys-busy", "sys-noservice", "sys-disconnected",
+                              "sys-hangup", "none"])
+def test_a_call_kamailio_answers_itself_gives_one_record_of_what_the_caller_got(
+    line, carriers, dialgate: RealDialgate, settings: dict[str, object], code: int,
+    disposition: str
+) -> None:
+    register = bool(settings.pop("register", True))
+    ln = line(register=register, **settings)
+    dlg = carriers["value"].invite(ln.did, user="carrier", from_user=CALLER)
+    assert dlg.final is not None and dlg.final.code == code
+    [row] = _records(dialgate, dlg.call_id)
+    _assert_inbound(row, ln, disposition)
+
+
+def test_caller_hanging_up_while_the_device_rings_gives_one_noanswer_record(
+    line, carriers, dialgate: RealDialgate
+) -> None:
+    ln = line()
+    assert ln.phone is not None
+    ln.phone.uas = ring_forever
+    dlg = carriers["value"].invite(ln.did, user="carrier", from_user=CALLER, wait_final=False)
+    ln.phone.wait_request("INVITE")
+    time.sleep(0.2)
+    assert carriers["value"].cancel(dlg).code == 200
+    assert carriers["value"].wait_final(dlg).code == 487
+    [row] = _records(dialgate, dlg.call_id)
+    _assert_inbound(row, ln, "noanswer")
+
+
+def test_a_call_to_an_unknown_did_leaves_no_record(carriers, dialgate: RealDialgate) -> None:
+    dlg = carriers["value"].invite("19995550001", user="carrier", from_user=CALLER)
+    assert dlg.final is not None and dlg.final.code == 404
+    time.sleep(0.6)
+    with dialgate.db.uow(write=False) as uow:
+        assert uow.session.scalars(select(CdrRow).where(CdrRow.call_id == dlg.call_id)).all() == []

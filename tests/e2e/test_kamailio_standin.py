@@ -1,11 +1,13 @@
 """What only a programmable backend can provoke: Kamailio's side of the switch contract when
-Dialgate hangs, is slow, or answers an endless chain, and the exact request Kamailio sends.
+Dialgate hangs, is slow, or answers an endless chain (or a caller hangs up while it is asked),
+and the exact request Kamailio sends.
 (Everything Dialgate decides is tested against the real Dialgate in the other modules.)"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -135,11 +137,67 @@ def test_endless_inbound_chain_is_cut_by_kamailio(
         assert phone.register(user, password)[-1].code == 200
         # A broken backend that never ends the chain: Kamailio's own hop limit does.
         standin.inbound = lambda req: {"kind": "account", "sip_user": user, "dial_time": 5,
+                                       "account": user, "did": "5145550100",
                                        "chain": req.get("chain", "") + "x:1,"}
         dlg = standin_pop.carriers["value"].invite("15145550100", user="carrier", timeout=10)
         assert dlg.final is not None and dlg.final.code in (480, 486)
         asks = standin.of("/switch/v1/inbound")
         assert 2 <= len(asks) <= 8
         assert asks[1]["chain"] == "x:1," and asks[1]["event"] == "busy"
+        # However many legs, the call has one record: the last leg was busy.
+        [record] = _records(standin, dlg.call_id)
+        assert (record["direction"], record["account"], record["did"], record["disposition"],
+                record["answered_at"]) == ("inbound", user, "5145550100", "busy", None)
     finally:
         phone.close()
+
+
+def _sent_records(standin: StandInSwitch, call_id: str) -> list[dict[str, Any]]:
+    # A /cdrs body is a list of records (StandInSwitch types bodies as objects).
+    batches: list[Any] = standin.of("/switch/v1/cdrs")
+    return [r for batch in batches for r in batch if r.get("call_id") == call_id]
+
+
+def _records(standin: StandInSwitch, call_id: str) -> list[dict[str, Any]]:
+    """The call records Kamailio sent for one call (all batches), once the first has come and
+    a duplicate would have had time to follow."""
+    deadline = time.monotonic() + 5
+    while not _sent_records(standin, call_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.6)
+    return _sent_records(standin, call_id)
+
+
+def test_caller_hanging_up_while_dialgate_is_asked_gets_487_and_one_noanswer_record(
+    standin_pop: Kamailio, account, standin: StandInSwitch
+) -> None:
+    user, password = account()
+    phone = SipAgent(standin_pop.addr, domain=REALM, uas=answer())
+    carrier = standin_pop.carriers["value"]
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        standin.inbound = lambda req: {"kind": "account", "sip_user": user, "dial_time": 5,
+                                       "account": user, "did": "5145550100", "chain": "x:1,"}
+        standin.delay_s = 0.8
+        dlg = carrier.invite("15145550100", user="carrier", from_user="4385550123",
+                             wait_final=False)
+        time.sleep(0.3)  # Kamailio is waiting for the answer now
+        assert carrier.cancel(dlg).code == 200
+        assert carrier.wait_final(dlg, timeout=5).code == 487
+        [record] = _records(standin, dlg.call_id)
+        assert (record["direction"], record["caller_id"], record["disposition"]) == (
+            "inbound", "4385550123", "noanswer")
+        assert [m.method for m in phone.received if m.method == "INVITE"] == []
+    finally:
+        phone.close()
+
+
+def test_inbound_answer_without_an_account_leaves_no_record(
+    standin_pop: Kamailio, standin: StandInSwitch
+) -> None:
+    # An older Dialgate (no account in the answer): the call is routed, just not recorded.
+    standin.inbound = lambda req: {"kind": "system_action", "system_action": "busy"}
+    dlg = standin_pop.carriers["value"].invite("15145550100", user="carrier")
+    assert dlg.final is not None and dlg.final.code == 486
+    time.sleep(0.6)
+    assert _sent_records(standin, dlg.call_id) == []

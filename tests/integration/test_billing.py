@@ -204,3 +204,106 @@ def test_cli_cdr_record_deposit_and_balance(sqlite_url: str, tmp_path: Path) -> 
     assert bad.returncode == 2 and "amount" in bad.stderr
     data = json.loads(run_cli(sqlite_url, "balance", "100000", "--json").stdout)
     assert data["current_balance"] == "34.980000" and data["calls_total"] == 1
+
+
+def inbound_cdr(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:
+    """A call from a carrier to DID 5145550100 of account 100000, as Kamailio records it."""
+    record = cdr(call_id, seconds, direction="inbound", did="5145550100", caller_id="4385550123")
+    for key in ("dialed", "route", "rate_per_minute", "increment_s", "flat_fee"):
+        del record[key]
+    record.update(kw)
+    return record
+
+
+def test_an_inbound_call_is_recorded_for_the_dids_account_and_never_charged(
+    db: Database,
+) -> None:
+    setup_account(db)
+    results = []
+    for _ in range(2):
+        with db.uow() as uow:
+            results.append(billing.record_cdr(uow, inbound_cdr("in-1", 95), now=NOW))
+            uow.commit()
+    first, again = results
+    assert (first.direction, first.duplicate, first.duration_s, first.billed_s, first.cost) == (
+        "inbound", False, 95, 0, Decimal(0))
+    assert (again.direction, again.duplicate, again.cost, again.balance) == (
+        "inbound", True, Decimal(0), Decimal("10"))
+    assert first.to_json()["direction"] == "inbound"
+    with db.uow(write=False) as uow:
+        [row] = uow.session.scalars(select(CdrRow)).all()
+        charges = select(TransactionRow).where(TransactionRow.kind == "call")
+        assert uow.session.scalars(charges).all() == []
+        assert billing.current_balance(uow, "100000") == Decimal("10")
+    assert (row.direction, row.caller, row.dialed, row.caller_number, row.disposition) == (
+        "inbound", "100000", "5145550100", "4385550123", "answered")
+    assert (row.route, Decimal(row.rate_per_minute), Decimal(row.cost)) == (None, 0, 0)
+    assert ledger_sum(db) == Decimal("10")
+
+
+def test_outbound_records_are_stored_as_outbound_without_a_caller_number(db: Database) -> None:
+    setup_account(db)
+    with db.uow() as uow:
+        result = billing.record_cdr(uow, cdr("out-1"), now=NOW)
+        uow.commit()
+    assert result.direction == "outbound" and result.cost == Decimal("0.02")
+    with db.uow(write=False) as uow:
+        row = uow.session.scalars(select(CdrRow)).one()
+    assert (row.direction, row.dialed, row.caller_number) == ("outbound", "5145550199", None)
+
+
+def test_an_inbound_call_id_already_recorded_for_another_account_is_a_conflict(
+    db: Database,
+) -> None:
+    setup_account(db)
+    setup_account(db, "200000")
+    with db.uow() as uow:
+        billing.record_cdr(uow, inbound_cdr("shared-in"), now=NOW)
+        uow.commit()
+    with db.uow() as uow, pytest.raises(Conflict):
+        billing.record_cdr(uow, inbound_cdr("shared-in", account="200000"), now=NOW)
+    with db.uow(write=False) as uow:
+        assert uow.session.scalars(select(CdrRow.caller)).all() == ["100000"]
+
+
+def test_a_bad_inbound_record_changes_nothing(db: Database) -> None:
+    setup_account(db)
+    for bad in (
+        inbound_cdr("bad-1", direction="sideways"),
+        inbound_cdr("bad-2", did=None),
+        inbound_cdr("bad-3", rate_per_minute="0.01"),
+    ):
+        with db.uow() as uow, pytest.raises(ValidationFailed):
+            billing.record_cdr(uow, bad, now=NOW)
+    with db.uow(write=False) as uow:
+        assert uow.session.scalars(select(CdrRow)).all() == []
+    assert ledger_sum(db) == Decimal("10")
+
+
+def test_inbound_calls_count_as_calls_and_talk_time_but_not_as_spending(db: Database) -> None:
+    setup_account(db)
+    with db.uow() as uow:
+        billing.record_cdr(uow, cdr("out-1", 61), now=NOW)
+        billing.record_cdr(uow, inbound_cdr("in-1", 30), now=NOW)
+        billing.record_cdr(
+            uow, inbound_cdr("in-2", answered_at=None, disposition="noanswer"), now=NOW
+        )
+        uow.commit()
+    with db.uow(write=False) as uow:
+        view = billing.balance(uow, "100000", now=NOW).to_voipms()
+    assert (view["spent_today"], view["calls_today"], view["time_today"]) == (
+        "0.020000", "3", "1:31")
+
+
+def test_cli_cdr_record_says_which_calls_were_inbound(sqlite_url: str, tmp_path: Path) -> None:
+    assert run_cli(sqlite_url, "demo").returncode == 0
+    file = tmp_path / "calls.json"
+    file.write_text(json.dumps([inbound_cdr("cli-in"), cdr("cli-out")]))
+    out = run_cli(sqlite_url, "cdr", "record", str(file))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("cli-in: inbound, answered, billed 0 s, $0")
+    assert lines[1].startswith("cli-out: answered, billed 120 s, $0.02")
+    out = run_cli(sqlite_url, "cdr", "record", str(file), "--json")
+    assert [(r["direction"], r["duplicate"]) for r in json.loads(out.stdout)] == [
+        ("inbound", True), ("outbound", True)]

@@ -24,6 +24,8 @@ CDR_COLUMNS = (
     "call_id",
     "caller",
     "dialed",
+    "direction",
+    "caller_number",
     "started_at",
     "answered_at",
     "ended_at",
@@ -360,3 +362,52 @@ def test_an_owners_resend_is_a_duplicate_even_after_another_accounts_record(
     batch(two, [cdr("theirs", account="200000")])
     result = batch(two, [cdr("theirs"), cdr("theirs", account="200000")])
     assert outcome(result) == (0, 1, [(0, "call_id_in_use")])
+
+
+def inbound(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:
+    """A call from a carrier to DID 5145550100, as Kamailio records it (no dialed, no charge)."""
+    record = cdr(call_id, seconds, direction="inbound", did="5145550100", caller_id="4385550123")
+    for key in ("dialed", "route", "rate_per_minute", "increment_s", "flat_fee"):
+        del record[key]
+    record.update(kw)
+    return record
+
+
+def test_inbound_records_in_a_batch_are_recorded_once_and_never_charged(two: Database) -> None:
+    records = [
+        inbound("i1"),  # 0: answered, free
+        cdr("o1"),  # 1: outbound, 0.02
+        inbound("i2", answered_at=None, disposition="busy", caller_id=None),  # 2
+        inbound("i3", direction="both"),  # 3: bad direction
+        inbound("i4", flat_fee="0.75"),  # 4: a charge on an inbound call
+        inbound("i1"),  # 5: repeat in the batch
+        inbound("i5", account="200000_office"),  # 6: another account's DID
+        inbound("o1"),  # 7: the outbound call's id, same account: a duplicate
+    ]
+    result = batch(two, records)
+    assert outcome(result) == (4, 2, [(3, "validation_failed"), (4, "validation_failed")])
+    bad_direction, bad_fee = (exc for _i, exc in result.rejected)
+    assert isinstance(bad_direction, ValidationFailed) and isinstance(bad_fee, ValidationFailed)
+    assert [(e.field, e.code) for e in bad_direction.errors] == [("direction", "invalid_choice")]
+    assert [(e.field, e.code) for e in bad_fee.errors] == [("flat_fee", "inbound_not_charged")]
+    assert call_charges(two) == {"o1": (Decimal("-0.02"), NOW)}
+    assert (balance(two, "100000"), balance(two, "200000")) == (Decimal("9.98"), Decimal("10"))
+    assert cdr_rows(two) == {
+        "i1": ("100000", "answered", 61, 0, Decimal(0)),
+        "o1": ("100000", "answered", 61, 120, Decimal("0.02")),
+        "i2": ("100000", "busy", 0, 0, Decimal(0)),
+        "i5": ("200000_office", "answered", 61, 0, Decimal(0)),
+    }
+    with two.uow(write=False) as uow:
+        rows = {r.call_id: r for r in uow.session.scalars(select(CdrRow))}
+        assert {c: (r.direction, r.dialed, r.caller_number) for c, r in rows.items()} == {
+            "i1": ("inbound", "5145550100", "4385550123"),
+            "o1": ("outbound", "5145550199", None),
+            "i2": ("inbound", "5145550100", None),
+            "i5": ("inbound", "5145550100", "4385550123"),
+        }
+
+    before = state(two)
+    again = batch(two, records)
+    assert outcome(again) == (0, 6, [(3, "validation_failed"), (4, "validation_failed")])
+    assert state(two) == before

@@ -1,5 +1,6 @@
 """The Alembic migrations on SQLite and PostgreSQL: a database made by an older revision, with
-rows in it, is upgraded in place; the head schema is the one the models describe."""
+rows in it, is upgraded in place (0002: subscribers enabled as their accounts; 0003: call
+records outbound); the head schema is the one the models describe."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from dialgate.adapters.db import migrate
 from dialgate.adapters.db.models import Base
@@ -137,3 +138,82 @@ def test_head_schema_is_what_the_models_describe_and_0002_downgrades(empty_url: 
         assert "enabled" not in columns and "nat" in columns
     finally:
         engine.dispose()
+
+
+def _insert_cdr(conn: Connection, call_id: str, extra: dict[str, str] | None = None) -> None:
+    """A call record as revision 0002 stores it (plus ``extra`` columns of later revisions)."""
+    columns = {
+        "call_id": ":call_id",
+        "account_id": "1",
+        "caller": "'100000'",
+        "dialed": "'5145550199'",
+        "started_at": ":now",
+        "answered_at": ":now",
+        "ended_at": ":now",
+        "disposition": "'answered'",
+        "route": "'value'",
+        "rate_per_minute": "0.01",
+        "increment_s": "60",
+        "flat_fee": "0",
+        "duration_s": "61",
+        "billed_s": "120",
+        "cost": "0.02",
+        **(extra or {}),
+    }
+    conn.execute(
+        text(f"INSERT INTO cdrs ({', '.join(columns)}) VALUES ({', '.join(columns.values())})"),
+        {"call_id": call_id, "now": NOW},
+    )
+
+
+def test_upgrade_from_0002_makes_every_existing_call_record_outbound(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "0002")
+    _fill_at_0001(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            _insert_cdr(conn, "old-1")
+            _insert_cdr(conn, "old-2")
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT call_id, direction, caller_number, cost FROM cdrs ORDER BY call_id")
+            ).all()
+            # A row written without the column (an old worker during a rolling upgrade) is
+            # outbound too.
+            _insert_cdr(conn, "during-upgrade")
+            late = conn.execute(
+                text("SELECT direction FROM cdrs WHERE call_id = 'during-upgrade'")
+            ).scalar_one()
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("old-1", "outbound", None),
+        ("old-2", "outbound", None),
+    ]
+    assert late == "outbound"
+
+
+def test_0003_downgrades_dropping_the_inbound_records_it_cannot_represent(
+    empty_url: str,
+) -> None:
+    migrate.upgrade(empty_url)
+    _fill_at_0001(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            _insert_cdr(conn, "out-1")
+            _insert_cdr(
+                conn,
+                "in-1",
+                {"direction": "'inbound'", "caller_number": "'4385550123'", "cost": "0"},
+            )
+        command.downgrade(migrate.alembic_config(empty_url), "0002")
+        with engine.connect() as conn:
+            kept = conn.execute(text("SELECT call_id FROM cdrs")).scalars().all()
+        columns = {c["name"] for c in inspect(engine).get_columns("cdrs")}
+    finally:
+        engine.dispose()
+    assert kept == ["out-1"]
+    assert {"direction", "caller_number"}.isdisjoint(columns) and "dialed" in columns

@@ -4,6 +4,13 @@ A call is billed in whole increments of ``increment_s`` seconds from answer to e
 increment 60 is billed 120 s), at ``rate_per_minute``, plus ``flat_fee`` (e.g. 411) when it was
 answered. Unanswered calls cost nothing. Costs are rounded half up to 6 decimals (the ledger's
 precision), once, on the total.
+
+A record is ``outbound`` (an account's device called out; the default, so records written before
+directions existed still parse) or ``inbound`` (a carrier called one of the account's DIDs).
+Inbound calls are never charged (there are no per-minute DID plans): they carry no rate, no flat
+fee and no route, and their price is their talk time at zero cost. An inbound record names the
+DID (``did``, stored where outbound records keep ``dialed``) and the caller's number as the
+carrier presented it (``caller_id``, possibly absent: withheld numbers).
 """
 
 from __future__ import annotations
@@ -19,15 +26,17 @@ from typing import Any
 from dialgate.domain.errors import FieldError, ValidationFailed
 
 DISPOSITIONS = ("answered", "busy", "noanswer", "failed")
+DIRECTIONS = ("outbound", "inbound")
 LEDGER_PLACES = Decimal("0.000001")
 SUBJECT = re.compile(r"\d{4,10}(_[A-Za-z0-9]{1,12})?")
+DID_NUMBER = re.compile(r"\d{1,20}")
 
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     call_id: str
     account: str  # 100000 or 100000_office
-    dialed: str
+    dialed: str  # inbound: the DID
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime
@@ -36,6 +45,8 @@ class CallRecord:
     rate_per_minute: Decimal
     increment_s: int
     flat_fee: Decimal
+    direction: str = "outbound"
+    caller_id: str | None = None  # inbound: the caller's number as the carrier presented it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,8 @@ def price(record: CallRecord) -> Price:
     if record.disposition != "answered" or record.answered_at is None:
         return Price(0, 0, Decimal(0))
     duration = math.ceil((record.ended_at - record.answered_at).total_seconds())
+    if record.direction == "inbound":
+        return Price(duration, 0, Decimal(0))
     billed = billed_seconds(duration, record.increment_s)
     cost = record.flat_fee + record.rate_per_minute * Decimal(billed) / Decimal(60)
     return Price(duration, billed, cost.quantize(LEDGER_PLACES, rounding=ROUND_HALF_UP))
@@ -105,7 +118,7 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
     account = _text(payload.get("account"), "account", errors, max_len=32)
     if account and not SUBJECT.fullmatch(account):
         errors.append(FieldError("account", "invalid_account", "must be 100000 or 100000_sub"))
-    dialed = _text(payload.get("dialed"), "dialed", errors, max_len=64)
+    direction, dialed, caller_id = _direction_fields(payload, errors)
     started = _time(payload.get("started_at"), "started_at", errors)
     answered = _time(payload.get("answered_at"), "answered_at", errors, optional=True)
     ended = _time(payload.get("ended_at"), "ended_at", errors)
@@ -133,6 +146,8 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
     if isinstance(increment, bool) or not isinstance(increment, int) or not 1 <= increment <= 3600:
         errors.append(FieldError("increment_s", "out_of_range", "must be 1 to 3600 seconds"))
         increment = 60
+    if direction == "inbound":
+        _not_charged(rate=rate, flat_fee=flat_fee, route=route, errors=errors)
     if started and ended and ended < started:
         errors.append(FieldError("ended_at", "before_start", "must not be before started_at"))
     if answered and started and ended and not started <= answered <= ended:
@@ -154,7 +169,68 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
         rate_per_minute=rate,
         increment_s=increment,
         flat_fee=flat_fee,
+        direction=direction,
+        caller_id=caller_id,
     )
+
+
+def _direction_fields(
+    payload: Mapping[str, Any], errors: list[FieldError]
+) -> tuple[str, str, str | None]:
+    """``direction`` (missing or null: outbound), the number the record is about (outbound:
+    ``dialed``; inbound: ``did``) and, inbound only, the caller's number."""
+    direction = payload.get("direction")
+    if direction is None:
+        direction = "outbound"
+    if direction not in DIRECTIONS:
+        errors.append(
+            FieldError(
+                "direction",
+                "invalid_choice",
+                f"must be one of {', '.join(DIRECTIONS)} (left out: outbound)",
+            )
+        )
+        return "outbound", "", None
+    if direction == "outbound":
+        return direction, _text(payload.get("dialed"), "dialed", errors, max_len=64), None
+    return (direction, *_inbound_fields(payload, errors))
+
+
+def _inbound_fields(
+    payload: Mapping[str, Any], errors: list[FieldError]
+) -> tuple[str, str | None]:
+    did = payload.get("did")
+    if not isinstance(did, str) or not DID_NUMBER.fullmatch(did.strip()):
+        errors.append(
+            FieldError("did", "invalid_did", "is required for inbound calls: the DID's digits")
+        )
+        did = ""
+    did = did.strip()
+    dialed = payload.get("dialed")
+    if dialed is not None and did and (not isinstance(dialed, str) or dialed.strip() != did):
+        errors.append(
+            FieldError("dialed", "inconsistent_did", "must be the DID, or left out, when inbound")
+        )
+    caller_id = payload.get("caller_id")
+    if caller_id is None:
+        return did, None
+    if not isinstance(caller_id, str) or len(caller_id) > 64:
+        errors.append(FieldError("caller_id", "invalid_text", "must be at most 64 characters"))
+        return did, None
+    # An empty caller ID is a withheld one: nothing to show.
+    return did, caller_id.strip() or None
+
+
+def _not_charged(
+    *, rate: Decimal, flat_fee: Decimal, route: object, errors: list[FieldError]
+) -> None:
+    """Inbound calls are free: a rate, a flat fee or a route on one is a switch bug, refused
+    rather than silently dropped."""
+    for field, value in (("rate_per_minute", rate), ("flat_fee", flat_fee)):
+        if value != 0:
+            errors.append(FieldError(field, "inbound_not_charged", "must be 0 for inbound calls"))
+    if route is not None and "route" not in {e.field for e in errors}:
+        errors.append(FieldError("route", "inbound_not_charged", "must be null for inbound calls"))
 
 
 def hms(seconds: int) -> str:

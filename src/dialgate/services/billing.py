@@ -8,6 +8,7 @@ threshold notification needs.
 
 ``record_cdr`` is idempotent by call id: the CDR insert is ``ON CONFLICT DO NOTHING``; a second
 submission (even a concurrent one, which waits on the first's unique-index entry) charges nothing.
+Inbound records (calls to a DID) go through the same insert and are never charged: no ledger row.
 """
 
 from __future__ import annotations
@@ -89,11 +90,13 @@ class CdrResult:
     cost: Decimal
     duplicate: bool
     balance: Decimal
+    direction: str = "outbound"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "call_id": self.call_id,
             "account": self.account,
+            "direction": self.direction,
             "disposition": self.disposition,
             "duration_s": self.duration_s,
             "billed_s": self.billed_s,
@@ -109,6 +112,8 @@ def _cdr_values(record: b.CallRecord, account: AccountRow, price: b.Price) -> di
         "account_id": account.id,
         "caller": record.account,
         "dialed": record.dialed,
+        "direction": record.direction,
+        "caller_number": record.caller_id,
         "started_at": record.started_at,
         "answered_at": record.answered_at,
         "ended_at": record.ended_at,
@@ -184,6 +189,7 @@ def record_cdr(
             Decimal(existing.cost).quantize(b.LEDGER_PLACES),
             True,
             current_balance(uow, account.number),
+            existing.direction,
         )
     balance = Decimal(account.balance)
     if price.cost > 0:
@@ -197,6 +203,7 @@ def record_cdr(
         price.cost,
         False,
         current_balance(uow, account.number) if price.cost == 0 else balance,
+        record.direction,
     )
 
 

@@ -242,7 +242,14 @@ class CdrRow(Base):
     call_id: Mapped[str] = mapped_column(String(128), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     caller: Mapped[str] = mapped_column(String(32))  # 100000 or 100000_office
-    dialed: Mapped[str] = mapped_column(String(64))
+    dialed: Mapped[str] = mapped_column(String(64))  # inbound: the DID called
+    # outbound (the account's device called out) or inbound (a carrier called a DID of the
+    # account); rows from before revision 0003 are outbound.
+    direction: Mapped[str] = mapped_column(
+        String(8), default="outbound", server_default=text("'outbound'")
+    )
+    # Inbound: the remote party's number as the carrier presented it (null when withheld).
+    caller_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[datetime] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime] = mapped_column()

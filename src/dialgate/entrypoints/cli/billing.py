@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
 
     @cdr_app.command("record")
     def record(file: Path, as_json: bool = typer.Option(False, "--json")) -> None:
-        """Record finished calls from FILE.json (one record or a list), each charged once."""
+        """Record finished calls from FILE.json (one record or a list), each charged once
+        (inbound calls to a DID are recorded, never charged)."""
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -64,8 +65,9 @@ def register(app: typer.Typer) -> None:
             return
         for r in results:
             note = " (already recorded)" if r.duplicate else ""
+            kind = "inbound, " if r.direction == "inbound" else ""
             console.print(
-                f"{r.call_id}: {r.disposition}, billed {r.billed_s} s, ${r.cost}{note}; "
+                f"{r.call_id}: {kind}{r.disposition}, billed {r.billed_s} s, ${r.cost}{note}; "
                 f"balance ${r.balance}",
                 markup=False,
             )

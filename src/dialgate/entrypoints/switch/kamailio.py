@@ -44,7 +44,8 @@ POST /switch/v1/inbound
   response read: kind (account|voicemail|forward|ivr|queue|ring_group|time_condition|
             system_action|none), value, sip_user (account), forward_number (forward),
             mailbox (voicemail), system_action (hangup|busy|noservice|disconnected|echo),
-            dial_time, chain
+            dial_time, chain; account and did (the DID's owner and number, for the call
+            record: read from the first answer)
   `chain` is the comma-joined list of routes tried so far, written by Dialgate; Kamailio
   keeps it in $avp(in_chain) and sends it back unchanged with the next event, which is how
   Dialgate detects loops (A -> B -> A) without call state. Target URIs are built here, per
@@ -53,9 +54,16 @@ POST /switch/v1/inbound
   server> with X-Dialgate-Target / -Value / -Did / -Mailbox headers.
   HTTP 404/422 -> SIP 404; other errors -> SIP 503 "Inbound Routing Unavailable"
 POST /switch/v1/cdrs
-  request  [ {call_id, account, dialed, started_at, answered_at|null, ended_at,
-            disposition: answered|busy|noanswer|failed, route|null, rate_per_minute,
-            increment_s, flat_fee}, ... ]  (up to 500; Kamailio sends up to cdr_batch)
+  request  [ record, ... ]  (up to 500; Kamailio sends up to cdr_batch)
+    outbound {call_id, account, direction: "outbound" (or left out), dialed, started_at,
+            answered_at|null, ended_at, disposition: answered|busy|noanswer|failed,
+            route|null, rate_per_minute, increment_s, flat_fee}
+    inbound  {call_id, account (the DID's owner), direction: "inbound", did (its digits),
+            caller_id|null (the From user the carrier sent), started_at, answered_at|null,
+            ended_at, disposition}: never charged, so no route, rate or fee (refused if
+            non-zero). One per call: answered -> at dialog end; otherwise when the failover
+            chain ends (Kamailio's own reply: busy for a busy leg or the busy action,
+            noanswer for an unanswered leg or a caller who gave up, failed otherwise).
   response read: rejected[] (logged as CDR_REJECTED); non-2xx -> the batch is retried, then
             logged record by record as CDR_LOST. /switch/v1/cdr takes one record.
 """
