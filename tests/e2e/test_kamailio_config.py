@@ -95,6 +95,8 @@ def test_relative_sqlite_path_is_made_absolute(tmp_path: Path, monkeypatch) -> N
     {"carriers": {"value": "http://x"}}, {"carriers": {"cheap": "sip:1.2.3.4"}},
     {"pop": "bad pop"}, {"http_timeout_s": 0}, {"tls_cert": "/c.pem"},
     {"db_url": "mysql://x/y"}, {"db_url": "sqlite://"}, {"cdr_batch": 0}, {"cdr_batch": 501},
+    {"registrations": "disk"}, {"registrations": "database"}, {"registrations": "shared"},
+    {"server_id": -1},
 ])
 def test_invalid_options_are_refused(tmp_path: Path, bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
@@ -106,3 +108,24 @@ def test_switch_token_goes_into_the_persistent_connection(tmp_path: Path) -> Non
     assert ('"dialgate=>http://kamailio:tok_abcdefgh12345@127.0.0.1:28000"' in text)
     assert text.index('"authmethod", 1') < text.index('"httpcon"')
     assert text.index('"connection_timeout"') < text.index('"httpcon"')
+
+
+PG = "postgresql+psycopg://dialgate@127.0.0.1:25432/dialgate"
+
+
+@pytest.mark.parametrize(("db_url", "registrations", "db_mode"), [
+    ("sqlite:///{tmp}/d.db", None, 0),  # SQLite: one writer, Kamailio keeps them in memory
+    (PG, None, 1), (PG, "memory", 0), (PG, "database", 1), (PG, "shared", 3),
+])
+def test_registrations_are_kept_where_asked_and_the_config_is_valid(
+    tmp_path: Path, db_url: str, registrations: str | None, db_mode: int
+) -> None:
+    opts = _options(tmp_path, db_url=db_url.format(tmp=tmp_path), registrations=registrations,
+                    server_id=7)
+    cfg = write_kamailio_files(tmp_path, **opts)
+    text = cfg.read_text()
+    assert f'modparam("usrloc", "db_mode", {db_mode})' in text
+    assert "server_id=7" in text
+    assert ('modparam("usrloc", "db_url"' in text) == (db_mode != 0)
+    assert ('"server_id_filter", 1' in text) == (db_mode == 1)
+    assert _check(cfg).returncode == 0, _check(cfg).stderr

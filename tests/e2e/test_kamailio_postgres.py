@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from dialgate.adapters.db.models import CdrRow
-from dialgate.services import billing
+from dialgate.adapters.db.models import CdrRow, LocationRow
+from dialgate.services import billing, dids
 
 from .conftest import REALM, Kamailio, RealDialgate, real_dialgate
-from .sip.sipclient import SipAgent
+from .sip.sipclient import SipAgent, answer
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,68 @@ def test_denied_and_allowed_calls_and_one_charge_on_postgresql(
         cdrs = uow.session.scalars(select(CdrRow).where(CdrRow.call_id == dlg.call_id)).all()
     assert [(c.disposition, c.billed_s) for c in cdrs] == [("answered", 60)]
     assert [t.uniqueid for t in charges] == [dlg.call_id]
+
+
+def _did_line(dg: RealDialgate, number: str) -> tuple[str, str, str]:
+    """An account whose DID rings the account's registered device."""
+    user, password = dg.accounts.create()
+    with dg.db.uow() as uow:
+        dids.add_did(uow, user, number, {"dial_time": "5"}, actor="e2e")
+        uow.commit()
+    return user, password, "1" + number
+
+
+def _locations(dg: RealDialgate, user: str) -> list[tuple[str, int]]:
+    with dg.db.uow(write=False) as uow:
+        rows = uow.session.execute(
+            select(LocationRow.contact, LocationRow.server_id).where(LocationRow.username == user)
+        ).all()
+    return [(contact, server_id) for contact, server_id in rows]
+
+
+def test_registrations_survive_a_kamailio_restart(
+    start_kamailio, pg_dialgate: RealDialgate
+) -> None:
+    options = {"db_url": pg_dialgate.server.db_url, "switch_url": pg_dialgate.url,
+               "switch_token": pg_dialgate.token}
+    first: Kamailio = start_kamailio(**options)
+    cfg = (Path(first.ctl).parent / "kamailio.cfg").read_text()
+    assert 'modparam("usrloc", "db_mode", 1)' in cfg
+    user, password, did = _did_line(pg_dialgate, "5145580001")
+    phone = SipAgent(first.addr, domain=REALM, uas=answer())
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        assert [sid for _c, sid in _locations(pg_dialgate, user)] == [1]
+        first.stop()
+        # A new process (same database, same server_id) knows the device without a REGISTER.
+        second: Kamailio = start_kamailio(**options)
+        dlg = second.carriers["value"].invite(did, user="carrier")
+        assert dlg.final is not None and dlg.final.code == 200
+        assert phone.wait_request("INVITE").ruri.startswith(f"sip:{user}@")
+        second.carriers["value"].bye(dlg)
+    finally:
+        phone.close()
+
+
+def test_shared_registrations_reach_a_device_through_another_node(
+    start_kamailio, pg_dialgate: RealDialgate
+) -> None:
+    options = {"db_url": pg_dialgate.server.db_url, "switch_url": pg_dialgate.url,
+               "switch_token": pg_dialgate.token, "registrations": "shared"}
+    node_a: Kamailio = start_kamailio(server_id=11, **options)
+    node_b: Kamailio = start_kamailio(server_id=12, **options)
+    user, password, did = _did_line(pg_dialgate, "5145580002")
+    phone = SipAgent(node_a.addr, domain=REALM, uas=answer())
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        assert [sid for _c, sid in _locations(pg_dialgate, user)] == [11]
+        dlg = node_b.carriers["value"].invite(did, user="carrier")
+        assert dlg.final is not None and dlg.final.code == 200
+        assert phone.wait_request("INVITE").ruri.startswith(f"sip:{user}@")
+        node_b.carriers["value"].bye(dlg)
+        assert phone.register(user, password, expires=0)[-1].code == 200  # un-REGISTER
+        assert _locations(pg_dialgate, user) == []
+    finally:
+        phone.close()
+        node_a.stop()
+        node_b.stop()

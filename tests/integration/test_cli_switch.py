@@ -91,6 +91,11 @@ def test_kamailio_config_refuses_bad_options_without_leaving_a_token(
     assert half_tls.returncode == 2
     missing = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "p1")
     assert missing.returncode == 2 and "carrier-value" in missing.stderr
+    shared_on_sqlite = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
+                                "--carrier-value", "sip:198.51.100.10", "--rundir",
+                                str(tmp_path), "--registrations", "shared")
+    assert shared_on_sqlite.returncode == 2
+    assert "registrations in the database need PostgreSQL" in shared_on_sqlite.stderr
     assert dialgate(sqlite_url, "switch", "token", "list", "--json").stdout.strip() == "[]"
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -125,6 +126,48 @@ class SubscriberRow(Base):
     # The account's ``enabled`` flag (main and sub accounts alike): Kamailio refuses REGISTER
     # when it is 0. An integer, like the other attributes auth_db loads into AVPs.
     enabled: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+class LocationRow(Base):
+    """Kamailio's ``location`` table (usrloc schema version 9): where each device registered.
+    Written and read by Kamailio only, when ``kamailio-config --registrations`` is
+    ``database`` or ``shared``; Dialgate creates it so one migration owns the whole schema.
+    Times are Kamailio's naive local timestamps, not Dialgate's UTC ones."""
+
+    __tablename__ = "location"
+    __table_args__ = (
+        UniqueConstraint("ruid", name="location_ruid_idx"),
+        Index("location_account_contact_idx", "username", "domain", "contact"),
+        Index("location_expires_idx", "expires"),
+        Index("location_connection_idx", "server_id", "connection_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ruid: Mapped[str] = mapped_column(String(64), server_default="")
+    username: Mapped[str] = mapped_column(String(64), server_default="")
+    domain: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    contact: Mapped[str] = mapped_column(String(512), server_default="")
+    received: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    expires: Mapped[datetime] = mapped_column(
+        DateTime(), server_default=text("'2030-05-28 21:32:15'")
+    )
+    q: Mapped[float] = mapped_column(Float, server_default=text("1.0"))
+    callid: Mapped[str] = mapped_column(String(255), server_default="Default-Call-ID")
+    cseq: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    last_modified: Mapped[datetime] = mapped_column(
+        DateTime(), server_default=text("'2000-01-01 00:00:01'")
+    )
+    flags: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    cflags: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    user_agent: Mapped[str] = mapped_column(String(255), server_default="")
+    socket: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    methods: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    instance: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reg_id: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    server_id: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    connection_id: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    keepalive: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    partition: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class KamailioVersionRow(Base):

@@ -66,6 +66,15 @@ def register(switch_app: typer.Typer) -> None:
             8, "--async-workers", help="Processes that wait on Dialgate (size: cps x p99)."
         ),
         http_timeout: int = typer.Option(1, "--http-timeout", help="Whole seconds."),
+        registrations: str | None = typer.Option(
+            None,
+            "--registrations",
+            help="memory, database (survive restarts) or shared (all nodes of the POP); "
+            "default: database on PostgreSQL, memory on SQLite.",
+        ),
+        server_id: int = typer.Option(
+            1, "--server-id", help="This node's number among the POP's Kamailio nodes."
+        ),
         pike_density: int = typer.Option(
             30, "--pike-density", help="Requests per 2 s from one address; 0 = no limit."
         ),
@@ -112,6 +121,8 @@ def register(switch_app: typer.Typer) -> None:
                     children=children,
                     async_workers=async_workers,
                     http_timeout_s=http_timeout,
+                    registrations=registrations,
+                    server_id=server_id,
                     pike_density=pike_density or None,
                     tls_cert=str(tls_cert.absolute()) if tls_cert else None,
                     tls_key=str(tls_key.absolute()) if tls_key else None,

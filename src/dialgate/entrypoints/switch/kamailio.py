@@ -16,6 +16,9 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.engine import make_url
 
+# Where Kamailio keeps registrations: its memory only; written through to the shared
+# `location` table (survive a restart); or only in that table (every node of a POP sees them).
+REGISTRATION_MODES = ("memory", "database", "shared")
 CARRIER_KEYS = ("value", "premium", "tollfree_us", "tollfree_ca", "emergency")
 MODULE_PATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
@@ -162,6 +165,8 @@ def render_kamailio_config(
     cdr_retries: int = 3,
     cdr_retry_delay_ms: int = 200,
     cdr_batch: int = 50,
+    registrations: str | None = None,
+    server_id: int = 1,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -169,8 +174,10 @@ def render_kamailio_config(
     ``emergency`` to SIP URIs. ``http_timeout_s`` is whole seconds (Kamailio 5.6's
     http_client knows no finer unit). ``bare`` answers device INVITEs without asking Dialgate
     (benchmark baseline). ``pike_density=None`` turns flood limiting off (load tests from one
-    address). ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here
-    so the ctl socket lands somewhere writable.
+    address). ``registrations`` is one of ``REGISTRATION_MODES`` (default: ``database`` on
+    PostgreSQL, ``memory`` on SQLite); ``server_id`` numbers this node among a POP's nodes.
+    ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here so the
+    ctl socket lands somewhere writable.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -188,13 +195,24 @@ def render_kamailio_config(
         raise ValueError("TLS needs both tls_cert and tls_key")
     if not 1 <= http_timeout_s <= 30:
         raise ValueError("http_timeout_s must be 1..30 whole seconds")
+    kam_url = kamailio_db_url(db_url)
+    sqlite = _db_module(kam_url) == "db_sqlite"
+    if registrations is None:
+        registrations = "memory" if sqlite else "database"
+    if registrations not in REGISTRATION_MODES:
+        raise ValueError(f"registrations must be one of {', '.join(REGISTRATION_MODES)}")
+    if sqlite and registrations != "memory":
+        # Kamailio's db_sqlite has no busy timeout: its writes would fail whenever Dialgate
+        # holds SQLite's single write lock.
+        raise ValueError("registrations in the database need PostgreSQL (SQLite: memory)")
+    if not 0 <= server_id <= 65535:
+        raise ValueError("server_id must be 0..65535")
     if not 1 <= cdr_batch <= 500:
         raise ValueError("cdr_batch must be 1..500 records")
     if async_workers < 1 or children < 1 or cdr_queue_size < 1:
         raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
         raise ValueError("rundir and ctl_socket must be absolute paths")
-    kam_url = kamailio_db_url(db_url)
     env = Environment(
         loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
         undefined=StrictUndefined,
@@ -234,6 +252,8 @@ def render_kamailio_config(
         cdr_retries=cdr_retries,
         cdr_retry_delay_us=cdr_retry_delay_ms * 1000,
         cdr_batch=cdr_batch,
+        registrations=registrations,
+        server_id=server_id,
     )
 
 
