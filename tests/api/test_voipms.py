@@ -388,16 +388,11 @@ def test_registration_status(api: Api, api_db: Database) -> None:
     }
     from sqlalchemy import text
 
-    with api_db.uow() as uow:
+    with api_db.uow() as uow:  # the row Kamailio's usrloc writes (database mode)
         uow.session.execute(
             text(
-                "CREATE TABLE location (username TEXT, contact TEXT, received TEXT, "
-                "expires TIMESTAMP, socket TEXT, user_agent TEXT)"
-            )
-        )
-        uow.session.execute(
-            text(
-                "INSERT INTO location VALUES ('100000_office', 'sip:100000_office@10.0.0.5:5060', "
+                "INSERT INTO location (ruid, username, contact, received, expires, socket, "
+                "user_agent) VALUES ('r1', '100000_office', 'sip:100000_office@10.0.0.5:5060', "
                 "'sip:198.51.100.4:61000', '2030-01-01 10:00:00', 'udp:192.0.2.1:5060', 'Phone')"
             )
         )

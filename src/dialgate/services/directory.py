@@ -1,5 +1,6 @@
 """Look-ups the API faces need beyond ``services.accounts``: sub accounts by id, mailboxes, and
-SIP registrations (Kamailio's ``location`` table, when the SIP server shares the database).
+SIP registrations (Kamailio's ``location`` table: filled when Kamailio keeps registrations in
+the database, ``kamailio-config --registrations database|shared``; empty in ``memory`` mode).
 
 Every query is scoped to the account it is given.
 """
@@ -9,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
-from dialgate.adapters.db.models import AccountRow, MailboxRow, SubAccountRow
+from dialgate.adapters.db.models import AccountRow, LocationRow, MailboxRow, SubAccountRow
 from dialgate.domain.errors import NotFound
 from dialgate.services.uow import UnitOfWork
 
@@ -53,30 +54,20 @@ class Registration:
 
 
 def registrations(uow: UnitOfWork, username: str) -> list[Registration]:
-    """Current registrations of ``100000`` or ``100000_office``; none if the table is absent."""
-    if not inspect(uow.session.connection()).has_table("location"):
-        return []
+    """Current registrations of ``100000`` or ``100000_office``, newest expiry first."""
     rows = uow.session.execute(
-        text(
-            "SELECT contact, received, expires, socket, user_agent FROM location "
-            "WHERE username = :username ORDER BY expires DESC"
-        ),
-        {"username": username},
-    )
-    out = []
-    for contact, received, expires, socket, agent in rows:
-        if isinstance(expires, str):
-            try:
-                expires = datetime.fromisoformat(expires)
-            except ValueError:
-                expires = None
-        out.append(
-            Registration(
-                str(contact or ""),
-                str(received or ""),
-                expires,
-                str(socket or ""),
-                str(agent or ""),
-            )
+        select(
+            LocationRow.contact,
+            LocationRow.received,
+            LocationRow.expires,
+            LocationRow.socket,
+            LocationRow.user_agent,
         )
-    return out
+        .where(LocationRow.username == username)
+        .order_by(LocationRow.expires.desc())
+    )
+    return [
+        Registration(str(contact or ""), str(received or ""), expires, str(socket or ""),
+                     str(agent or ""))
+        for contact, received, expires, socket, agent in rows
+    ]
