@@ -355,7 +355,7 @@ def main() -> None:
     p.add_argument("--seconds", type=int, default=3, help="calls per step = rate x seconds")
     p.add_argument("--min-calls", type=int, default=500)
     p.add_argument("--children", type=int, default=4)
-    p.add_argument("--async-workers", type=int, default=4)
+    p.add_argument("--async-workers", type=int, default=8)
     p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--pop", default="montreal1")
     p.add_argument("--json", action="store_true")
