@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -21,23 +21,8 @@ from dialgate.entrypoints.switch.http import MAX_CDR_BATCH
 from dialgate.entrypoints.web import create_app
 from dialgate.services import accounts, apikeys, demo
 from dialgate.services.uow import Database
-
-PROBLEM = "application/problem+json"
-
-
-class Reply(Protocol):
-    """An HTTP response (TestClient's and httpx's ASGI client's are typed apart)."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-    @property
-    def content(self) -> bytes: ...
-    @property
-    def text(self) -> str: ...
-    def json(self, **kwargs: Any) -> Any: ...
-
+from tests.support.http import Reply
+from tests.support.http import problem as _problem
 
 START = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 CDR_COLUMNS = (
@@ -155,11 +140,6 @@ def cdr(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:
     return record
 
 
-def _problem(response: Reply, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    return body
 
 
 RECORDS = [

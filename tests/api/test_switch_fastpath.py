@@ -11,9 +11,9 @@ import asyncio
 import base64
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import pytest
@@ -27,23 +27,12 @@ from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.http import AuthorizeIn, answer_authorize
 from dialgate.services import apikeys, demo
 from dialgate.services.uow import Database
+from tests.support.http import Reply
+from tests.support.http import problem as _problem
 
 URL = "/switch/v1/authorize"
-PROBLEM = "application/problem+json"
 
 
-class Reply(Protocol):
-    """An HTTP response (TestClient's and httpx's ASGI client's are typed apart)."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-    @property
-    def content(self) -> bytes: ...
-    @property
-    def text(self) -> str: ...
-    def json(self, **kwargs: Any) -> Any: ...
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -110,12 +99,6 @@ def switch(app: FastAPI, api_db: Database, monkeypatch: pytest.MonkeyPatch) -> I
         yield Switch(client, app, api_db, paths)
 
 
-def _problem(response: Reply, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def _expected(app: FastAPI, call: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,7 @@ from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.services import accounts, billing
 from dialgate.services.uow import Database
 from tests.support.cli import dialgate as run_cli
-
-NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+from tests.support.records import NOW, cdr
 
 
 def setup_account(db: Database, number: str = "100000", balance: str = "10") -> None:
@@ -35,23 +34,6 @@ def setup_account(db: Database, number: str = "100000", balance: str = "10") -> 
         uow.commit()
 
 
-def cdr(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:
-    started = NOW - timedelta(minutes=10)
-    base = {
-        "call_id": call_id,
-        "account": "100000",
-        "dialed": "5145550199",
-        "started_at": started.isoformat(),
-        "answered_at": (started + timedelta(seconds=5)).isoformat(),
-        "ended_at": (started + timedelta(seconds=5 + seconds)).isoformat(),
-        "disposition": "answered",
-        "route": "value",
-        "rate_per_minute": "0.01",
-        "increment_s": 60,
-        "flat_fee": "0",
-    }
-    base.update(kw)
-    return base
 
 
 def ledger_sum(db: Database) -> Decimal:

@@ -7,7 +7,7 @@ reported by its index, and nothing else changes.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +18,8 @@ from dialgate.adapters.db.models import AccountRow, CdrRow, OutboxRow, Transacti
 from dialgate.domain.errors import DialgateError, ValidationFailed
 from dialgate.services import accounts, billing
 from dialgate.services.uow import Database
+from tests.support.records import NOW, cdr
 
-NOW = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
 CDR_COLUMNS = (
     "call_id",
     "caller",
@@ -62,23 +62,6 @@ def two(db: Database) -> Database:
     return db
 
 
-def cdr(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:
-    started = NOW - timedelta(minutes=10)
-    record = {
-        "call_id": call_id,
-        "account": "100000",
-        "dialed": "5145550199",
-        "started_at": started.isoformat(),
-        "answered_at": (started + timedelta(seconds=5)).isoformat(),
-        "ended_at": (started + timedelta(seconds=5 + seconds)).isoformat(),
-        "disposition": "answered",
-        "route": "value",
-        "rate_per_minute": "0.01",
-        "increment_s": 60,
-        "flat_fee": "0",
-    }
-    record.update(kw)
-    return record
 
 
 def batch(db: Database, records: list[dict[str, Any]]) -> billing.CdrBatchResult:
