@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck pytest bench bench-sip screenshots clean
+.PHONY: run test test-unit test-fast check lint typecheck pytest bench bench-sip screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,14 @@ check: $(STAMP)
 
 test: check
 	$(BIN)/pytest -q
+
+# Quicker loops while working: the pure domain and service tests only, or everything but the
+# tests that start Kamailio or a browser (tests/e2e is marked e2e by tests/conftest.py).
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+test-fast: check
+	$(BIN)/pytest -q -m "not e2e"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/authorize.py

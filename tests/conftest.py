@@ -115,3 +115,20 @@ def app_env(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Iterator[str]:
     get_settings.cache_clear()
     yield sqlite_url
     get_settings.cache_clear()
+
+
+# Marks follow the directory a test lives in, so `-m "not e2e"` deselects every test that starts
+# Kamailio or a browser without each module having to remember a `pytestmark`. The PostgreSQL
+# mark goes on every test that reaches the throwaway cluster, directly or through `database_url`.
+_E2E_DIR = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _E2E_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
+        names = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if "pg_server" in names or params.get("database_url") == "postgres":
+            item.add_marker(pytest.mark.postgres)
