@@ -18,12 +18,13 @@ from dialgate.domain import settings as registry
 from dialgate.domain.numbering import NumberingPlan
 from dialgate.domain.policy import AuthorizeRequest, Decision, decide
 from dialgate.domain.rating import Rate, RateDeck
-from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot, effective_values
+from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
+from dialgate.domain.values import ValidationContext
 
 MAIN = "100000"
 SUB = "100000_office"
 POP_COUNTRIES = {p.name: p.country for p in catalogs.DEFAULT_POPS}
-CTX = registry.ValidationContext(
+CTX = ValidationContext(
     account=MAIN,
     email="owner@example.com",
     mailboxes=frozenset({"1001", "2002"}),
@@ -65,7 +66,7 @@ def snapshot(
     return compile_snapshot(
         account=account or (SUB if sub is not None else MAIN),
         enabled=enabled,
-        settings=effective_values(main, sub),
+        settings=registry.effective_settings(main, sub).values,
         balance=Decimal(balance),
         pop_countries=POP_COUNTRIES,
         decks=decks if decks is not None else demo_decks(),

@@ -10,8 +10,9 @@ import pytest
 from dialgate.adapters import geo
 from dialgate.domain import settings as s
 from dialgate.domain.errors import ValidationFailed
+from dialgate.domain.values import ValidationContext
 
-CTX = s.ValidationContext(
+CTX = ValidationContext(
     account="100000",
     email="owner@example.com",
     mailboxes=frozenset({"1001"}),
@@ -295,7 +296,10 @@ def test_sub_account_override_reset_means_inherit() -> None:
     )
     assert "canada_route" not in outcome.values
     effective = s.effective_settings(current(), outcome.values)
-    assert effective["canada_route"] == ("value", "main")
+    assert (effective.values["canada_route"], effective.sources["canada_route"]) == (
+        "value",
+        "main",
+    )
 
 
 def test_sub_account_cannot_set_main_only_keys() -> None:
@@ -325,7 +329,33 @@ def test_sub_account_rtp_rule_is_checked_against_inherited_values() -> None:
 def test_effective_settings_report_where_each_value_comes_from() -> None:
     sub = {**s.sub_defaults(), "allow_international": True, "nat": "no"}
     effective = s.effective_settings({**current(), "allow_international": False}, sub)
-    assert effective["allow_international"] == (True, "sub")
-    assert effective["nat"] == ("no", "override")
-    assert effective["dtmf_mode"] == ("auto", "main")
-    assert effective["balance_threshold"] == (Decimal(5), "main")
+
+    def read(key: str) -> tuple[Any, str]:
+        return effective.values[key], effective.sources[key]
+
+    assert read("allow_international") == (True, "sub")
+    assert read("nat") == ("no", "override")
+    assert read("dtmf_mode") == ("auto", "main")
+    assert read("balance_threshold") == (Decimal(5), "main")
+
+
+def test_a_main_account_obeys_its_own_settings() -> None:
+    effective = s.effective_settings(current())
+    assert effective.values == current()
+    assert set(effective.sources.values()) == {"main"}
+
+
+def test_every_key_converts_to_json_and_back_unchanged() -> None:
+    for key, value in s.defaults(CTX).items():
+        assert s.from_json(key, s.to_json(key, value)) == value, key
+    assert s.from_json("international_max_rate", s.to_json("international_max_rate", None)) is None
+    assert s.from_json("international_max_rate", "0.15") == Decimal("0.15")
+
+
+def test_the_widget_and_schema_type_follow_the_value_kind() -> None:
+    assert s.spec_for("allow_411").kind.widget == "checkbox"
+    assert s.spec_for("nat").kind.widget == "select"
+    assert list(s.spec_for("nat").choices or ()) == ["yes", "no", "route", "never"]
+    assert s.spec_for("international_max_rate").kind.inputmode == "decimal"
+    assert s.spec_for("did_routing").kind.widget == "target"
+    assert s.spec_for("allowed_codecs").kind.json_type == list[str]

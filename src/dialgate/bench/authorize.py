@@ -32,7 +32,8 @@ from dialgate.adapters.rate_data import demo_decks, demo_rates
 from dialgate.domain import catalogs
 from dialgate.domain import settings as registry
 from dialgate.domain.policy import AuthorizeRequest, decide
-from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot, effective_values
+from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
+from dialgate.domain.values import ValidationContext
 
 MAIN, SUB = "100000", "100000_office"
 
@@ -64,7 +65,7 @@ WORKLOAD: tuple[tuple[str, str, str, str], ...] = (
 def _account_settings() -> tuple[dict[str, Any], dict[str, Any]]:
     """The demo customer's settings, set through the registry's own validation."""
     countries = frozenset(c.code for c in geo.countries())
-    ctx = registry.ValidationContext(
+    ctx = ValidationContext(
         account=MAIN, email="demo@dialgate.test", subaccounts=frozenset({SUB}),
         countries=countries,
     )
@@ -93,9 +94,9 @@ def dialgate_snapshots() -> dict[str, PolicySnapshot]:
                               "decks": decks, "plan": plan, "e911_dids": ("5145550100",)}
     return {
         MAIN: compile_snapshot(account=MAIN, enabled=True,
-                               settings=effective_values(main, None), **common),
+                               settings=registry.effective_settings(main).values, **common),
         SUB: compile_snapshot(account=SUB, enabled=True,
-                              settings=effective_values(main, sub), **common),
+                              settings=registry.effective_settings(main, sub).values, **common),
     }
 
 
@@ -105,7 +106,10 @@ class Baseline:
 
     def __init__(self) -> None:
         main, sub = _account_settings()
-        self.settings = {MAIN: effective_values(main, None), SUB: effective_values(main, sub)}
+        self.settings = {
+            MAIN: registry.effective_settings(main).values,
+            SUB: registry.effective_settings(main, sub).values,
+        }
         self.rates = {r: {x.prefix: x for x in demo_rates(r)} for r in ("value", "premium")}
 
     def decide(self, account: str, dialed: str, source_ip: str, pop: str) -> dict[str, Any]:

@@ -95,15 +95,6 @@ class PolicySnapshot:
         return False
 
 
-def effective_values(main: Mapping[str, Any], sub: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The settings a call from the main account (``sub`` None) or a sub account obeys: the sub
-    account's own keys and overrides, the main account's for everything else."""
-    if sub is None:
-        return dict(main)
-    effective = settings_registry.effective_settings(main, sub)
-    return {key: value for key, (value, _) in effective.items()}
-
-
 def nanp10(number: str | None) -> str | None:
     """A caller ID or DID as 10 NANP digits, or None if it is not a NANP number."""
     if not number:
@@ -162,7 +153,7 @@ def compile_snapshot(
     e911_dids: Iterable[str] = (),
     resolved_hosts: Mapping[str, Iterable[str]] | None = None,
 ) -> PolicySnapshot:
-    """Compile an account's effective settings (see ``effective_values``) and state."""
+    """Compile an account's effective settings (``settings.effective_settings``) and state."""
     ip_entries = tuple(_setting(settings, "ip_restriction"))
     addresses, networks = _networks(ip_entries, resolved_hosts or {})
     countries = tuple(_setting(settings, "allowed_countries"))

@@ -31,6 +31,7 @@ from dialgate.adapters.db.models import (
 from dialgate.config import get_settings
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
+from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from dialgate.services import notifications
 from dialgate.services.uow import UnitOfWork
@@ -99,7 +100,7 @@ def dump_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: s.to_json(key, value) for key, value in values.items()}
 
 
-def validation_context(uow: UnitOfWork, account: AccountRow) -> s.ValidationContext:
+def validation_context(uow: UnitOfWork, account: AccountRow) -> v.ValidationContext:
     mailboxes = uow.session.scalars(
         select(MailboxRow.mailbox).where(MailboxRow.account_id == account.id)
     )
@@ -114,12 +115,12 @@ def validation_context(uow: UnitOfWork, account: AccountRow) -> s.ValidationCont
     ):
         targets.setdefault(kind, set()).add(ref)
     pops = uow.session.scalars(select(PopRow.name))
-    return s.ValidationContext(
+    return v.ValidationContext(
         account=account.number,
         email=account.email,
         mailboxes=frozenset(mailboxes),
         subaccounts=frozenset(subs),
-        targets={k: frozenset(v) for k, v in targets.items()},
+        targets={header: frozenset(names) for header, names in targets.items()},
         pops=frozenset(pops) or frozenset(p.name for p in catalogs.DEFAULT_POPS),
         countries=frozenset(c.code for c in geo.countries()),
     )
@@ -223,7 +224,7 @@ def _set_subscribers_enabled(uow: UnitOfWork, account: AccountRow, enabled: bool
 
 
 def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, (v, _src) in s.effective_settings(main, sub).items()}
+    return s.effective_settings(main, sub).values
 
 
 # --- use cases ----------------------------------------------------------------------------------
@@ -246,15 +247,15 @@ def create_account(
                 "number", "invalid_account_number", f"must be 4 to 10 digits; got {number!r}"
             )
         )
-    ctx = s.ValidationContext(account=number, email=email)
+    ctx = v.ValidationContext(account=number, email=email)
     try:
-        (email_norm,) = s.emails(email, ctx)
-    except s.InvalidValue as exc:
+        (email_norm,) = v.EmailList().parse(email, ctx)
+    except v.InvalidValue as exc:
         errors.append(exc.field_error("email"))
         email_norm = email
     try:
-        s.password(password, ctx)
-    except s.InvalidValue as exc:
+        v.Password().parse(password, ctx)
+    except v.InvalidValue as exc:
         errors.append(exc.field_error("password"))
     if language not in catalogs.LANGUAGES:
         errors.append(
@@ -272,7 +273,7 @@ def create_account(
     if uow.session.scalars(select(AccountRow).where(AccountRow.email == email_norm)).first():
         raise Conflict("email_in_use", f"{email_norm} is used by another account", field="email")
 
-    ctx = s.ValidationContext(account=number, email=email_norm)
+    ctx = v.ValidationContext(account=number, email=email_norm)
     values = s.defaults(ctx)
     account = AccountRow(
         number=number,
@@ -326,7 +327,8 @@ def set_account_enabled(
         )
     if account.enabled == enabled:
         return False
-    old, new = s.display("account_enabled", account.enabled), s.display("account_enabled", enabled)
+    flag = v.Boolean()
+    old, new = flag.display(account.enabled), flag.display(enabled)
     account.enabled = enabled
     _set_subscribers_enabled(uow, account, enabled)
     audit(
@@ -350,7 +352,7 @@ class SettingsView:
     def to_json(self) -> dict[str, Any]:
         return {
             "account": self.subject,
-            "settings": {k: s.to_json(k, v) for k, v in self.values.items()},
+            "settings": {key: s.to_json(key, value) for key, value in self.values.items()},
             "sources": dict(self.sources),
         }
 
@@ -358,16 +360,9 @@ class SettingsView:
 def show_settings(uow: UnitOfWork, subject: str) -> SettingsView:
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)
-    main = load_settings(account)
-    if username is None:
-        return SettingsView(subject, main, {k: "main" for k in main})
-    sub = get_subaccount(uow, account, username)
-    effective = s.effective_settings(main, load_settings(sub))
-    return SettingsView(
-        subject,
-        {k: v for k, (v, _src) in effective.items()},
-        {k: src for k, (_v, src) in effective.items()},
-    )
+    sub = None if username is None else load_settings(get_subaccount(uow, account, username))
+    effective = s.effective_settings(load_settings(account), sub)
+    return SettingsView(subject, effective.values, effective.sources)
 
 
 def update_settings(

@@ -32,6 +32,7 @@ from dialgate.adapters.db.models import (
 )
 from dialgate.adapters.db.models import utcnow as _utcnow
 from dialgate.domain import settings as s
+from dialgate.domain import values as v
 from dialgate.domain.errors import (
     AuthenticationFailed,
     FieldError,
@@ -247,8 +248,9 @@ def enable_voipms_api(
     transaction; the password only ever appears as ``***``."""
     account = accounts.get_account(uow, account_number)
     try:
-        s.password(password, s.ValidationContext(account=account.number, email=account.email))
-    except s.InvalidValue as exc:
+        ctx = v.ValidationContext(account=account.number, email=account.email)
+        v.Password().parse(password, ctx)
+    except v.InvalidValue as exc:
         raise ValidationFailed.single("password", exc.code, exc.message) from None
     ips = _parse_allowed_ips(allowed_ips)
     row = uow.session.get(VoipmsApiRow, account.id)

@@ -191,19 +191,14 @@ class PolicyCache:
             account = accounts.find_account(uow, main_number)
             if account is None:
                 return _Entry(None, None)
-            main = accounts.load_settings(account)
             if username is None:
-                values = main
+                sub = None
             else:
-                sub = accounts.find_subaccount(uow, account, username)
-                if sub is None:
+                sub_row = accounts.find_subaccount(uow, account, username)
+                if sub_row is None:
                     return _Entry(None, None)
-                values = {
-                    k: v
-                    for k, (v, _src) in s.effective_settings(
-                        main, accounts.load_settings(sub)
-                    ).items()
-                }
+                sub = accounts.load_settings(sub_row)
+            values = s.effective_settings(accounts.load_settings(account), sub).values
             plan, decks, pops = self._shared(uow)
             e911 = uow.session.scalars(
                 select(DidRow.number).where(

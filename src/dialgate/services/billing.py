@@ -24,12 +24,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
-from dialgate.domain import settings as s
+from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.services import accounts, notifications
 from dialgate.services.uow import UnitOfWork
 
-DEPOSIT = s.money(low=Decimal("0.01"), high=Decimal(100000), places=2)
+DEPOSIT = v.Money(low=Decimal("0.01"), high=Decimal(100000), places=2)
 TYPE_LABELS = {"deposit": "Deposit", "call": "Call", "did_fee": "DID", "adjustment": "Adjustment"}
 
 
@@ -289,8 +289,8 @@ def deposit(
     threshold or above ends the low-balance reminders."""
     account = accounts.get_account(uow, account_number)
     try:
-        value: Decimal = DEPOSIT(amount, s.ValidationContext(account="", email=""))
-    except s.InvalidValue as exc:
+        value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
+    except v.InvalidValue as exc:
         raise ValidationFailed.single("amount", exc.code, exc.message) from None
     return _post(uow, account, value, kind="deposit", description=description, now=_now(now))
 

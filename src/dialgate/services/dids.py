@@ -15,6 +15,7 @@ from sqlalchemy import select
 from dialgate.adapters.db.models import AccountRow, DidRow
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
+from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from dialgate.services import accounts, notifications
 from dialgate.services.uow import UnitOfWork
@@ -23,19 +24,19 @@ from dialgate.services.uow import UnitOfWork
 # picked up; above 120 s most carriers have already given up on the call themselves.
 DIAL_TIME_MIN, DIAL_TIME_MAX = 5, 120
 
-PARSERS: dict[str, s.Parser] = {
-    "description": s.description,
-    "routing": s.routing_target,
-    "failover_busy": s.routing_target,
-    "failover_unreachable": s.routing_target,
-    "failover_noanswer": s.routing_target,
-    "pop": s.single_pop,
-    "plan": s.choice(catalogs.DID_PLANS),
-    "cnam_lookup": s.boolean,
-    "e911_enabled": s.boolean,
-    "dial_time": s.int_range(DIAL_TIME_MIN, DIAL_TIME_MAX, " seconds"),
+KINDS: dict[str, v.ValueKind] = {
+    "description": v.Text(100),
+    "routing": v.Target(),
+    "failover_busy": v.Target(),
+    "failover_unreachable": v.Target(),
+    "failover_noanswer": v.Target(),
+    "pop": v.Pop(),
+    "plan": v.Choice(catalogs.DID_PLANS),
+    "cnam_lookup": v.Boolean(),
+    "e911_enabled": v.Boolean(),
+    "dial_time": v.IntRange(DIAL_TIME_MIN, DIAL_TIME_MAX, " seconds"),
 }
-DID_KEYS = tuple(PARSERS)
+DID_KEYS = tuple(KINDS)
 # Keys whose change alters call decisions (emergency caller ID) and so the policy snapshot.
 POLICY_KEYS = frozenset({"e911_enabled"})
 
@@ -58,33 +59,27 @@ def view(account_number: str, row: DidRow) -> DidView:
     return DidView(account_number, row.number, _values(row))
 
 
-def _parse(changes: Mapping[str, object], ctx: s.ValidationContext) -> dict[str, Any]:
+def _parse(changes: Mapping[str, object], ctx: v.ValidationContext) -> dict[str, Any]:
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
     for key, raw in changes.items():
-        parser = PARSERS.get(key)
-        if parser is None:
+        kind = KINDS.get(key)
+        if kind is None:
             errors.append(FieldError(key, "unknown_key", f"{key!r} is not a DID setting"))
             continue
         try:
-            out[key] = parser(raw, ctx)
-        except s.InvalidValue as exc:
+            out[key] = kind.parse(raw, ctx)
+        except v.InvalidValue as exc:
             errors.append(exc.field_error(key))
     if errors:
         raise ValidationFailed(errors)
     return out
 
 
-def _display(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def normalize_number(number: str) -> str:
     try:
-        return str(s.nanp_number(number, s.ValidationContext(account="", email="")))
-    except s.InvalidValue as exc:
+        return str(v.NanpNumber().parse(number, v.NO_CONTEXT))
+    except v.InvalidValue as exc:
         raise ValidationFailed.single("number", exc.code, exc.message) from None
 
 
@@ -145,7 +140,7 @@ def add_did(
     uow.session.flush()
     created = (
         s.Change("did", "", "created"),
-        *(s.Change(k, "", _display(v)) for k, v in values.items() if k in parsed),
+        *(s.Change(k, "", KINDS[k].display(value)) for k, value in values.items() if k in parsed),
     )
     accounts.audit(uow, account, created, subject=digits, actor=actor)
     if values["e911_enabled"]:
@@ -176,7 +171,7 @@ def set_did(
     owner = uow.session.get_one(AccountRow, row.account_id)
     parsed = _parse(changes, accounts.validation_context(uow, owner))
     changed = tuple(
-        s.Change(key, _display(getattr(row, key)), _display(value))
+        s.Change(key, KINDS[key].display(getattr(row, key)), KINDS[key].display(value))
         for key, value in parsed.items()
         if getattr(row, key) != value
     )

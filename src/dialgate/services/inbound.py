@@ -50,10 +50,8 @@ def directory(uow: UnitOfWork, account: AccountRow) -> d.Directory:
         account.number: d.SipEndpoint(main["inbound_protocol"], main["device_type"]),
     }
     for sub in accounts.list_subaccounts(uow, account):
-        effective = s.effective_settings(main, accounts.load_settings(sub))
-        endpoints[sub.name] = d.SipEndpoint(
-            effective["inbound_protocol"][0], effective["device_type"][0]
-        )
+        effective = s.effective_settings(main, accounts.load_settings(sub)).values
+        endpoints[sub.name] = d.SipEndpoint(effective["inbound_protocol"], effective["device_type"])
     forwards: dict[str, str] = {}
     data: dict[str, dict[str, Any]] = {}
     for target in uow.session.scalars(

@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dialgate.domain import settings as settings_registry
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -120,9 +122,14 @@ class SubscriberRow(Base):
     password: Mapped[str] = mapped_column(String(64), default="")  # always empty
     ha1: Mapped[str] = mapped_column(String(128), default="")
     ha1b: Mapped[str] = mapped_column(String(128), default="")
-    max_expiry: Mapped[int] = mapped_column(Integer, default=3600)
+    # Defaults from the settings registry, the one place that knows them.
+    max_expiry: Mapped[int] = mapped_column(
+        Integer, default=lambda: settings_registry.default("max_expiry")
+    )
     encrypted_sip: Mapped[int] = mapped_column(Integer, default=0)
-    nat: Mapped[str] = mapped_column(String(8), default="yes")
+    nat: Mapped[str] = mapped_column(
+        String(8), default=lambda: settings_registry.default("nat")
+    )
     # The account's ``enabled`` flag (main and sub accounts alike): Kamailio refuses REGISTER
     # when it is 0. An integer, like the other attributes auth_db loads into AVPs.
     enabled: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))

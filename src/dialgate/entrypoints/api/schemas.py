@@ -7,7 +7,6 @@ public settings keys and a new key appears here (and in /openapi.json) without c
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -17,22 +16,6 @@ from dialgate.domain import settings as s
 # What a client may send for any setting; the registry's parsers do the real validation.
 SettingInput = str | int | float | bool | list[str] | None
 
-_SAMPLE = s.ValidationContext(account="100000", email="sample@example.com")
-
-
-def _value_type(key: str) -> Any:
-    spec = s.spec_for(key)
-    default = spec.default_for(_SAMPLE)
-    if isinstance(default, Decimal) or key == "international_max_rate":
-        return str | None  # decimal strings; null = no value (the seed's "empty")
-    if isinstance(default, bool):
-        return bool
-    if isinstance(default, int):
-        return int
-    if isinstance(default, tuple):
-        return list[str]
-    return str
-
 
 def _field(key: str, *, required: bool) -> tuple[Any, Any]:
     spec = s.spec_for(key)
@@ -40,7 +23,7 @@ def _field(key: str, *, required: bool) -> tuple[Any, Any]:
     if spec.choices:
         description += f" One of: {', '.join(spec.choices)}."
     if required:
-        return _value_type(key), Field(description=description)
+        return spec.kind.json_type, Field(description=description)
     return SettingInput, Field(default=None, description=description)
 
 

@@ -15,50 +15,14 @@ from starlette.datastructures import FormData
 
 from dialgate.domain import settings as s
 
-_ROUTING_KEYS = {
-    "did_routing",
-    "did_failover_busy",
-    "did_failover_unreachable",
-    "did_failover_noanswer",
-}
-_NUMERIC_KEYS = {
-    "max_call_time_domestic",
-    "max_call_time_international",
-    "max_expiry",
-    "rtp_timeout",
-    "rtp_hold_timeout",
-}
-_DECIMAL_KEYS = {"international_max_rate", "balance_threshold"}
-
 
 def widget(spec: s.SettingSpec) -> str:
-    if spec.secret:
-        return "password"
-    if spec.key == "allowed_countries":
-        return "countries"
-    if spec.key == "pop_restriction":
-        return "pops"
-    if spec.key == "did_pop":
-        return "pop"
-    if spec.key == "voicemail":
-        return "mailbox"
-    if spec.key in _ROUTING_KEYS:
-        return "target"
-    if spec.parse is s.boolean:
-        return "checkbox"
-    if spec.choices is not None:
-        return "select"
-    return "text"
+    """The widget comes from the key's value kind; only secrets override it (never shown)."""
+    return "password" if spec.secret else spec.kind.widget
 
 
 def inputmode(key: str) -> str | None:
-    if key in _NUMERIC_KEYS:
-        return "numeric"
-    if key in _DECIMAL_KEYS:
-        return "decimal"
-    if key in ("callerid_number", "e911_callerid"):
-        return "tel"
-    return None
+    return s.spec_for(key).kind.inputmode
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dialgate.domain import settings as registry
+
 # Dialgate codec names -> Asterisk codec names.
 ASTERISK_CODECS = {"ulaw": "ulaw", "alaw": "alaw", "g729": "g729", "g722": "g722", "gsm": "gsm"}
 # Dialgate DTMF modes -> PJSIP dtmf_mode ("auto" = RFC 4733, inband when the peer lacks it).
@@ -34,13 +36,14 @@ def render_pjsip(name: str, effective_settings: Mapping[str, Any], realm: str) -
     """
     if not _NAME_RE.match(name):
         raise ValueError(f"invalid account name {name!r}")
-    s = effective_settings
-    codecs = list(s.get("allowed_codecs", ("all",)))
-    encrypted = bool(s.get("encrypted_sip", False))
-    max_expiry = int(s.get("max_expiry", 3600))
-    rtp_timeout = int(s.get("rtp_timeout", 60))
-    rtp_hold = int(s.get("rtp_hold_timeout", 600))
-    dtmf = DTMF[str(s.get("dtmf_mode", "auto"))]
+    # A key missing from an older row reads as the registry's default, never a number of ours.
+    s = {**registry.static_defaults(), **effective_settings}
+    codecs = list(s["allowed_codecs"])
+    encrypted = bool(s["encrypted_sip"])
+    max_expiry = int(s["max_expiry"])
+    rtp_timeout = int(s["rtp_timeout"])
+    rtp_hold = int(s["rtp_hold_timeout"])
+    dtmf = DTMF[str(s["dtmf_mode"])]
 
     if codecs == ["all"] or "all" in codecs:
         allow = ",".join(ASTERISK_CODECS.values())
@@ -56,7 +59,7 @@ def render_pjsip(name: str, effective_settings: Mapping[str, Any], realm: str) -
         "disallow=all",
         f"allow={allow}",
         f"dtmf_mode={dtmf}",
-        *_nat_options(str(s.get("nat", "yes"))),
+        *_nat_options(str(s["nat"])),
         f"rtp_timeout={rtp_timeout}",
         f"rtp_timeout_hold={rtp_hold}",
     ]
@@ -71,7 +74,7 @@ def render_pjsip(name: str, effective_settings: Mapping[str, Any], realm: str) -
 
     aor = [f"[{name}]", "type=aor", "max_contacts=1", "remove_existing=yes",
            f"maximum_expiration={max_expiry}",
-           f"default_expiration={min(3600, max_expiry)}"]
+           f"default_expiration={min(registry.default('max_expiry'), max_expiry)}"]
 
     auth = [f"[{name}-auth]", "type=auth", f"username={name}", f"realm={realm}"]
     ha1 = s.get("sip_password_ha1")

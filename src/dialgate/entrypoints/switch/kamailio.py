@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.engine import make_url
 
+from dialgate.domain import settings as settings_registry
+
 # Where Kamailio keeps registrations: its memory only; written through to the shared
 # `location` table (survive a restart); or only in that table (every node of a POP sees them).
 REGISTRATION_MODES = ("memory", "database", "shared")
@@ -254,6 +256,9 @@ def render_kamailio_config(
         cdr_batch=cdr_batch,
         registrations=registrations,
         server_id=server_id,
+        # Registration expiry: the registry's default and the ceiling of its allowed range.
+        default_expires=settings_registry.default("max_expiry"),
+        max_expires=settings_registry.int_bounds("max_expiry")[1],
     )
 
 

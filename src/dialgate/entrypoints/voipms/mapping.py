@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialgate.domain import catalogs
+from dialgate.domain import settings as registry
+from dialgate.domain import values as v
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag, one_zero
 
 INHERIT = ""  # the settings value of an override key that inherits from the main account
@@ -45,7 +47,6 @@ CODEC_LABELS = {
     "all": "All codecs",
 }
 DTMF_LABELS = {"auto": "AUTO", "rfc2833": "RFC2833", "inband": "INBAND", "info": "INFO"}
-NAT_LABELS = {"yes": "Yes", "no": "No", "route": "Route", "never": "Never"}
 # The characters VoIP.ms allows in sub-account passwords.
 PASSWORD_CHARS = re.compile(r"[A-Za-z0-9!#$%&/()=?*\[\]_:.,{}+\-]+")
 
@@ -154,7 +155,7 @@ def _moh_out(value: Any, source: str, ctx: Context) -> str:
 
 def _codecs_in(raw: str, ctx: Context) -> list[str]:
     items = [c.strip().lower() for c in re.split(r"[;,]", raw) if c.strip()]
-    if not items or any(c not in CODEC_LABELS for c in items):
+    if not items or any(c not in CODEC_LABELS for c in items):  # the wire's "all" is a label
         raise VoipmsError("invalid_allowedcodecs")
     return items
 
@@ -193,8 +194,28 @@ def _int_text(invalid: str) -> Decoder:
     return decode
 
 
+def _by_kind(param: str, key: str, invalid: str, missing: str | None = None) -> SubField:
+    """A wire field whose coding follows from the setting's value kind: flags as 1/0, choices as
+    their codes, integers as digits, lists comma-separated, text as is. Fields with wire codes of
+    their own (routes, protocols, carriers...) are written out below instead."""
+    kind = registry.spec_for(key).kind
+    decode: Decoder
+    encode: Encoder = _text_out
+    if isinstance(kind, v.Boolean):
+        decode, encode = _flag(invalid), _flag_out
+    elif isinstance(kind, v.Choice):
+        decode = _choice(kind.options, invalid)
+    elif isinstance(kind, v.IntRange):
+        decode = _int_text(invalid)
+    elif isinstance(kind, v.ChoiceList):
+        decode, encode = _text, _list_out
+    else:
+        decode = _text
+    return SubField(param, key, decode, encode, invalid, missing)
+
+
 SUB_FIELDS: tuple[SubField, ...] = (
-    SubField("description", "description", _text, _text_out, "invalid_description"),
+    _by_kind("description", "description", "invalid_description"),
     SubField(
         "protocol",
         "inbound_protocol",
@@ -210,7 +231,7 @@ SUB_FIELDS: tuple[SubField, ...] = (
         "invalid_devicetype",
         "missing_devicetype",
     ),
-    SubField("callerid_number", "callerid_number", _text, _text_out, "invalid_callerid_override"),
+    _by_kind("callerid_number", "callerid_number", "invalid_callerid_override"),
     SubField(
         "canada_routing",
         "canada_route",
@@ -250,61 +271,17 @@ SUB_FIELDS: tuple[SubField, ...] = (
         "invalid_allowedcodecs",
         "missing_allowedcodecs",
     ),
-    SubField(
-        "dtmf_mode",
-        "dtmf_mode",
-        _choice(catalogs.DTMF_MODES, "invalid_dtmfmode"),
-        _text_out,
-        "invalid_dtmfmode",
-        "missing_dtmfmode",
-    ),
-    SubField(
-        "nat",
-        "nat",
-        _choice(catalogs.NAT_MODES, "invalid_nat"),
-        _text_out,
-        "invalid_nat",
-        "missing_nat",
-    ),
-    SubField(
-        "sip_traffic",
-        "encrypted_sip",
-        _flag("invalid_sip_traffic"),
-        _flag_out,
-        "invalid_sip_traffic",
-    ),
-    SubField(
-        "max_expiry", "max_expiry", _int_text("invalid_max_expiry"), _text_out, "invalid_max_expiry"
-    ),
-    SubField(
-        "rtp_timeout",
-        "rtp_timeout",
-        _int_text("invalid_rtp_timeout"),
-        _text_out,
-        "invalid_rtp_timeout",
-    ),
-    SubField(
-        "rtp_hold_timeout",
-        "rtp_hold_timeout",
-        _int_text("invalid_rtp_hold_timeout"),
-        _text_out,
-        "invalid_rtp_hold_timeout",
-    ),
-    SubField("ip_restriction", "ip_restriction", _text, _list_out, "invalid_ip"),
-    SubField(
-        "enable_ip_restriction",
-        "ip_restriction_enabled",
-        _flag("invalid_enable_ip_restriction"),
-        _flag_out,
-        "invalid_enable_ip_restriction",
-    ),
+    _by_kind("dtmf_mode", "dtmf_mode", "invalid_dtmfmode", "missing_dtmfmode"),
+    _by_kind("nat", "nat", "invalid_nat", "missing_nat"),
+    _by_kind("sip_traffic", "encrypted_sip", "invalid_sip_traffic"),
+    _by_kind("max_expiry", "max_expiry", "invalid_max_expiry"),
+    _by_kind("rtp_timeout", "rtp_timeout", "invalid_rtp_timeout"),
+    _by_kind("rtp_hold_timeout", "rtp_hold_timeout", "invalid_rtp_hold_timeout"),
+    _by_kind("ip_restriction", "ip_restriction", "invalid_ip"),
+    _by_kind("enable_ip_restriction", "ip_restriction_enabled", "invalid_enable_ip_restriction"),
     SubField("pop_restriction", "pop_restriction", _pops_in, _pops_out, "invalid_pop_restriction"),
-    SubField(
-        "enable_pop_restriction",
-        "pop_restriction_enabled",
-        _flag("invalid_enable_pop_restriction"),
-        _flag_out,
-        "invalid_enable_pop_restriction",
+    _by_kind(
+        "enable_pop_restriction", "pop_restriction_enabled", "invalid_enable_pop_restriction"
     ),
     SubField(
         "tfcarrier",
@@ -313,7 +290,7 @@ SUB_FIELDS: tuple[SubField, ...] = (
         _code_out(TOLLFREE_CARRIERS, inherit="-1"),
         "invalid_carrier",
     ),
-    SubField("default_e911", "e911_callerid", _text, _text_out, "invalid_callerid"),
+    _by_kind("default_e911", "e911_callerid", "invalid_callerid"),
     SubField(
         "dialing_mode",
         "dialing_mode",

@@ -10,6 +10,7 @@ from dialgate.adapters import geo
 from dialgate.adapters.db.models import AccountRow, SubAccountRow
 from dialgate.domain import catalogs as domain_catalogs
 from dialgate.domain import settings as s
+from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.entrypoints.voipms import mapping as m
 from dialgate.entrypoints.voipms.wire import VoipmsError
@@ -122,7 +123,7 @@ def get_dtmf_modes(call: Call) -> dict[str, Any]:
 
 
 def get_nat(call: Call) -> dict[str, Any]:
-    return _listing("nat", _choices(m.NAT_LABELS), call.get("nat"), "invalid_nat")
+    return _listing("nat", _choices(domain_catalogs.NAT_MODES), call.get("nat"), "invalid_nat")
 
 
 def get_lock_international(call: Call) -> dict[str, Any]:
@@ -215,7 +216,7 @@ def _checked_password(call: Call) -> str | None:
 def _wanted_changes(
     call: Call,
     ctx: m.Context,
-    vctx: s.ValidationContext,
+    vctx: v.ValidationContext,
     values: Mapping[str, Any],
     sources: Mapping[str, str],
 ) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def _wanted_changes(
             continue
         try:
             value = s.spec_for(field.key).parse(decoded, vctx)
-        except s.InvalidValue:
+        except v.InvalidValue:
             raise VoipmsError(field.invalid) from None
         # Equal to the current value (inherited or not): nothing to change, keep inheriting.
         if value != values.get(field.key):
@@ -275,13 +276,9 @@ def create_subaccount(call: Call) -> dict[str, Any]:
             main = accounts.load_settings(account)
             fresh = s.effective_settings(main, s.sub_defaults())
             changes = _wanted_changes(
-                call,
-                ctx,
-                accounts.validation_context(uow, account),
-                {k: v for k, (v, _src) in fresh.items()},
-                {k: src for k, (_v, src) in fresh.items()},
+                call, ctx, accounts.validation_context(uow, account), fresh.values, fresh.sources
             )
-            changes = {k: v for k, v in changes.items() if v != ""}
+            changes = {key: value for key, value in changes.items() if value != ""}
             sub = accounts.create_subaccount(
                 uow, call.account, username, password=password, changes=changes, actor=ACTOR
             )
