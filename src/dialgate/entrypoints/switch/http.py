@@ -58,6 +58,9 @@ class AuthorizeIn(BaseModel):
     srtp: bool = False
     # The switch sends false: it never reads the trace, and it is most of the answer's bytes.
     trace: bool = True
+    # "forward": a DID call of the account sent on to a forwarding's number (or a redirect's
+    # target); ``caller_id`` is then the caller ID the forwarded leg will show.
+    leg: str = Field(default="device", max_length=16)
 
 
 def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
@@ -70,6 +73,7 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
         caller_id=body.caller_id or None,
         transport=body.transport.lower(),
         srtp=body.srtp,
+        leg=body.leg,
     )
     answer = authorize_for_switch(cache, call)
     if not body.trace:
