@@ -110,6 +110,7 @@ def switch_inbound_answer(result: dict[str, Any]) -> dict[str, Any]:
         "value": target["value"],
         "sip_user": target["sip_user"] or "",
         "forward_number": target["forward_number"] or "",
+        "forward_callerid": (target["forward"] or {}).get("callerid_override", ""),
         "mailbox": target["mailbox"] or "",
         "system_action": target["system_action"] or "",
         "dial_time": result["dial_time_s"],
