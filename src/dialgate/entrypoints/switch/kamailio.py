@@ -60,8 +60,9 @@ POST /switch/v1/inbound
   (leg forward): denied -> the next failover as "unreachable" (or, at the chain's end, the
   decision's SIP code); allowed -> sip:<destination.e164>@<the decided carrier> with the
   decided caller ID and max duration, and an outbound record (call_id "<Call-ID>/fwd",
-  charged) besides the inbound one when it is answered; voicemail, ivr, queue, ring_group, time_condition -> sip:<kind>-<value>@<media
-  server> with X-Dialgate-Target / -Value / -Did / -Mailbox headers.
+  charged) besides the inbound one when it is answered; voicemail, ivr, queue, ring_group,
+  time_condition -> sip:<kind>-<value>@<media server> with X-Dialgate-Target / -Value /
+  -Did / -Mailbox headers.
   HTTP 404/422 -> SIP 404; other errors -> SIP 503 "Inbound Routing Unavailable"
 POST /switch/v1/cdrs
   request  [ record, ... ]  (up to 500; Kamailio sends up to cdr_batch)
