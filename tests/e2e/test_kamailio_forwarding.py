@@ -97,13 +97,23 @@ def test_forward_to_a_us_number_connects_through_the_decided_carrier_and_is_char
     forwarded_did, pstn: SipAgent, carriers, dialgate: RealDialgate
 ) -> None:
     fwd = forwarded_did(US_NUMBER)
+    with dialgate.db.uow() as uow:
+        forwardings.set_forwarding(uow, fwd.account, fwd.ref[4:], {"diversion_header": "1"},
+                                   actor="e2e")
+        plain = forwardings.add_forwarding(
+            uow, fwd.account, {"phone_number": US_NUMBER, "callerid_override": "4385550111"},
+            actor="e2e")
+        other_did = f"514559{next(_DID_SEQ):04d}"
+        dids.add_did(uow, fwd.account, other_did, {"routing": plain.ref}, actor="e2e")
+        uow.commit()
     dlg = pstn.invite(fwd.did, user="carrier", from_user=CALLER)
     assert dlg.final is not None and dlg.final.code == 200, dlg.final
     # US48 is on the premium route only: the leg goes to the premium carrier, in E.164,
-    # still showing who calls.
+    # still showing who calls, and saying which DID forwarded it.
     leg = carriers["premium"].wait_request("INVITE")
     assert leg.ruri.startswith("sip:+12125550143@") and leg.call_id == dlg.call_id
     assert CALLER in leg.header("From")
+    assert leg.header("Diversion").startswith(f"<sip:{fwd.did[1:]}@")
     time.sleep(1.1)  # whole seconds on the switch: talk for at least one
     assert pstn.bye(dlg).code == 200
     rows = _records(dialgate, dlg.call_id, f"{dlg.call_id}/fwd")
@@ -115,6 +125,13 @@ def test_forward_to_a_us_number_connects_through_the_decided_carrier_and_is_char
     charges = _charges(dialgate, fwd.account)
     assert [c.uniqueid for c in charges] == [f"{dlg.call_id}/fwd"]
     assert charges[0].amount == -Decimal(outbound.cost)
+    # Another entry overrides the caller ID (and adds no Diversion header).
+    second = pstn.invite("1" + other_did, user="carrier", from_user=CALLER)
+    assert second.final is not None and second.final.code == 200, second.final
+    leg2 = next(m for m in _invites_to(carriers["premium"], "+12125550143")
+                if m.call_id == second.call_id)
+    assert "4385550111" in leg2.header("P-Asserted-Identity") and not leg2.header("Diversion")
+    assert pstn.bye(second).code == 200
 
 
 def test_forward_to_an_international_number_with_international_disabled_goes_to_the_failover(

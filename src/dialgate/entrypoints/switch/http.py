@@ -111,6 +111,7 @@ def switch_inbound_answer(result: dict[str, Any]) -> dict[str, Any]:
         "sip_user": target["sip_user"] or "",
         "forward_number": target["forward_number"] or "",
         "forward_callerid": (target["forward"] or {}).get("callerid_override", ""),
+        "forward_diversion": "1" if (target["forward"] or {}).get("diversion_header") else "0",
         "mailbox": target["mailbox"] or "",
         "system_action": target["system_action"] or "",
         "dial_time": result["dial_time_s"],

@@ -49,7 +49,8 @@ POST /switch/v1/inbound
             call_id, source_ip, pop}
   response read: kind (account|voicemail|forward|ivr|queue|ring_group|time_condition|
             system_action|none), value, sip_user (account), forward_number and
-            forward_callerid (forward: E.164 number, caller ID override or ""),
+            forward_callerid, forward_diversion (forward: E.164 number, caller ID
+            override or "", "1" to add a Diversion header naming the DID),
             mailbox (voicemail), system_action (hangup|busy|noservice|disconnected|echo),
             dial_time, chain; account and did (the DID's owner and number, for the call
             record: read from the first answer)
