@@ -248,3 +248,35 @@ def test_allowed_transfer_is_passed_on_and_a_forged_in_dialog_invite_is_refused(
     agent.send(forged)
     assert agent.wait_response("forged1", "INVITE").code == 403
     assert _invites_to(carriers["value"], UK_MOBILE) == []
+
+
+def test_a_devices_redirect_is_not_followed_toward_a_carrier(
+    kamailio: Kamailio, account, dialgate: RealDialgate, pstn: SipAgent, carriers
+) -> None:
+    """A 3xx from the device of a DID call would make the calling carrier place a call the
+    policy never saw: it ends the leg (unreachable) and the call moves to the failover."""
+    user, password = account()
+    did = f"514558{next(_DID_SEQ):04d}"
+    with dialgate.db.uow() as uow:
+        accounts.add_mailbox(uow, user, "2001", name="Main box")
+        dids.add_did(uow, user, did, {"failover_unreachable": "vm:2001", "dial_time": "5"},
+                     actor="e2e")
+        uow.commit()
+
+    def redirect(ua: SipAgent, req: SipMessage) -> None:
+        ua.reply(req, 302, "Moved Temporarily", to_tag=ua._uas_tag(req),
+                 headers=[("Contact", f"<sip:{UK_MOBILE}@127.0.0.1:{carriers['value'].port}>")])
+
+    phone = SipAgent(kamailio.addr, domain=REALM, uas=redirect)
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        dlg = pstn.invite("1" + did, user="carrier", from_user=CALLER)
+        assert dlg.final is not None and dlg.final.code == 200, dlg.final
+        assert carriers["media"].wait_request("INVITE").header("X-Dialgate-Mailbox") == "2001"
+        assert not [m for m in pstn.received if m.is_response and 300 <= m.code < 400]
+        for name in ("value", "premium"):
+            assert _invites_to(carriers[name], UK_MOBILE) == []
+            assert _invites_to(carriers[name], "+447012345678") == []
+        assert pstn.bye(dlg).code == 200
+    finally:
+        phone.close()
