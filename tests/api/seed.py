@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from dialgate.domain.rating import Rate
-from dialgate.services import billing, dids, rates
+from dialgate.services import billing, dids, forwardings, rates
 from dialgate.services.uow import Database
 
 # Alice (100000): one DID on the main account, one routed to 100000_office. Bob (200000): one.
@@ -32,6 +32,14 @@ def seed_dids(db: Database) -> None:
             uow, "100000", ALICE_OFFICE_DID, {"routing": "account:100000_office"}, actor="test"
         )
         dids.add_did(uow, "200000", BOB_DID, actor="test")
+        uow.commit()
+
+
+def seed_forwardings(db: Database) -> None:
+    """A forwarding of each tenant (ids 1 and 2 on the fresh database)."""
+    with db.uow() as uow:
+        forwardings.add_forwarding(uow, "100000", {"phone_number": "5145550199"}, actor="test")
+        forwardings.add_forwarding(uow, "200000", {"phone_number": "4165550199"}, actor="test")
         uow.commit()
 
 

@@ -126,6 +126,14 @@ def test_voipms_package(server: str) -> None:
     assert r["did_other_account"]["message"] == "This is not a valid DID"
     (did,) = ok(r, "dids_info")["dids"]
     assert (did["did"], did["routing"], did["pop"]) == (DID, "account:100000_office", "3")
+    fwd_id = ok(r, "forwarding_add")["forwarding"]
+    (entry,) = ok(r, "forwardings")["forwardings"]
+    assert (entry["forwarding"], entry["phone_number"], entry["description"]) == (
+        fwd_id, "5145550199", "Cell")
+    assert r["forwarding_invalid"]["message"] == "This is not a valid Phone Number"
+    assert ok(r, "forwarding_delete") == {"status": "success"}
+    # no_forwarding is in voipms's error table: it raises with the documented message.
+    assert r["forwardings_after_delete"]["message"] == "There was no Forwarding"
 
 
 def test_voipms_api_package(server: str) -> None:
@@ -160,6 +168,13 @@ def test_voipms_api_package(server: str) -> None:
         "4",
         "1001",
     )
+    fwd_id = ok(r, "forwarding_add")["forwarding"]
+    assert ok(r, "forwarding_update") == {"status": "success", "forwarding": fwd_id}
+    (entry,) = ok(r, "forwardings")["forwardings"]
+    assert (entry["phone_number"], entry["dtmf_digits"], entry["pause"]) == (
+        "4385550100", "9", "2.5")
+    assert ok(r, "forwarding_invalid") == {"status": "missing_phonenumber"}
+    assert ok(r, "forwarding_delete") == {"status": "success"}
 
 
 def test_voipms_python_package(server: str) -> None:
@@ -188,3 +203,9 @@ def test_voipms_python_package(server: str) -> None:
     assert r["did_pop_missing"]["code"] == "missing_serverpop"
     (did,) = ok(r, "dids_info")["dids"]
     assert (did["did"], did["routing"], did["pop"]) == (DID, "sys:hangup", "5")
+    fwd_id = ok(r, "forwarding_add")["forwarding"]
+    (entry,) = ok(r, "forwardings")["forwardings"]
+    assert (entry["forwarding"], entry["callerid_override"]) == (fwd_id, "4385550111")
+    assert r["forwarding_other"]["code"] == "invalid_forwarding"
+    assert ok(r, "forwarding_delete") == {"status": "success"}
+    assert r["forwardings_after_delete"]["code"] == "no_forwarding"

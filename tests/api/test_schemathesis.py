@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from dialgate.services.uow import Database
 from tests.api.conftest import Tenant
-from tests.api.seed import seed_dids, seed_ledger, seed_rates
+from tests.api.seed import seed_dids, seed_forwardings, seed_ledger, seed_rates
 
 CHECKS = [
     not_a_server_error,
@@ -53,6 +53,11 @@ NEW_OPERATIONS = {
     "POST /v1/calls/simulate",
     "GET /v1/balance",
     "GET /v1/transactions",
+    "GET /v1/forwardings",
+    "POST /v1/forwardings",
+    "GET /v1/forwardings/{forwarding}",
+    "PATCH /v1/forwardings/{forwarding}",
+    "DELETE /v1/forwardings/{forwarding}",
 }
 
 
@@ -64,6 +69,7 @@ def test_api_never_errors_and_matches_its_schema(
     seed_dids(api_db)
     seed_rates(api_db)
     seed_ledger(api_db)
+    seed_forwardings(api_db)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 21

@@ -104,7 +104,8 @@ def test_settings_change_is_seen_by_the_next_authorize(switch, api_db: Database)
     [({"account": "100000", "dialed": "5145551234", "transport": "sctp"}, "transport"),
      ({"account": "100000", "dialed": "5145551234", "source_ip": "nope"}, "source_ip"),
      ({"account": "100000"}, "dialed"),
-     ({"account": "100000", "dialed": "5145551234", "srtp": "maybe"}, "srtp")],
+     ({"account": "100000", "dialed": "5145551234", "srtp": "maybe"}, "srtp"),
+     ({"account": "100000", "dialed": "5145551234", "leg": "transfer"}, "leg")],
 )
 def test_bad_authorize_input_is_a_422_problem(switch, body: dict[str, object], field: str) -> None:
     client, auth = switch
@@ -163,3 +164,33 @@ def test_cdr_is_recorded_and_charged_once(switch, api_db: Database) -> None:
     bad = _problem(client.post("/switch/v1/cdr", json={**cdr, "disposition": "x"}, headers=auth),
                    422)
     assert "disposition" in {e["field"] for e in bad["errors"]}  # type: ignore[union-attr]
+
+
+def test_a_forward_is_decided_for_the_dids_account_with_the_original_caller(
+    switch, api_db: Database
+) -> None:
+    """leg=forward: the device checks (IP restriction here) do not apply, the caller ID shown
+    is the one the switch sends; the inbound answer names the entry and its override."""
+    client, auth = switch
+    from dialgate.services import dids, forwardings
+
+    with api_db.uow() as uow:
+        accounts.update_settings(uow, "100000", {"ip_restriction_enabled": "yes",
+                                                 "ip_restriction": "203.0.113.7"}, actor="t")
+        entry = forwardings.add_forwarding(
+            uow, "100000", {"phone_number": "4165550143", "callerid_override": "4385550111",
+                            "diversion_header": "yes"}, actor="t")
+        dids.set_did(uow, "5145550101", {"routing": entry.ref}, actor="t")
+        uow.commit()
+    inbound = client.post("/switch/v1/inbound", json={"did": "5145550101"}, headers=auth).json()
+    assert (inbound["kind"], inbound["forward_number"], inbound["forward_callerid"]) == (
+        "forward", "+14165550143", "4385550111")
+    assert inbound["forward_diversion"] == "1"
+    call = {"account": "100000", "dialed": inbound["forward_number"], "pop": "montreal1",
+            "caller_id": "6135550123", "trace": False}
+    device = client.post("/switch/v1/authorize", json=call, headers=auth).json()
+    forward = client.post("/switch/v1/authorize", json={**call, "leg": "forward"},
+                          headers=auth).json()
+    assert (device["allow"], device["reason"]) == (False, "ip_not_allowed")
+    assert (forward["allow"], forward["caller_id"]) == (True, "6135550123")
+    assert forward["destination"]["e164"] == "+14165550143" and forward["max_duration_s"] > 0

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import CdrRow, TransactionRow
-from dialgate.services import accounts, billing, dids
+from dialgate.services import accounts, billing, dids, forwardings
 
 from .conftest import REALM, Kamailio, RealDialgate
 from .sip.sipclient import SipAgent, answer, reject, ring_forever
@@ -36,7 +36,8 @@ class Line:
 def line(
     kamailio: Kamailio, dialgate: RealDialgate, account: Callable[..., tuple[str, str]]
 ) -> Iterator[Callable[..., Line]]:
-    """An account with a DID and routing targets; its phone registered unless told not to."""
+    """An account with a DID and routing targets; its phone registered unless told not to.
+    A DID setting ``fwd:mobile`` names the account's forwarding to 438-555-0199."""
     phones: list[SipAgent] = []
 
     def make(*, register: bool = True, **did_settings: str) -> Line:
@@ -47,10 +48,11 @@ def line(
             for kind, name in (("ivr", "Menu"), ("queue", "Support"), ("grp", "Office"),
                                ("tc", "Hours")):
                 accounts.add_routing_target(uow, user, kind, "1", name=name)
-            accounts.add_routing_target(uow, user, "fwd", "1", name="Mobile",
-                                        data={"number": "4385550199"})
+            mobile = forwardings.add_forwarding(
+                uow, user, {"phone_number": "4385550199", "description": "Mobile"}, actor="e2e")
             uow.session.flush()
-            dids.add_did(uow, user, number, {"dial_time": "5", **did_settings}, actor="e2e")
+            chosen = {k: mobile.ref if v == "fwd:mobile" else v for k, v in did_settings.items()}
+            dids.add_did(uow, user, number, {"dial_time": "5", **chosen}, actor="e2e")
             uow.commit()
         phone = None
         if register:
@@ -112,12 +114,12 @@ def test_busy_device_fails_over_to_a_media_server_target(
 
 
 def test_unregistered_account_fails_over_as_unreachable_to_a_forward(line, carriers) -> None:
-    ln = line(register=False, failover_unreachable="fwd:1")
+    ln = line(register=False, failover_unreachable="fwd:mobile")
     dlg = carriers["value"].invite(ln.did, user="carrier")
     assert dlg.final is not None and dlg.final.code == 200
-    # Forwards leave through the value carrier, to the forwarded number.
+    # Forwards leave through the carrier Dialgate decided (Canada: value), in E.164.
     inv = carriers["value"].wait_request("INVITE")
-    assert inv.ruri.startswith("sip:4385550199@")
+    assert inv.ruri.startswith("sip:+14385550199@")
     carriers["value"].bye(dlg)
 
 
@@ -157,10 +159,9 @@ def test_failover_loop_back_to_the_same_did_ends_the_chain(
     ln.phone.uas = reject(486, "Busy Here")
     # Busy -> forward to this same DID -> its routing (the account, already tried): a loop.
     with dialgate.db.uow() as uow:
-        accounts.add_routing_target(uow, ln.account, "fwd", "2", name="Self",
-                                    data={"number": ln.did[1:]})
-        uow.session.flush()
-        dids.set_did(uow, ln.did[1:], {"failover_busy": "fwd:2"}, actor="e2e")
+        to_self = forwardings.add_forwarding(
+            uow, ln.account, {"phone_number": ln.did[1:], "description": "Self"}, actor="e2e")
+        dids.set_did(uow, ln.did[1:], {"failover_busy": to_self.ref}, actor="e2e")
         uow.commit()
     dlg = carriers["value"].invite(ln.did, user="carrier", timeout=8)
     assert dlg.final is not None and dlg.final.code == 480

@@ -10,18 +10,20 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import AccountRow, AuditRow, OutboxRow
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
-from dialgate.services import accounts, dids, inbound
+from dialgate.services import accounts, dids, forwardings, inbound
 from dialgate.services.uow import Database
 from tests.support.cli import dialgate
 
 
-def setup_account(db: Database, number: str = "100000", email: str = "owner@example.com") -> None:
+def setup_account(db: Database, number: str = "100000", email: str = "owner@example.com") -> str:
+    """The account with a mailbox, an IVR, a sub account and a forwarding (whose ref is
+    returned)."""
     with db.uow() as uow:
         accounts.create_account(
             uow, number=number, email=email, password="Portal1234", balance=Decimal("10")
         )
         accounts.add_mailbox(uow, number, "1001")
-        accounts.add_routing_target(uow, number, "fwd", "1", data={"number": "5145550199"})
+        mobile = forwardings.add_forwarding(uow, number, {"phone_number": "5145550199"}, actor="t")
         accounts.add_routing_target(uow, number, "ivr", "1", name="Menu")
         uow.session.flush()
         accounts.create_subaccount(
@@ -39,6 +41,7 @@ def setup_account(db: Database, number: str = "100000", email: str = "owner@exam
             actor="test",
         )
         uow.commit()
+    return mobile.ref
 
 
 def test_new_did_takes_the_default_did_routing(db: Database) -> None:
@@ -122,13 +125,13 @@ def test_another_accounts_did_is_not_found_in_its_scope(db: Database) -> None:
 
 
 def test_route_inbound_uses_the_sub_accounts_effective_inbound_settings(db: Database) -> None:
-    setup_account(db)
+    mobile = setup_account(db)
     with db.uow() as uow:
         dids.add_did(
             uow,
             "100000",
             "5145550100",
-            {"routing": "account:100000_office", "failover_unreachable": "fwd:1"},
+            {"routing": "account:100000_office", "failover_unreachable": mobile},
             actor="test",
         )
         uow.commit()
@@ -143,17 +146,16 @@ def test_route_inbound_uses_the_sub_accounts_effective_inbound_settings(db: Data
     assert (first["pop"], first["cnam_lookup"], first["position"]) == ("toronto1", True, 0)
     assert first["pop_host"]
     assert busy["target"]["kind"] == "voicemail" and busy["position"] == 1
-    assert unreachable["target"]["forward_number"] == "5145550199"
+    assert unreachable["target"]["forward_number"] == "+15145550199"
 
 
 def test_forward_loop_between_two_own_dids_is_detected(db: Database) -> None:
     setup_account(db)
     with db.uow() as uow:
-        accounts.add_routing_target(uow, "100000", "fwd", "2", data={"number": "5145550101"})
-        accounts.add_routing_target(uow, "100000", "fwd", "3", data={"number": "5145550100"})
-        uow.session.flush()
-        dids.add_did(uow, "100000", "5145550100", {"failover_busy": "fwd:2"}, actor="t")
-        dids.add_did(uow, "100000", "5145550101", {"routing": "fwd:3"}, actor="t")
+        to_b = forwardings.add_forwarding(uow, "100000", {"phone_number": "5145550101"}, actor="t")
+        to_a = forwardings.add_forwarding(uow, "100000", {"phone_number": "5145550100"}, actor="t")
+        dids.add_did(uow, "100000", "5145550100", {"failover_busy": to_b.ref}, actor="t")
+        dids.add_did(uow, "100000", "5145550101", {"routing": to_a.ref}, actor="t")
         uow.commit()
     with db.uow(write=False) as uow:
         result = inbound.route_inbound(uow, "5145550100", event="busy").to_json()

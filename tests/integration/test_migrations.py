@@ -4,6 +4,7 @@ records outbound); the head schema is the one the models describe."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -217,3 +218,80 @@ def test_0003_downgrades_dropping_the_inbound_records_it_cannot_represent(
         engine.dispose()
     assert kept == ["out-1"]
     assert {"direction", "caller_number"}.isdisjoint(columns) and "dialed" in columns
+
+
+# The revision 0005 (forwardings) follows 0004.
+BEFORE_FORWARDINGS = "0004"
+
+
+def _insert_did(conn: Connection, id_: int, account_id: int, number: str, **routes: str) -> None:
+    values = {"routing": "none:", "failover_busy": "none:", "failover_unreachable": "none:",
+              "failover_noanswer": "none:", **routes}
+    conn.execute(
+        text(
+            "INSERT INTO dids (id, account_id, number, description, routing, failover_busy, "
+            "failover_unreachable, failover_noanswer, pop, plan, cnam_lookup, e911_enabled, "
+            "dial_time, created_at) VALUES (:id, :account_id, :number, '', :routing, "
+            ":failover_busy, :failover_unreachable, :failover_noanswer, 'montreal1', "
+            "'per_minute', false, false, 60, :now)"
+        ),
+        {"id": id_, "account_id": account_id, "number": number, "now": NOW, **values},
+    )
+
+
+def test_upgrade_makes_legacy_forward_targets_forwardings_and_points_dids_at_them(
+    empty_url: str,
+) -> None:
+    migrate.upgrade(empty_url, BEFORE_FORWARDINGS)
+    _fill_at_0001(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            # Both accounts had their own "fwd:1"; account 1 also an IVR and a second forward.
+            for id_, account_id, kind, ref, name, data in (
+                (1, 1, "fwd", "1", "Mobile", '{"number": "5145550199"}'),
+                (2, 1, "fwd", "2", "Home", '{"number": "4385550100"}'),
+                (3, 2, "fwd", "1", "", '{"number": "6135550100"}'),
+                (4, 1, "ivr", "1", "Menu", "{}"),
+            ):
+                conn.execute(
+                    text("INSERT INTO routing_targets (id, account_id, kind, ref, name, data) "
+                         "VALUES (:id, :a, :kind, :ref, :name, :data)"),
+                    {"id": id_, "a": account_id, "kind": kind, "ref": ref, "name": name,
+                     "data": data},
+                )
+            _insert_did(conn, 1, 1, "5145550100", routing="fwd:2", failover_busy="fwd:1")
+            _insert_did(conn, 2, 2, "6135550101", failover_noanswer="fwd:1")
+            conn.execute(text("UPDATE accounts SET settings = :s WHERE id = 1"),
+                         {"s": '{"did_failover_busy": "fwd:1", "dialing_mode": "nanp"}'})
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            entries = {
+                (r.account_id, r.phone_number): r.id
+                for r in conn.execute(text("SELECT id, account_id, phone_number FROM forwardings"))
+            }
+            names = dict(
+                conn.execute(text("SELECT phone_number, description FROM forwardings")).all()
+            )
+            dids = {r.number: tuple(r[1:]) for r in conn.execute(text(
+                "SELECT number, routing, failover_busy, failover_noanswer FROM dids"))}
+            settings = conn.execute(
+                text("SELECT settings FROM accounts WHERE id = 1")
+            ).scalar_one()
+            left = conn.execute(text("SELECT kind, ref FROM routing_targets")).all()
+        mobile, home = entries[(1, "5145550199")], entries[(1, "4385550100")]
+        other = entries[(2, "6135550100")]
+        assert names["5145550199"] == "Mobile" and len({mobile, home, other}) == 3
+        assert dids["5145550100"] == (f"fwd:{home}", f"fwd:{mobile}", "none:")
+        assert dids["6135550101"] == ("none:", "none:", f"fwd:{other}")
+        stored = settings if isinstance(settings, dict) else json.loads(settings)
+        assert stored == {"did_failover_busy": f"fwd:{mobile}", "dialing_mode": "nanp"}
+        assert [tuple(r) for r in left] == [("ivr", "1")]
+        # Back down: routing targets again, whose refs are the ids the DIDs now name.
+        command.downgrade(migrate.alembic_config(empty_url), BEFORE_FORWARDINGS)
+        with engine.connect() as conn:
+            back = {tuple(r) for r in conn.execute(
+                text("SELECT account_id, kind, ref FROM routing_targets WHERE kind = 'fwd'"))}
+        assert back == {(1, "fwd", str(mobile)), (1, "fwd", str(home)), (2, "fwd", str(other))}
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dialgate.domain.forwarding import Forwarding
 from dialgate.domain.inbound import DidRouting, Directory, Event, SipEndpoint, route
 
 DIRECTORY = Directory(
@@ -11,7 +12,10 @@ DIRECTORY = Directory(
         "100000": SipEndpoint("sip", "ata"),
         "100000_office": SipEndpoint("iax2", "pbx"),
     },
-    forwards={"1": "5145550199", "2": "5145550101", "3": "5145550100"},
+    forwards={
+        str(n): Forwarding(n, number, callerid_override="4385550111" if n == 1 else "")
+        for n, number in ((1, "+15145550199"), (2, "+15145550101"), (3, "+15145550100"))
+    },
     dids={},
     target_data={"grp:1": {"members": ["100000", "100000_office"]}},
 )
@@ -53,7 +57,15 @@ def test_busy_goes_to_voicemail_at_position_one() -> None:
 
 def test_unreachable_forwards_to_the_external_number() -> None:
     r = route(did(), DIRECTORY, event=Event.UNREACHABLE)
-    assert (r.target.kind, r.target.forward_number) == ("forward", "5145550199")
+    assert (r.target.kind, r.target.forward_number) == ("forward", "+15145550199")
+    assert r.target.forward is not None and r.target.forward.callerid_override == "4385550111"
+    assert r.target.to_json()["forward"]["id"] == 1
+
+
+def test_a_forward_whose_entry_was_deleted_routes_nowhere() -> None:
+    directory = Directory(endpoints=DIRECTORY.endpoints, forwards={}, dids={})
+    r = route(did(), directory, event=Event.UNREACHABLE)
+    assert r.target.kind == "none"
 
 
 def test_noanswer_goes_to_the_ring_group_with_its_data() -> None:

@@ -5,7 +5,9 @@ VoIP.ms notation ``header:value``. A call starts at the routing target (position
 ends busy / unreachable / unanswered, the switch asks again with that event and the call moves to
 the matching failover (position = legs already tried).
 
-A forward (``fwd:``) to another DID of the same account is followed to that DID's own routing
+A forward (``fwd:<id>``) names a call forwarding entry (``domain.forwarding``); the switch must
+have the forwarded leg authorized as an outbound call of the DID's account before it leaves.
+A forward to another DID of the same account is followed to that DID's own routing
 (it would otherwise hairpin through the PSTN); if following forwards, or a failover, leads back to
 a target already tried, the chain is a loop: it ends (target ``none``) with ``loop_detected``.
 Time conditions are returned as such (their schedule is evaluated by the switch dialplan).
@@ -17,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from dialgate.domain.forwarding import Forwarding
+from dialgate.domain.snapshot import nanp10
 
 
 class Event(StrEnum):
@@ -75,7 +80,7 @@ class Directory:
     """What the account owns that targets point at (gathered by the service)."""
 
     endpoints: Mapping[str, SipEndpoint] = field(default_factory=dict)  # 100000, 100000_office
-    forwards: Mapping[str, str] = field(default_factory=dict)  # fwd ref -> number
+    forwards: Mapping[str, Forwarding] = field(default_factory=dict)  # "12" (fwd:12) -> entry
     dids: Mapping[str, DidRouting] = field(default_factory=dict)  # the account's other DIDs
     target_data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # "ivr:1" -> data
 
@@ -89,6 +94,7 @@ class Target:
     protocol: str | None = None
     device_type: str | None = None
     forward_number: str | None = None
+    forward: Forwarding | None = None
     mailbox: str | None = None
     system_action: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -102,6 +108,7 @@ class Target:
             "protocol": self.protocol,
             "device_type": self.device_type,
             "forward_number": self.forward_number,
+            "forward": self.forward.to_json() if self.forward else None,
             "mailbox": self.mailbox,
             "system_action": self.system_action,
             "data": dict(self.data),
@@ -179,13 +186,19 @@ def _resolve(
                 False,
             )
         if kind == "forward":
-            number = directory.forwards.get(value)
-            if number is None:
+            entry = directory.forwards.get(value)
+            if entry is None:  # deleted since it was configured: nowhere to ring
                 return NONE, tuple(via), False
-            own = directory.dids.get(number)
+            own = directory.dids.get(nanp10(entry.phone_number) or "")
             if own is None:
                 return (
-                    Target(kind=kind, value=value, route=route, forward_number=number),
+                    Target(
+                        kind=kind,
+                        value=value,
+                        route=route,
+                        forward_number=entry.phone_number,
+                        forward=entry,
+                    ),
                     tuple(via),
                     False,
                 )

@@ -35,6 +35,12 @@ from dialgate.domain.rating import DIRECTORY_ASSISTANCE, TOLLFREE_RATES, US48_PR
 from dialgate.domain.snapshot import IP, PolicySnapshot, nanp10, parse_ip
 
 TRANSPORTS = ("udp", "tcp", "tls")
+# Where the leg comes from. "device": a device of the account dialed. "forward": the switch
+# sends a DID call of the account on to a call forwarding's number (or where a device's
+# redirect points): the leg starts at the switch, so the device checks (encryption, source IP,
+# POP) do not apply and the caller ID is the one the switch gives (the forwarding's override
+# or the original caller), but every limit on where it goes and what it costs does.
+LEGS = ("device", "forward")
 
 # Reason -> SIP status code (public contract).
 SIP_CODES: dict[str, int] = {
@@ -94,6 +100,7 @@ class AuthorizeRequest(NamedTuple):
     srtp: bool = False
     # ``source_ip`` parsed, filled in by ``checked`` so that ``decide`` need not parse it again.
     source_address: IP | None = None
+    leg: str = "device"
 
     @classmethod
     def checked(
@@ -106,8 +113,13 @@ class AuthorizeRequest(NamedTuple):
         caller_id: str | None = None,
         transport: str = "udp",
         srtp: bool = False,
+        leg: str = "device",
     ) -> AuthorizeRequest:
         """A validated request; ``ValidationFailed`` names the bad field."""
+        if leg not in LEGS:
+            raise ValidationFailed.single(
+                "leg", "invalid_choice", f"must be one of {', '.join(LEGS)}; got {leg!r}"
+            )
         if transport not in TRANSPORTS:
             raise ValidationFailed.single(
                 "transport", "invalid_choice",
@@ -120,7 +132,7 @@ class AuthorizeRequest(NamedTuple):
             raise ValidationFailed.single(
                 "source_ip", "invalid_ip", f"must be an IPv4 or IPv6 address; got {source_ip!r}"
             )
-        return cls(account, dialed, source_ip, pop, caller_id, transport, srtp, address)
+        return cls(account, dialed, source_ip, pop, caller_id, transport, srtp, address, leg)
 
 
 class Decision(NamedTuple):
@@ -190,6 +202,10 @@ _INTL_SKIP = ("international_lock", SKIP, "domestic")
 _COUNTRIES_ALL = ("allowed_countries", PASS, "ALL")
 _COUNTRIES_SKIP = ("allowed_countries", SKIP, "domestic")
 _MAX_RATE_SKIP = ("international_max_rate", SKIP, "no limit applies")
+_FORWARD_SKIPS = tuple(
+    (step, SKIP, "forwarded by the switch, not from a device")
+    for step in ("encryption", "ip_restriction", "pop_restriction")
+)
 _EMERGENCY_SKIPS = tuple(
     (step, SKIP, "emergency call")
     for step in ("international_lock", "allowed_countries", "route", "rate",
@@ -209,8 +225,11 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
         add(("account", DENY, f"account {snapshot.account} is disabled"))
         return _reject(trace, "account_disabled", f"Account {snapshot.account} is disabled.")
     add(_ACCOUNT_OK)
+    forward = request.leg == "forward"
     # 2. encrypted SIP: both the signalling (TLS) and the media (SRTP)
-    if snapshot.encrypted_sip:
+    if forward:
+        trace.extend(_FORWARD_SKIPS)
+    elif snapshot.encrypted_sip:
         if request.transport != "tls" or not request.srtp:
             add(("encryption", DENY, f"transport {request.transport}, srtp {request.srtp}"))
             return _reject(trace, "encryption_required",
@@ -219,7 +238,9 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     else:
         add(_ENCRYPTION_SKIP)
     # 3. IP restriction (host names were resolved when the snapshot was compiled)
-    if snapshot.ip_restriction_enabled:
+    if forward:
+        pass
+    elif snapshot.ip_restriction_enabled:
         source = request.source_ip
         address = request.source_address or (parse_ip(source) if source else None)
         if address is None or not (
@@ -233,7 +254,9 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     else:
         add(_IP_SKIP)
     # 4. POP restriction
-    if snapshot.pop_restriction_enabled:
+    if forward:
+        pass
+    elif snapshot.pop_restriction_enabled:
         pop = request.pop
         if pop is None or pop not in snapshot.allowed_pops:
             add(("pop_restriction", DENY, f"{pop or 'no POP'} is not in the allowed list"))
@@ -341,8 +364,8 @@ def decide(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decisi
     max_duration = cap if affordable is None or affordable > cap else affordable
     add(("max_duration", PASS, f"{max_duration}s, limited by the balance"
          if max_duration != cap else f"{max_duration}s, the class cap"))
-    # 15. caller ID
-    caller_id = snapshot.callerid_number or request.caller_id
+    # 15. caller ID (a forward shows who is calling, unless its entry overrides it)
+    caller_id = request.caller_id if forward else snapshot.callerid_number or request.caller_id
     guaranteed = route == "premium" and klass in _GUARANTEED
     add(("caller_id", PASS, f"{caller_id or 'none'}, {'' if guaranteed else 'not '}guaranteed"))
     # Positional on purpose: keyword construction of a NamedTuple is twice as slow.

@@ -20,6 +20,7 @@ from dialgate.adapters.db.models import (
     AccountRow,
     AuditRow,
     DidRow,
+    ForwardingRow,
     MailboxRow,
     PolicyChangeRow,
     PopRow,
@@ -114,6 +115,10 @@ def validation_context(uow: UnitOfWork, account: AccountRow) -> v.ValidationCont
         )
     ):
         targets.setdefault(kind, set()).add(ref)
+    forwardings = uow.session.scalars(
+        select(ForwardingRow.id).where(ForwardingRow.account_id == account.id)
+    )
+    targets.setdefault("fwd", set()).update(str(ident) for ident in forwardings)
     pops = uow.session.scalars(select(PopRow.name))
     return v.ValidationContext(
         account=account.number,
@@ -571,10 +576,9 @@ def add_routing_target(
     data: Mapping[str, Any] | None = None,
 ) -> None:
     account = get_account(uow, account_number)
-    if kind not in ("fwd", "ivr", "queue", "grp", "tc"):
-        raise ValidationFailed.single(
-            "kind", "invalid_choice", "must be fwd, ivr, queue, grp or tc"
-        )
+    # Call forwardings are entries of their own (services.forwardings).
+    if kind not in ("ivr", "queue", "grp", "tc"):
+        raise ValidationFailed.single("kind", "invalid_choice", "must be ivr, queue, grp or tc")
     uow.session.add(
         RoutingTargetRow(
             account_id=account.id, kind=kind, ref=ref, name=name, data=dict(data or {})

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.rating import ROUTES
-from dialgate.services import accounts, dids, rates
+from dialgate.services import accounts, dids, forwardings, rates
 from dialgate.services.uow import UnitOfWork
 
 DEMO_ACCOUNT = "100000"
@@ -47,10 +47,10 @@ def load_demo(uow: UnitOfWork) -> bool:
     accounts.add_routing_target(uow, DEMO_ACCOUNT, "queue", "1", name="Support queue")
     accounts.add_routing_target(uow, DEMO_ACCOUNT, "grp", "1", name="Office ring group")
     accounts.add_routing_target(uow, DEMO_ACCOUNT, "tc", "1", name="Business hours")
-    accounts.add_routing_target(
-        uow, DEMO_ACCOUNT, "fwd", "1", name="Mobile", data={"number": "5145550199"}
-    )
     uow.session.flush()
+    forwardings.add_forwarding(
+        uow, DEMO_ACCOUNT, {"phone_number": "5145550199", "description": "Mobile"}, actor="demo"
+    )
     accounts.update_settings(
         uow,
         DEMO_ACCOUNT,

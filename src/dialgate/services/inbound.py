@@ -11,11 +11,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dialgate.adapters.db.models import AccountRow, DidRow, PopRow, RoutingTargetRow
+from dialgate.adapters.db.models import (
+    AccountRow,
+    DidRow,
+    ForwardingRow,
+    PopRow,
+    RoutingTargetRow,
+)
 from dialgate.domain import inbound as d
 from dialgate.domain import settings as s
 from dialgate.domain.errors import ValidationFailed
-from dialgate.services import accounts, dids
+from dialgate.services import accounts, dids, forwardings
 from dialgate.services.uow import UnitOfWork
 
 
@@ -52,13 +58,16 @@ def directory(uow: UnitOfWork, account: AccountRow) -> d.Directory:
     for sub in accounts.list_subaccounts(uow, account):
         effective = s.effective_settings(main, accounts.load_settings(sub)).values
         endpoints[sub.name] = d.SipEndpoint(effective["inbound_protocol"], effective["device_type"])
-    forwards: dict[str, str] = {}
+    forwards = {
+        str(row.id): forwardings.to_domain(row)
+        for row in uow.session.scalars(
+            select(ForwardingRow).where(ForwardingRow.account_id == account.id)
+        )
+    }
     data: dict[str, dict[str, Any]] = {}
     for target in uow.session.scalars(
         select(RoutingTargetRow).where(RoutingTargetRow.account_id == account.id)
     ):
-        if target.kind == "fwd":
-            forwards[target.ref] = str((target.data or {}).get("number", ""))
         data[f"{target.kind}:{target.ref}"] = {"name": target.name, **(target.data or {})}
     own = {
         row.number: _did_routing(row)

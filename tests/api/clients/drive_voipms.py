@@ -81,5 +81,18 @@ attempt(r, "did_pop", lambda: c.dids.set.did_pop(5145550100, 3))
 attempt(r, "did_pop_invalid", lambda: c.dids.set.did_pop(5145550100, 999))
 attempt(r, "did_other_account", lambda: c.dids.set.did_pop(4165550100, 3))
 attempt(r, "dids_info", lambda: c.dids.get.dids_info(did=5145550100))
+# voipms has no forwarding helpers: VoipMs's own _get (same auth, transport and error table
+# as every helper) sends them.
+api = c
+fwd = attempt(
+    r,
+    "forwarding_add",
+    lambda: api._get("setForwarding", {"phone_number": "5145550199", "description": "Cell"}),
+)
+fwd_id = (fwd.get("ok") or {}).get("forwarding", "0")
+attempt(r, "forwardings", lambda: api._get("getForwardings", {"forwarding": fwd_id}))
+attempt(r, "forwarding_invalid", lambda: api._get("setForwarding", {"phone_number": "12"}))
+attempt(r, "forwarding_delete", lambda: api._get("delForwarding", {"forwarding": fwd_id}))
+attempt(r, "forwardings_after_delete", lambda: api._get("getForwardings"))
 attempt(r, "bad_credentials", lambda: client("WrongPass123").general.get.ip())
 finish(r)

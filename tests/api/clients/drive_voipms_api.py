@@ -50,5 +50,22 @@ attempt(r, "did_routing_invalid", lambda: dids.set_did_routing("5145550100", "ca
 attempt(r, "did_pop", lambda: dids.get("setDIDPOP", {"did": "5145550100", "pop": "4"}))
 attempt(r, "did_pop_invalid", lambda: dids.get("setDIDPOP", {"did": "5145550100", "pop": "x"}))
 attempt(r, "dids_info", lambda: dids.get_dids_info(did="5145550100"))
+# Forwardings through the generic call, like setDIDPOP.
+fwd = attempt(
+    r,
+    "forwarding_add",
+    lambda: dids.get("setForwarding", {"phone_number": "011442079460123", "pause": "2.5"}),
+)
+fwd_id = (fwd.get("ok") or {}).get("forwarding", "0")
+attempt(
+    r,
+    "forwarding_update",
+    lambda: dids.get(
+        "setForwarding", {"forwarding": fwd_id, "phone_number": "4385550100", "dtmf_digits": "9"}
+    ),
+)
+attempt(r, "forwardings", lambda: dids.get("getForwardings", {}))
+attempt(r, "forwarding_invalid", lambda: dids.get("setForwarding", {"pause": "1"}))
+attempt(r, "forwarding_delete", lambda: dids.get("delForwarding", {"forwarding": fwd_id}))
 attempt(r, "bad_credentials", lambda: make(General, "WrongPass123").get_ip())
 finish(r)

@@ -75,5 +75,17 @@ attempt(
 attempt(r, "did_pop", lambda: c.request("setDIDPOP", params={"did": 5145550100, "pop": 5}))
 attempt(r, "did_pop_missing", lambda: c.request("setDIDPOP", params={"did": 5145550100}))
 attempt(r, "dids_info", lambda: c.dids.fetch({"did": 5145550100}))
+fwd = attempt(
+    r,
+    "forwarding_add",
+    lambda: c.request(
+        "setForwarding", params={"phone_number": 5145550199, "callerid_override": 4385550111}
+    ),
+)
+fwd_id = (fwd.get("ok") or {}).get("forwarding", "0")
+attempt(r, "forwardings", lambda: c.request("getForwardings", params={"forwarding": fwd_id}))
+attempt(r, "forwarding_other", lambda: c.request("delForwarding", params={"forwarding": 999999}))
+attempt(r, "forwarding_delete", lambda: c.request("delForwarding", params={"forwarding": fwd_id}))
+attempt(r, "forwardings_after_delete", lambda: c.request("getForwardings", params={}))
 attempt(r, "bad_credentials", lambda: make("WrongPass123").ip.fetch({}))
 finish(r)

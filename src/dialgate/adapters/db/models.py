@@ -198,8 +198,8 @@ class MailboxRow(Base):
 
 
 class RoutingTargetRow(Base):
-    """Things a DID can route to besides accounts and mailboxes: call forwardings (fwd), IVRs,
-    queues, ring groups (grp) and time conditions (tc)."""
+    """Things a DID can route to besides accounts, mailboxes and call forwardings
+    (``ForwardingRow``): IVRs, queues, ring groups (grp) and time conditions (tc)."""
 
     __tablename__ = "routing_targets"
     __table_args__ = (UniqueConstraint("account_id", "kind", "ref"),)
@@ -210,8 +210,25 @@ class RoutingTargetRow(Base):
     kind: Mapped[str] = mapped_column(String(8))
     ref: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64), default="")
-    # Kind-specific data: fwd -> {"number": ...}; grp -> {"members": [...]}; tc -> {...}.
+    # Kind-specific data: grp -> {"members": [...]}; tc -> {...}.
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ForwardingRow(Base):
+    """A call forwarding entry (VoIP.ms "forwarding"): a phone number that DIDs route or fail
+    over to as ``fwd:<id>``. Calls forwarded to it are outbound calls of the account."""
+
+    __tablename__ = "forwardings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    phone_number: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(64), default="")
+    callerid_override: Mapped[str] = mapped_column(String(20), default="")
+    dtmf_digits: Mapped[str] = mapped_column(String(32), default="")
+    pause: Mapped[Decimal] = mapped_column(Numeric(3, 1), default=Decimal(0))
+    diversion_header: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DidRow(Base):

@@ -14,6 +14,7 @@ from dialgate.entrypoints.api import (
     calls,
     catalogs,
     dids,
+    forwardings,
     problems,
     subaccounts,
 )
@@ -24,6 +25,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(account.router)
     app.include_router(subaccounts.router)
     app.include_router(dids.router)
+    app.include_router(forwardings.router)
     app.include_router(calls.router)
     app.include_router(billing.router)
     app.include_router(catalogs.router)

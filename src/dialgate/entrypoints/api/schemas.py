@@ -253,6 +253,42 @@ DidUpdate: type[BaseModel] = create_model(
 )
 
 
+class ForwardingPublic(BaseModel):
+    id: int = Field(description="DIDs route or fail over to it as fwd:<id>")
+    phone_number: str = Field(description="E.164, e.g. +15145550199")
+    description: str
+    callerid_override: str = Field(description='Caller ID the forwarded call shows; "" keeps '
+                                   "the original caller's")
+    dtmf_digits: str = Field(description="Sent when the call is answered")
+    pause: str = Field(description="Seconds before the DTMF digits, decimal string")
+    diversion_header: bool
+
+
+_FORWARDING_FIELDS: dict[str, Any] = {
+    "description": (str, Field(default=None, description="At most 64 characters.")),
+    "callerid_override": (str, Field(default=None, description='10-digit NANP or E.164 '
+                                     'digits; "" for none.')),
+    "dtmf_digits": (str, Field(default=None, description="Up to 32 of 0-9, *, #, A-D.")),
+    "pause": (str | float, Field(default=None, description="0 to 10 seconds in steps of 0.5.")),
+    "diversion_header": (bool, Field(default=None)),
+}
+_PHONE = "Read with the account's dialing mode; a number the account could dial."
+ForwardingCreate: type[BaseModel] = create_model(
+    "ForwardingCreate",
+    __config__=_STRICT,
+    __doc__="A new call forwarding entry.",
+    phone_number=(str, Field(description=_PHONE)),
+    **_FORWARDING_FIELDS,
+)
+ForwardingUpdate: type[BaseModel] = create_model(
+    "ForwardingUpdate",
+    __config__=_STRICT,
+    __doc__="Any subset of a forwarding's fields; all or nothing.",
+    phone_number=(str, Field(default=None, description=_PHONE)),
+    **_FORWARDING_FIELDS,
+)
+
+
 class BalancePublic(BaseModel):
     account: str
     current_balance: str = Field(description="USD, decimal string")

@@ -17,6 +17,7 @@ from dialgate.entrypoints.portal import (
     i18n,
     routes_auth,
     routes_dids,
+    routes_forwardings,
     routes_history,
     routes_settings,
     routes_subaccounts,
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
         routes_settings,
         routes_subaccounts,
         routes_dids,
+        routes_forwardings,
         routes_test,
         routes_history,
     ):

@@ -50,6 +50,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "list at least one IP address or range while the IP restriction is on",
     ),
     "missing_pop_restriction": ("choose at least one POP while the POP restriction is on",),
+    "invalid_phonenumber": ("%(value)s cannot be forwarded to (dialing mode %(mode)s)",),
+    "invalid_pause": ("must be 0 to 10 seconds in steps of 0.5; got %(value)s",),
+    "forwarding_in_use": (
+        "%(target)s cannot be deleted: %(users)s route to it; point them elsewhere first",
+    ),
     "weak_password": (
         "must be at least 8 characters with an upper-case letter, a lower-case letter and a digit",
     ),

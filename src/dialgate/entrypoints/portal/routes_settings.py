@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
     render,
 )
-from dialgate.services import accounts, billing
+from dialgate.services import accounts, billing, forwardings
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -86,19 +87,29 @@ class Options:
     mailboxes: tuple[str, ...]
     targets: tuple[str, ...]
     pops: tuple[str, ...]
+    # What a picker shows for a target when its header:value alone says little (fwd:12).
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def account_options(db: Db, account: str) -> Options:
     with db.uow(write=False) as uow:
         ctx = accounts.validation_context(uow, accounts.get_account(uow, account))
+        labels = {
+            e.ref: f"{e.ref} → {e.phone_number}" + (f" ({e.description})" if e.description else "")
+            for e in forwardings.list_forwardings(uow, account)
+        }
     targets = [f"account:{ctx.account}", *(f"account:{n}" for n in sorted(ctx.subaccounts))]
     targets += [f"vm:{m}" for m in sorted(ctx.mailboxes)]
     for kind in ("fwd", "ivr", "queue", "grp", "tc"):
-        targets += [f"{kind}:{ref}" for ref in sorted(ctx.targets.get(kind, ()))]
+        targets += [f"{kind}:{ref}" for ref in sorted(ctx.targets.get(kind, ()), key=_ref_order)]
     targets += [f"sys:{a}" for a in catalogs.SYSTEM_ACTIONS]
     targets.append("none:")
     pops = tuple(p.name for p in catalogs.DEFAULT_POPS if p.name in ctx.pops)
-    return Options(tuple(sorted(ctx.mailboxes)), tuple(targets), pops)
+    return Options(tuple(sorted(ctx.mailboxes)), tuple(targets), pops, labels)
+
+
+def _ref_order(ref: str) -> tuple[int, str]:
+    return (int(ref), "") if ref.isdigit() else (1 << 62, ref)
 
 
 def _tab(tab: str) -> s.Tab:

@@ -56,6 +56,7 @@ NAV: list[NavItem] = [
     NavItem(f"{PREFIX}/settings", "Account Settings", "settings"),
     NavItem(f"{PREFIX}/subaccounts", "Sub Accounts", "subaccounts"),
     NavItem(f"{PREFIX}/dids", "DID Numbers", "dids"),
+    NavItem(f"{PREFIX}/forwardings", "Call Forwarding", "forwardings"),
     NavItem(f"{PREFIX}/test", "Test a number", "test"),
     NavItem(f"{PREFIX}/history", "Settings History", "history"),
     NavItem(f"{PREFIX}/password", "Change password", "password"),

@@ -58,6 +58,9 @@ class AuthorizeIn(BaseModel):
     srtp: bool = False
     # The switch sends false: it never reads the trace, and it is most of the answer's bytes.
     trace: bool = True
+    # "forward": a DID call of the account sent on to a forwarding's number (or a redirect's
+    # target); ``caller_id`` is then the caller ID the forwarded leg will show.
+    leg: str = Field(default="device", max_length=16)
 
 
 def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
@@ -70,6 +73,7 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
         caller_id=body.caller_id or None,
         transport=body.transport.lower(),
         srtp=body.srtp,
+        leg=body.leg,
     )
     answer = authorize_for_switch(cache, call)
     if not body.trace:
@@ -106,6 +110,8 @@ def switch_inbound_answer(result: dict[str, Any]) -> dict[str, Any]:
         "value": target["value"],
         "sip_user": target["sip_user"] or "",
         "forward_number": target["forward_number"] or "",
+        "forward_callerid": (target["forward"] or {}).get("callerid_override", ""),
+        "forward_diversion": "1" if (target["forward"] or {}).get("diversion_header") else "0",
         "mailbox": target["mailbox"] or "",
         "system_action": target["system_action"] or "",
         "dial_time": result["dial_time_s"],

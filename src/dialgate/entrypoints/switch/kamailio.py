@@ -37,7 +37,10 @@ Unknown request fields are ignored by Dialgate; bad ones get a 422 problem+json.
 
 POST /switch/v1/authorize
   request  {account, dialed, source_ip, pop, caller_id, transport: udp|tcp|tls, srtp: bool,
-            call_id, trace: false}
+            call_id, trace: false, leg: device|forward}
+            leg "forward": a DID call sent on to a forwarding's number (account = the DID's
+            owner, caller_id = the forwarding's override or the original caller); a REFER
+            from a device is asked about as that device's call to the Refer-To user
   response read: allow, sip_code, message (deny); action, route, carrier,
             destination.e164, caller_id, max_duration_s, rate_per_minute, increment_s,
             flat_fee, mailbox, moh_class, sip.allowed_codecs[], sip.dtmf_mode
@@ -47,16 +50,22 @@ POST /switch/v1/inbound
   request  {did, event: new|busy|unreachable|noanswer, chain: "<opaque>", caller_id,
             call_id, source_ip, pop}
   response read: kind (account|voicemail|forward|ivr|queue|ring_group|time_condition|
-            system_action|none), value, sip_user (account), forward_number (forward),
+            system_action|none), value, sip_user (account), forward_number and
+            forward_callerid, forward_diversion (forward: E.164 number, caller ID
+            override or "", "1" to add a Diversion header naming the DID),
             mailbox (voicemail), system_action (hangup|busy|noservice|disconnected|echo),
             dial_time, chain; account and did (the DID's owner and number, for the call
             record: read from the first answer)
   `chain` is the comma-joined list of routes tried so far, written by Dialgate; Kamailio
   keeps it in $avp(in_chain) and sends it back unchanged with the next event, which is how
   Dialgate detects loops (A -> B -> A) without call state. Target URIs are built here, per
-  POP: account -> the registered contact (lookup); forward -> sip:<forward_number>@<value
-  carrier>; voicemail, ivr, queue, ring_group, time_condition -> sip:<kind>-<value>@<media
-  server> with X-Dialgate-Target / -Value / -Did / -Mailbox headers.
+  POP: account -> the registered contact (lookup); forward -> first POST /switch/v1/authorize
+  (leg forward): denied -> the next failover as "unreachable" (or, at the chain's end, the
+  decision's SIP code); allowed -> sip:<destination.e164>@<the decided carrier> with the
+  decided caller ID and max duration, and an outbound record (call_id "<Call-ID>/fwd",
+  charged) besides the inbound one when it is answered; voicemail, ivr, queue, ring_group,
+  time_condition -> sip:<kind>-<value>@<media server> with X-Dialgate-Target / -Value /
+  -Did / -Mailbox headers.
   HTTP 404/422 -> SIP 404; other errors -> SIP 503 "Inbound Routing Unavailable"
 POST /switch/v1/cdrs
   request  [ record, ... ]  (up to 500; Kamailio sends up to cdr_batch)
@@ -237,7 +246,6 @@ def render_kamailio_config(
         carrier_sources=_carrier_sources(carriers, carrier_sources),
         media_server=media_server,
         media_hostport=_hostport(media_server) if media_server else "",
-        forward_hostport=_hostport(carriers["value"]) if carriers.get("value") else "",
         ctl_socket=ctl_socket,
         children=children,
         async_workers=async_workers,
