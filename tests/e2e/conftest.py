@@ -29,11 +29,13 @@ import pytest
 from argon2 import PasswordHasher
 
 from dialgate.adapters import passwords
+from dialgate.adapters.moh_audio import shipped_moh_dir
 from dialgate.domain.rating import Rate
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 from dialgate.services.uow import Database
 
 from .dialgate_server import DialgateServer, TestAccounts
+from .media import RtpengineProcess
 from .sip.sipclient import SipAgent, answer, free_port
 from .standin import StandInSwitch
 
@@ -158,6 +160,10 @@ class Kamailio:
                              text=True, timeout=5, check=True)
         return out.stdout
 
+    @property
+    def rpc_socket(self) -> str:
+        return str(Path(self.ctl).parent / "kamailio_rpc.sock")
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -199,8 +205,16 @@ StartKamailio = Callable[..., Kamailio]
 
 
 @pytest.fixture(scope="session")
+def rtpengine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtpengineProcess]:
+    """The media relay of the shared POPs (rtpengine on 127.0.0.1, random ports)."""
+    relay = RtpengineProcess(tmp_path_factory.mktemp("rtpengine")).start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture(scope="session")
 def start_kamailio(
-    dialgate: RealDialgate, switch_backend: SwitchBackend
+    dialgate: RealDialgate, switch_backend: SwitchBackend, rtpengine: RtpengineProcess
 ) -> Iterator[StartKamailio]:
     """Factory: start a Kamailio rendered by ``render_kamailio_config``; keyword options
     override the defaults (e.g. ``pike_density=5``, ``bare=True``, ``tls=True``)."""
@@ -228,6 +242,7 @@ def start_kamailio(
             "ctl_socket": str(work / "kamailio_ctl"), "rundir": str(work),
             "async_workers": 4, "http_timeout_s": 1, "pike_density": 2000,
             "children": 4, "fr_timer_ms": 2000,
+            "rtpengines": [rtpengine.socket], "moh_dir": str(shipped_moh_dir()),
         }
         if tls:
             cert, key = work / "cert.pem", work / "key.pem"

@@ -28,6 +28,8 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9._~-]{8,256}$")
 _POP_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _SIP_URI_RE = re.compile(r"^sips?:[A-Za-z0-9.\-\[\]:]+(;[A-Za-z0-9=._-]+)*$")
 _REALM_RE = re.compile(r"^[A-Za-z0-9.-]{1,64}$")
+# An rtpengine control socket as the Kamailio module takes it, with an optional weight.
+_RTPENGINE_RE = re.compile(r"^udp6?:[A-Za-z0-9.\-\[\]:]+:\d{1,5}(=\d{1,3})?$")
 
 SWITCH_CONTRACT = """\
 Every request: Authorization: Basic base64("kamailio:<switch token>") (or Bearer <token>).
@@ -167,6 +169,11 @@ def render_kamailio_config(
     cdr_batch: int = 50,
     registrations: str | None = None,
     server_id: int = 1,
+    rtpengines: Sequence[str] = (),
+    moh_dir: str | None = None,
+    rpc_socket: str | None = None,
+    rtpengine_disable_s: int = 5,
+    rtpengine_timeout_ms: int = 500,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -177,7 +184,12 @@ def render_kamailio_config(
     address). ``registrations`` is one of ``REGISTRATION_MODES`` (default: ``database`` on
     PostgreSQL, ``memory`` on SQLite); ``server_id`` numbers this node among a POP's nodes.
     ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here so the
-    ctl socket lands somewhere writable.
+    ctl socket lands somewhere writable. ``rtpengines`` are the POP's media relays
+    (``udp:127.0.0.1:2223``, optionally ``=weight``); with none, calls are not anchored and the
+    media rules (NAT, SRTP, codecs, DTMF, RTP time-outs, music on hold) do not apply.
+    ``moh_dir`` holds one ``<class>.wav`` per music-on-hold class (``dialgate switch
+    moh-files``); ``rpc_socket`` is the JSON-RPC socket the media watcher uses (default: in
+    ``rundir``).
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -213,6 +225,15 @@ def render_kamailio_config(
         raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
         raise ValueError("rundir and ctl_socket must be absolute paths")
+    rtpengine_sock = rtpengine_socket_param(rtpengines)
+    if moh_dir is not None and (not Path(moh_dir).is_absolute() or '"' in moh_dir):
+        raise ValueError("moh_dir must be an absolute path")
+    if rpc_socket is None:
+        rpc_socket = str(Path(rundir) / "kamailio_rpc.sock")
+    if not Path(rpc_socket).is_absolute():
+        raise ValueError("rpc_socket must be an absolute path")
+    if not 1 <= rtpengine_disable_s <= 300 or not 50 <= rtpengine_timeout_ms <= 5000:
+        raise ValueError("rtpengine_disable_s must be 1..300 and rtpengine_timeout_ms 50..5000")
     env = Environment(
         loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
         undefined=StrictUndefined,
@@ -254,7 +275,23 @@ def render_kamailio_config(
         cdr_batch=cdr_batch,
         registrations=registrations,
         server_id=server_id,
+        media=bool(rtpengine_sock),
+        rtpengine_sock=rtpengine_sock,
+        rtpengine_disable_s=rtpengine_disable_s,
+        rtpengine_timeout_ms=rtpengine_timeout_ms,
+        moh_dir=moh_dir.rstrip("/") if moh_dir else "",
+        rpc_socket=rpc_socket,
     )
+
+
+def rtpengine_socket_param(rtpengines: Sequence[str]) -> str:
+    """The ``rtpengine_sock`` value for several relays: ``udp:host:port[=weight]`` each."""
+    for sock in rtpengines:
+        if not _RTPENGINE_RE.match(sock):
+            raise ValueError(
+                f"rtpengine: expected udp:HOST:PORT or udp:HOST:PORT=WEIGHT, got {sock!r}"
+            )
+    return " ".join(rtpengines)
 
 
 def render_tls_config(*, tls_cert: str, tls_key: str) -> str:
