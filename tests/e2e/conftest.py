@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -276,6 +277,19 @@ def start_kamailio(
 def kamailio(start_kamailio: StartKamailio) -> Kamailio:
     """The shared POP under test (with TLS, for the encrypted-SIP accounts)."""
     return start_kamailio(tls=True)
+
+
+@pytest.fixture(scope="session")
+def media_watch(kamailio: Kamailio, rtpengine: RtpengineProcess) -> Iterator[Path]:
+    """`dialgate switch media-watch` for the shared POP (checks every 0.25 s); yields its log."""
+    log = Path(kamailio.ctl).parent / "media-watch.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dialgate", "switch", "media-watch", "--kamailio-rpc",
+             kamailio.rpc_socket, "--rtpengine", rtpengine.socket, "--interval", "0.25"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    yield log
+    _stop_group(proc)
 
 
 @pytest.fixture(scope="session")

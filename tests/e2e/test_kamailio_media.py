@@ -6,13 +6,18 @@ RTP is real UDP (``RtpPeer``), counted on the receiving side.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from .conftest import REALM, Kamailio
+from dialgate.adapters.db.models import CdrRow
+
+from .conftest import REALM, Kamailio, RealDialgate
 from .media import RtpengineProcess, RtpPeer, sdp_media
-from .sip.sipclient import SipAgent, answer, make_sdp
+from .sip.sipclient import Dialog, SipAgent, SipMessage, answer, make_sdp
 
 NAT_PRIVATE = "10.0.0.5"
 
@@ -127,4 +132,109 @@ def test_rtpengine_enforces_allowed_codecs_and_dtmf_mode(
     # The device's answer holds only what the carrier chose among them.
     assert dlg.final.sdp_codecs()[0] == carrier_sees[0]
     assert set(dlg.final.sdp_codecs()) <= set(carrier_sees)
+    ua.bye(dlg)
+
+
+# -- RTP time-outs, hold and music on hold ---------------------------------------------------
+
+
+def _cdr(dialgate: RealDialgate, call_id: str, timeout: float = 5.0) -> CdrRow:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with dialgate.db.uow(write=False) as uow:
+            row = uow.session.scalars(select(CdrRow).where(CdrRow.call_id == call_id)).first()
+            if row is not None:
+                uow.session.expunge(row)
+                return row
+        time.sleep(0.05)
+    raise AssertionError(f"no call record for {call_id}")
+
+
+def _answered_call(ua: SipAgent, carriers, device: RtpPeer, carrier: RtpPeer, user: str,
+                   password: str, dialed: str = "5145551234"
+                   ) -> tuple[Dialog, tuple[str, int], tuple[str, int], SipMessage]:
+    """An answered call whose media goes to the two peers; returns the dialog, the relay
+    addresses the device and the carrier send to, and the INVITE the carrier got."""
+    carriers["value"].uas = answer(rtp_port=carrier.port)
+    dlg = ua.invite(dialed, user=user, password=password,
+                    sdp=make_sdp(device.port, ("PCMU",)))
+    assert dlg.final is not None and dlg.final.code == 200, dlg.final
+    inv = carriers["value"].wait_request("INVITE")
+    return dlg, sdp_media(dlg.final.body), sdp_media(inv.body), inv
+
+
+def test_call_whose_media_stops_is_ended_after_the_accounts_rtp_timeout(
+    ua: SipAgent, account, carriers, peers, media_watch: Path, dialgate: RealDialgate
+) -> None:
+    device, carrier = peers
+    user, password = account(rtp_timeout=2)
+    dlg, to_device_relay, to_carrier_relay, _inv = _answered_call(
+        ua, carriers, device, carrier, user, password)
+    device.stream(to_device_relay, 3.0)
+    carrier.stream(to_carrier_relay, 3.0)
+    device.wait_stream()
+    carrier.wait_stream()
+    assert device.last_sent_at is not None and carrier.last_sent_at is not None
+    last = max(device.last_sent_at, carrier.last_sent_at)
+    assert carrier.received >= 100 and device.received >= 100  # two-way audio for 3 s
+    bye = ua.wait_request("BYE", timeout=8)
+    silence = time.monotonic() - last
+    assert bye.call_id == dlg.call_id
+    assert carriers["value"].wait_request("BYE", timeout=3).call_id == dlg.call_id
+    assert 2.0 <= silence <= 4.0, silence
+    row = _cdr(dialgate, dlg.call_id)
+    assert (row.disposition, row.end_reason) == ("answered", "rtp_timeout")
+    # 3 s of audio, then 2-4 s of silence (whole seconds: Kamailio's timestamps).
+    assert 4 <= row.duration_s <= 8, row.duration_s
+    assert "RTP_TIMEOUT call " + dlg.call_id in media_watch.read_text()
+
+
+def _reinvite(agent: SipAgent, dlg: Dialog, sdp: str) -> SipMessage:
+    """Send a re-INVITE with ``sdp`` in an established dialog and ACK its answer."""
+    dlg.cseq += 1
+    msg = agent._in_dialog(dlg, "INVITE", cseq=dlg.cseq)
+    msg.body = sdp
+    msg.headers.append(("Content-Type", "application/sdp"))
+    agent.send(msg)
+    final = agent.wait_response(dlg.call_id, "INVITE")
+    agent.send(agent._in_dialog(dlg, "ACK", cseq=dlg.cseq))
+    return final
+
+
+def test_held_call_plays_music_on_hold_and_uses_the_hold_timeout(
+    ua: SipAgent, account, carriers, peers, media_watch: Path, dialgate: RealDialgate
+) -> None:
+    device, carrier = peers
+    user, password = account(rtp_timeout=1, rtp_hold_timeout=4, music_on_hold="piano_mix")
+    ua.uas = answer(rtp_port=device.port)  # the phone answers the carrier's re-INVITE
+    dlg, to_device_relay, _to_carrier, inv = _answered_call(
+        ua, carriers, device, carrier, user, password)
+    # The carrier puts the phone on hold: nobody sends RTP any more.
+    as_callee = carriers["value"].uas_dialog(inv)
+    hold = make_sdp(carrier.port, ("PCMU",), direction="sendonly")
+    assert _reinvite(carriers["value"], as_callee, hold).code == 200
+    held_at = time.monotonic()
+    # The phone hears the account's music on hold, played by rtpengine.
+    assert device.wait_received(50, timeout=3) >= 50
+    assert device.sources == {to_device_relay}
+    # Past the 1 s RTP time-out, the hold time-out (4 s) applies.
+    time.sleep(2.5)
+    assert not any(r.method == "BYE" for r in ua.received)
+    bye = ua.wait_request("BYE", timeout=6)
+    assert bye.call_id == dlg.call_id
+    assert 4.0 <= time.monotonic() - held_at <= 6.5
+    assert _cdr(dialgate, dlg.call_id).end_reason == "rtp_timeout"
+
+
+@pytest.mark.parametrize("code", ["***89", "***100"])
+def test_music_on_hold_test_code_plays_to_the_device(
+    ua: SipAgent, account, carriers, peers, code: str
+) -> None:
+    device, _carrier = peers
+    user, password = account()
+    dlg = ua.invite(code, user=user, password=password, sdp=make_sdp(device.port, ("PCMU",)))
+    assert dlg.final is not None and dlg.final.code == 200, dlg.final
+    assert carriers["media"].wait_request("INVITE").header("X-Dialgate-Action") == "moh_test"
+    assert device.wait_received(50, timeout=3) >= 50
+    assert device.sources == {sdp_media(dlg.final.body)}
     ua.bye(dlg)

@@ -4,13 +4,18 @@ configuration, generated from Dialgate's settings (registered in the ``switch`` 
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from pathlib import Path
 
 import typer
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import SubscriberRow
+from dialgate.adapters.kamailio_rpc import KamailioRpc
 from dialgate.adapters.moh_audio import shipped_moh_dir, write_moh_files
+from dialgate.adapters.rtpengine_ng import NgClient
 from dialgate.config import get_settings
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.cli.common import err_console, uow
@@ -18,6 +23,7 @@ from dialgate.entrypoints.switch.asterisk import render_pjsip
 from dialgate.entrypoints.switch.kamailio import render_kamailio_config, render_tls_config
 from dialgate.entrypoints.switch.rtpengine import render_rtpengine_config
 from dialgate.services import accounts, apikeys
+from dialgate.services.media_watch import MediaWatcher
 
 
 def _invalid(field: str, exc: ValueError) -> ValidationFailed:
@@ -200,6 +206,40 @@ def register(switch_app: typer.Typer) -> None:
             return
         output.write_text(text)
         err_console.print(f"wrote {output}", markup=False)
+
+    @switch_app.command("media-watch")
+    def media_watch(
+        kamailio_rpc: Path = typer.Option(
+            Path("/run/kamailio/kamailio_rpc.sock"),
+            "--kamailio-rpc",
+            help="Kamailio's JSON-RPC datagram socket (kamailio-config puts it in --rundir).",
+        ),
+        rtpengine: list[str] = typer.Option(
+            ..., "--rtpengine", help="Each rtpengine ng socket of the POP (udp:HOST:PORT)."
+        ),
+        interval: float = typer.Option(
+            0.5, "--interval", help="Seconds between checks (0.1..10)."
+        ),
+    ) -> None:
+        """End calls whose media stopped for longer than their account's RTP time-out (the
+        hold time-out while on hold). Runs until SIGTERM; one per Kamailio node."""
+        if not 0.1 <= interval <= 10:
+            raise ValidationFailed.single("interval", "out_of_range", "must be 0.1..10 seconds")
+        try:
+            relays = [NgClient(sock) for sock in rtpengine]
+        except ValueError as exc:
+            raise _invalid("rtpengine", exc) from None
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        rpc = KamailioRpc(str(kamailio_rpc))
+        try:
+            MediaWatcher(rpc, relays).run(interval, stop.wait)
+        finally:
+            rpc.close()
+            for relay in relays:
+                relay.close()
 
     @switch_app.command("moh-files")
     def moh_files(directory: Path) -> None:
