@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import CdrRow
+from dialgate.services import dids
 
 from .conftest import REALM, Kamailio, RealDialgate
 from .media import RtpengineProcess, RtpPeer, sdp_media
@@ -238,3 +239,100 @@ def test_music_on_hold_test_code_plays_to_the_device(
     assert device.wait_received(50, timeout=3) >= 50
     assert device.sources == {sdp_media(dlg.final.body)}
     ua.bye(dlg)
+
+
+# -- rtpengine down ------------------------------------------------------------------------------
+
+
+def test_no_rtpengine_gives_503_and_calls_flow_again_when_it_is_back(
+    start_kamailio, account, tmp_path: Path
+) -> None:
+    relay = RtpengineProcess(tmp_path / "relay").start()
+    pop = start_kamailio(rtpengines=[relay.socket])
+    phone = SipAgent(pop.addr, domain=REALM)
+    try:
+        user, password = account()
+        first = phone.invite("5145551234", user=user, password=password)
+        assert first.final is not None and first.final.code == 200
+        phone.bye(first)
+
+        relay.stop()
+        t0 = time.monotonic()
+        down = phone.invite("5145551234", user=user, password=password)
+        assert down.final is not None
+        assert (down.final.code, down.final.reason) == (503, "Media Relay Unavailable")
+        assert time.monotonic() - t0 < 3.0
+        assert "MEDIA_UNAVAILABLE" in pop.log_text() and down.call_id in pop.log_text()
+        # Never connected without the media rules: the carrier saw no INVITE for it.
+        assert not any(m.call_id == down.call_id for m in pop.carriers["value"].received)
+
+        relay.start()  # same control port: the POP's Kamailio is not restarted
+        back = phone.invite("5145551234", user=user, password=password)
+        assert back.final is not None and back.final.code == 200, back.final
+        assert back.call_id in relay.calls()
+        phone.bye(back)
+    finally:
+        phone.close()
+        relay.stop()
+
+
+# -- inbound calls ---------------------------------------------------------------------------------
+
+
+def _did(dialgate: RealDialgate, account: str, number: str) -> str:
+    with dialgate.db.uow() as uow:
+        dids.add_did(uow, account, number, {"dial_time": "5"}, actor="e2e")
+        uow.commit()
+    return "1" + number
+
+
+def test_inbound_call_to_a_device_behind_nat_gets_two_way_audio(
+    kamailio: Kamailio, account, carriers, peers, dialgate: RealDialgate,
+    rtpengine: RtpengineProcess
+) -> None:
+    device, carrier = peers
+    user, password = account(nat="yes", allowed_codecs="ulaw", dtmf_mode="inband")
+    did = _did(dialgate, user, "5145583001")
+    phone = SipAgent(kamailio.addr, domain=REALM,
+                     uas=answer(rtp_port=4000, address=NAT_PRIVATE))
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        dlg = carriers["value"].invite(did, user="carrier", codecs=("PCMA", "PCMU"),
+                                       sdp=make_sdp(carrier.port, ("PCMA", "PCMU")))
+        assert dlg.final is not None and dlg.final.code == 200, dlg.final
+        inv = phone.wait_request("INVITE")
+        # The account's codec and DTMF rules apply to calls it receives too.
+        assert inv.sdp_codecs() == ["PCMU"]
+        assert NAT_PRIVATE not in dlg.final.body
+        to_device_side, to_carrier_side = sdp_media(inv.body), sdp_media(dlg.final.body)
+        # The phone's packets come from device.port, not the advertised 10.0.0.5:4000.
+        device.stream(to_device_side, 1.0)
+        carrier.stream(to_carrier_side, 1.0)
+        device.wait_stream()
+        carrier.wait_stream()
+        carrier.wait_received(40)
+        device.wait_received(30)
+        assert dlg.call_id in rtpengine.calls()
+        carriers["value"].bye(dlg)
+    finally:
+        phone.close()
+
+
+def test_inbound_call_to_an_encrypted_account_reaches_the_device_as_srtp(
+    kamailio: Kamailio, account, carriers, dialgate: RealDialgate
+) -> None:
+    user, password = account(encrypted_sip=True)
+    did = _did(dialgate, user, "5145583002")
+    assert kamailio.tls_port is not None
+    phone = SipAgent(("127.0.0.1", kamailio.tls_port), transport="tls", domain=REALM,
+                     uas=answer(srtp=True))
+    try:
+        assert phone.register(user, password)[-1].code == 200
+        dlg = carriers["value"].invite(did, user="carrier")
+        assert dlg.final is not None and dlg.final.code == 200, dlg.final
+        inv = phone.wait_request("INVITE")
+        assert " RTP/SAVP " in inv.body and "a=crypto:" in inv.body
+        assert " RTP/AVP " in dlg.final.body and "a=crypto" not in dlg.final.body
+        carriers["value"].bye(dlg)
+    finally:
+        phone.close()

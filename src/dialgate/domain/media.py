@@ -96,6 +96,17 @@ def media_rules(
     )
 
 
+# A call between two carriers (a DID forwarded to a number, or sent to the media server): both
+# sides are trusted, plain RTP, every codec.
+CARRIER_LEG = MediaRules(
+    anchor=True,
+    device_offer=" ".join([*_COMMON, "trust-address", "RTP/AVP"]),
+    device_answer=" ".join([*_COMMON, "trust-address"]),
+    carrier_offer=" ".join([*_COMMON, "trust-address", "RTP/AVP"]),
+    carrier_answer=" ".join([*_COMMON, "trust-address"]),
+)
+
+
 # -- RTP time-outs ------------------------------------------------------------------------------
 
 

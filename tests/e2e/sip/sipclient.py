@@ -526,7 +526,7 @@ class SipAgent:
 
 
 def answer(codecs: Sequence[str] | None = None, *, rtp_port: int | None = None,
-           srtp: bool = False) -> UasHandler:
+           srtp: bool = False, address: str = "127.0.0.1") -> UasHandler:
     """Ring, then answer 200 with an SDP that takes the offer's first codec (or ``codecs``);
     media to ``rtp_port`` (an RTP peer of the test) when given."""
 
@@ -536,7 +536,7 @@ def answer(codecs: Sequence[str] | None = None, *, rtp_port: int | None = None,
         offered = req.sdp_codecs()
         chosen = list(codecs) if codecs else [c for c in offered if c in CODEC_PT][:1]
         body = make_sdp(rtp_port or ua.port + 2, chosen or ["PCMU"], srtp=srtp,
-                        dtmf="telephone-event" in offered)
+                        dtmf="telephone-event" in offered, address=address)
         ua.reply(req, 200, "OK", to_tag=tag, body=body,
                  headers=[("Contact", f"<sip:uas@127.0.0.1:{ua.port}>")])
 

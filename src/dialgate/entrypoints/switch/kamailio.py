@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.engine import make_url
 
+from dialgate.domain.media import CARRIER_LEG
+
 # Where Kamailio keeps registrations: its memory only; written through to the shared
 # `location` table (survive a restart); or only in that table (every node of a POP sees them).
 REGISTRATION_MODES = ("memory", "database", "shared")
@@ -40,7 +42,9 @@ POST /switch/v1/authorize
             call_id, trace: false}
   response read: allow, sip_code, message (deny); action, route, carrier,
             destination.e164, caller_id, max_duration_s, rate_per_minute, increment_s,
-            flat_fee, mailbox, moh_class, sip.allowed_codecs[], sip.dtmf_mode
+            flat_fee, mailbox, moh_class, sip.media.{anchor, device_offer, device_answer,
+            carrier_offer, carrier_answer} (rtpengine flags), sip.rtp_timeout,
+            sip.rtp_hold_timeout, sip.music_on_hold
             (decoded once with jansson_xdecode; nested objects are read from their JSON)
   HTTP error or timeout -> SIP 503 "Call Authorization Unavailable"
 POST /switch/v1/inbound
@@ -50,7 +54,8 @@ POST /switch/v1/inbound
             system_action|none), value, sip_user (account), forward_number (forward),
             mailbox (voicemail), system_action (hangup|busy|noservice|disconnected|echo),
             dial_time, chain; account and did (the DID's owner and number, for the call
-            record: read from the first answer)
+            record: read from the first answer); sip (kind account: the target account's
+            SIP settings, as in the authorize answer; null otherwise)
   `chain` is the comma-joined list of routes tried so far, written by Dialgate; Kamailio
   keeps it in $avp(in_chain) and sends it back unchanged with the next event, which is how
   Dialgate detects loops (A -> B -> A) without call state. Target URIs are built here, per
@@ -62,7 +67,8 @@ POST /switch/v1/cdrs
   request  [ record, ... ]  (up to 500; Kamailio sends up to cdr_batch)
     outbound {call_id, account, direction: "outbound" (or left out), dialed, started_at,
             answered_at|null, ended_at, disposition: answered|busy|noanswer|failed,
-            route|null, rate_per_minute, increment_s, flat_fee}
+            route|null, rate_per_minute, increment_s, flat_fee,
+            end_reason: hangup|max_duration|rtp_timeout (answered calls)}
     inbound  {call_id, account (the DID's owner), direction: "inbound", did (its digits),
             caller_id|null (the From user the carrier sent), started_at, answered_at|null,
             ended_at, disposition}: never charged, so no route, rate or fee (refused if
@@ -276,6 +282,8 @@ def render_kamailio_config(
         registrations=registrations,
         server_id=server_id,
         media=bool(rtpengine_sock),
+        carrier_leg_offer=CARRIER_LEG.device_offer,
+        carrier_leg_answer=CARRIER_LEG.carrier_answer,
         rtpengine_sock=rtpengine_sock,
         rtpengine_disable_s=rtpengine_disable_s,
         rtpengine_timeout_ms=rtpengine_timeout_ms,
