@@ -288,6 +288,13 @@ def media_watch(kamailio: Kamailio, rtpengine: RtpengineProcess) -> Iterator[Pat
             [sys.executable, "-m", "dialgate", "switch", "media-watch", "--kamailio-rpc",
              kamailio.rpc_socket, "--rtpengine", rtpengine.socket, "--interval", "0.25"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # Ready once its first check went through (Kamailio and rtpengine both answered).
+    deadline = time.monotonic() + 30
+    while "media watch running" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop_group(proc)
+            raise RuntimeError("media-watch did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.05)
     yield log
     _stop_group(proc)
 

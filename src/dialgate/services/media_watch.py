@@ -162,9 +162,14 @@ class MediaWatcher:
     def run(self, interval: float, should_stop: Callable[[float], bool]) -> None:
         """Tick every ``interval`` seconds until ``should_stop(interval)`` (which waits)
         returns true. Errors of one tick are logged; the next tick tries again."""
+        started = False
         while True:
             try:
                 self.tick()
+                if not started:
+                    started = True
+                    log.info("media watch running: %d rtpengine(s), every %.2f s",
+                             len(self._relays), interval)
             except Exception:
                 log.exception("media watch tick failed")
             if should_stop(interval):
