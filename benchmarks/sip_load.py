@@ -1,20 +1,24 @@
 """SIP load through Kamailio with sipp: the real Dialgate deciding vs bare Kamailio.
 
-One run, same Kamailio template, two modes: ``dialgate`` (every INVITE asks a real Dialgate,
+One run, same Kamailio template, three modes: ``dialgate`` (every INVITE asks a real Dialgate,
 uvicorn + httptools/uvloop, on a fresh database with the demo and a few accounts whose settings
-make a realistic mix of allowed and denied calls) and ``bare`` (the same config answering
-without HTTP). sipp places authenticated INVITEs at increasing rates: INVITE -> 407 -> ACK ->
+make a realistic mix of allowed and denied calls), ``rtpengine`` (the same, with an SDP offer
+in every INVITE and a real rtpengine anchoring each allowed call: offer on the INVITE, answer on
+the carrier's 183 with SDP, delete when the carrier's 486 fails the call; no media packets) and
+``bare`` (the same config answering without HTTP). sipp places authenticated INVITEs at
+increasing rates: INVITE -> 407 -> ACK ->
 INVITE with digest -> final (the decision's code for denied calls; allowed calls are relayed to
 a carrier that answers 486 at once, so each is one round of policy, dialog, relay and CDR work
 without media). The most calls/s reached by a step with < 1 % failed calls is the capacity
 (also reported: the most with p99 under 20 ms); p50/p99 are INVITE(with credentials) -> final
 response, from sipp's RTD trace (whole milliseconds). Each step also reports the cores and the
-CPU milliseconds per call used by Kamailio, Dialgate and sipp (both instances), so it shows
-where the ceiling of the machine comes from.
+CPU milliseconds per call used by Kamailio, Dialgate, rtpengine (its mode only) and sipp (both
+instances), so it shows where the ceiling of the machine comes from.
 
     python benchmarks/sip_load.py                # fresh SQLite database, 2 Dialgate workers
     python benchmarks/sip_load.py --rates 500 1000 --workers 1 --async-workers 8
     python benchmarks/sip_load.py --db-url postgresql+psycopg://postgres@127.0.0.1:25432/x
+    python benchmarks/sip_load.py --modes rtpengine dialgate --rates 300 500 750
 
 Prints one line per step and a JSON summary (``--json`` for only the JSON).
 """
@@ -102,6 +106,75 @@ Max-Forwards: 70
 Content-Length: 0
 
   ]]></send>
+</scenario>
+"""
+
+# The rtpengine mode's INVITE carries an SDP offer (sipp fills in its own media address).
+SDP_BODY = """v=0
+o=- 1 1 IN IP[media_ip_type] [media_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 8 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv
+"""
+
+
+def uac_with_sdp(uac_xml: str) -> str:
+    """The UAC scenario with an SDP offer in both INVITEs (the 407 one and the real one), and
+    the carrier's 183 (relayed to the caller) expected before the final answer."""
+    uac_xml = uac_xml.replace(
+        '<recv response="402" optional="true" rtd="1" next="ack"/>',
+        '<recv response="183" optional="true"/>\n'
+        '  <recv response="402" optional="true" rtd="1" next="ack"/>')
+    return uac_xml.replace(
+        "Max-Forwards: 70\nContent-Length: 0\n\n  ]]></send>\n  <recv response=\"100\"",
+        "Max-Forwards: 70\nContent-Type: application/sdp\nContent-Length: [len]\n\n"
+        + SDP_BODY + "\n  ]]></send>\n  <recv response=\"100\"")
+
+
+# rtpengine mode: the carrier answers the offer in a 183 (rtpengine answer), then is busy (the
+# call fails: rtpengine delete).
+CARRIER_SDP_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="early-media-busy-carrier">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 183 Session Progress
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]C[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP[media_ip_type] [media_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv
+
+  ]]></send>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]C[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+  <recv request="ACK"/>
 </scenario>
 """
 
@@ -254,11 +327,11 @@ def session_cpu(sid: int) -> float:
 
 
 def run_step(work: Path, port: int, rate: int, calls: int,
-             sessions: dict[str, int]) -> dict[str, Any]:
+             sessions: dict[str, int], scenario: str = "uac.xml") -> dict[str, Any]:
     """One sipp run at ``rate``; also the CPU each part used (cores = CPU seconds / wall)."""
     step = Path(tempfile.mkdtemp(prefix=f"step-{port}-{rate}-", dir=work))
     stat, rtt_glob = step / "stat.csv", "uac_*_rtt.csv"
-    cmd = ["sipp", "-sf", str(work / "uac.xml"), "-inf", str(work / "calls.csv"),
+    cmd = ["sipp", "-sf", str(work / scenario), "-inf", str(work / "calls.csv"),
            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls),
            "-l", str(max(200, rate)), "-nostdin", "-timeout", "60", "-timeout_error",
            "-recv_timeout", "5000", "-trace_stat", "-stf", str(stat), "-fd", "1",
@@ -296,11 +369,39 @@ def run_step(work: Path, port: int, rate: int, calls: int,
                                 for name, used in cpu.items()}}
 
 
-def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: str,
+def start_rtpengine(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A userspace rtpengine on 127.0.0.1 (config from ``dialgate switch rtpengine-config``)."""
+    from dialgate.adapters.rtpengine_ng import NgClient, RtpengineError
+    from dialgate.entrypoints.switch.rtpengine import render_rtpengine_config
+
+    ng_port = free_port()
+    conf = work / "rtpengine.conf"
+    conf.write_text(render_rtpengine_config(
+        interfaces=["127.0.0.1"], listen_ng=f"127.0.0.1:{ng_port}", port_min=40000,
+        port_max=60000, log_level=3))
+    log = work / "rtpengine.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["rtpengine", f"--config-file={conf}", "--foreground",
+                                 "--log-stderr", f"--pidfile={work / 'rtpengine.pid'}"],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    sock = f"udp:127.0.0.1:{ng_port}"
+    with NgClient(sock, timeout=0.2) as ng:
+        for _ in range(100):
+            if proc.poll() is not None:
+                sys.exit("rtpengine exited:\n" + log.read_text()[-3000:])
+            with contextlib.suppress(RtpengineError):
+                if ng.request("ping").get("result") == "pong":
+                    return proc, sock
+            time.sleep(0.1)
+    sys.exit("rtpengine not ready:\n" + log.read_text()[-3000:])
+
+
+def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: str,
                token: str, db_url: str, carrier_port: int,
-               sessions: dict[str, int]) -> dict[str, Any]:
+               sessions: dict[str, int], rtpengine: str | None = None) -> dict[str, Any]:
     port = free_port()
-    mode_dir = work / ("bare" if bare else "dialgate")
+    bare = mode == "bare"
+    mode_dir = work / mode
     cfg = write_kamailio_files(
         mode_dir, pop=args.pop, listen="127.0.0.1", port=port, db_url=db_url,
         switch_url=switch_url, switch_token=token, realm=REALM,
@@ -309,7 +410,8 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
         carrier_sources=[f"127.0.0.1:{carrier_port}"],
         ctl_socket=str(mode_dir / "ctl"), rundir=str(mode_dir),
         async_workers=args.async_workers, children=args.children, http_timeout_s=1,
-        pike_density=None, bare=bare, debug=1)
+        pike_density=None, bare=bare, debug=1,
+        rtpengines=[rtpengine] if rtpengine else [])
     log = mode_dir / "kamailio.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(["kamailio", "-DD", "-E", "-m", "512", "-x", "tlsf", "-f", str(cfg),
@@ -319,16 +421,17 @@ def bench_mode(args: argparse.Namespace, work: Path, *, bare: bool, switch_url: 
         wait_sip(port, proc, log)
         # Warm-up, not reported: first calls check the switch token, build the accounts'
         # policy snapshots and open Kamailio's HTTP and database connections.
-        run_step(work, port, 100, 300, {})
+        scenario = "uac_sdp.xml" if rtpengine else "uac.xml"
+        run_step(work, port, 100, 300, {}, scenario)
         time.sleep(1)
         steps: list[dict[str, Any]] = []
         best = fast = None
         for rate in args.rates:
             step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds),
-                            {"kamailio": proc.pid, **sessions})
+                            {"kamailio": proc.pid, **sessions}, scenario)
             steps.append(step)
             if not args.json:
-                print(("bare    " if bare else "dialgate") + " " + json.dumps(step), flush=True)
+                print(f"{mode:9} {json.dumps(step)}", flush=True)
             if step["fail_pct"] >= 1.0:
                 break
             # The best step by calls/s: a few calls that time out stretch a step's wall time,
@@ -358,12 +461,16 @@ def main() -> None:
     p.add_argument("--async-workers", type=int, default=8)
     p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--pop", default="montreal1")
+    p.add_argument("--modes", nargs="*", default=["dialgate", "rtpengine", "bare"],
+                   choices=["dialgate", "rtpengine", "bare"])
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
     (work / "uac.xml").write_text(UAC_XML.format(realm=REALM))
+    (work / "uac_sdp.xml").write_text(uac_with_sdp(UAC_XML.format(realm=REALM)))
     (work / "carrier.xml").write_text(CARRIER_XML)
+    (work / "carrier_sdp.xml").write_text(CARRIER_SDP_XML)
     db_url = args.db_url or f"sqlite:///{work / 'dialgate.db'}"
     token, numbers = prepare_dialgate(db_url, args.password)
     with (work / "calls.csv").open("w") as f:
@@ -378,17 +485,37 @@ def main() -> None:
         ["sipp", "-sf", str(work / "carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
          "-nostdin", "-nd"], cwd=work, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
+    results: dict[str, dict[str, Any]] = {}
+    extra: list[subprocess.Popen[bytes]] = []
     try:
         # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
         sessions = {"dialgate": dialgate.pid, "sipp": carrier.pid}
-        with_http = bench_mode(args, work, bare=False, switch_url=switch_url, token=token,
-                               db_url=db_url, carrier_port=carrier_port, sessions=sessions)
-        bare = bench_mode(args, work, bare=True, switch_url=switch_url, token=token,
-                          db_url=db_url, carrier_port=carrier_port, sessions=sessions)
+        for mode in args.modes:
+            if mode != "rtpengine":
+                results[mode] = bench_mode(args, work, mode=mode, switch_url=switch_url,
+                                           token=token, db_url=db_url,
+                                           carrier_port=carrier_port, sessions=sessions)
+                continue
+            relay, sock = start_rtpengine(work)
+            sdp_port = free_port()
+            sdp_carrier = subprocess.Popen(
+                ["sipp", "-sf", str(work / "carrier_sdp.xml"), "-i", "127.0.0.1", "-p",
+                 str(sdp_port), "-nostdin", "-nd"], cwd=work, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+            extra += [relay, sdp_carrier]
+            results[mode] = bench_mode(
+                args, work, mode=mode, switch_url=switch_url, token=token, db_url=db_url,
+                carrier_port=sdp_port, rtpengine=sock,
+                sessions={"dialgate": dialgate.pid, "rtpengine": relay.pid,
+                          "sipp": sdp_carrier.pid})
     finally:
-        stop(carrier)
-        stop(dialgate)
+        for proc in [*extra, carrier, dialgate]:
+            stop(proc)
+    empty: dict[str, Any] = {"best": None, "fast": None}
+    with_http, bare = results.get("dialgate", empty), results.get("bare", empty)
+    media = results.get("rtpengine", empty)
     best_d, best_b = with_http["best"] or {}, bare["best"] or {}
+    best_r = media["best"] or {}
     summary = {
         "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]})",
         "dialgate_cps": best_d.get("cps"), "dialgate_p50_ms": best_d.get("p50_ms"),
@@ -396,6 +523,10 @@ def main() -> None:
         "bare_cps": best_b.get("cps"), "bare_p50_ms": best_b.get("p50_ms"),
         "bare_p99_ms": best_b.get("p99_ms"),
         "ratio": round(best_d["cps"] / best_b["cps"], 3) if best_d and best_b else None,
+        "rtpengine_cps": best_r.get("cps"), "rtpengine_p50_ms": best_r.get("p50_ms"),
+        "rtpengine_p99_ms": best_r.get("p99_ms"),
+        "rtpengine_cpu_ms_per_call": best_r.get("cpu_ms_per_call"),
+        "dialgate_cpu_ms_per_call": best_d.get("cpu_ms_per_call"),
         # The highest rate that also kept p99 under the target (the issue's latency bar).
         f"dialgate_cps_p99_under_{P99_TARGET_MS}ms": (with_http["fast"] or {}).get("cps"),
         "workdir": str(work),

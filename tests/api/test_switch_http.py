@@ -70,6 +70,10 @@ def test_authorize_answers_the_real_policy_with_sip_settings(switch) -> None:
     assert allowed["allow"] is True and allowed["destination"]["class"] == "canada"
     assert allowed["caller_id"] == "5145550100"
     assert allowed["sip"]["allowed_codecs"] and allowed["sip"]["nat"]
+    # The media rules for rtpengine, derived from the account's settings.
+    media = allowed["sip"]["media"]
+    assert media["anchor"] is True and "RTP/AVP" in media["device_offer"].split()
+    assert {"rtp_timeout", "rtp_hold_timeout", "music_on_hold"} <= set(allowed["sip"])
     denied = client.post(
         "/switch/v1/authorize", json={"account": "100000", "dialed": "011861012345678"},
         headers=auth,
@@ -124,6 +128,8 @@ def test_inbound_new_call_goes_to_the_account_with_its_chain(switch) -> None:
                                                    "chain": answer["chain"]}, headers=auth).json()
     assert (busy["kind"], busy["mailbox"]) == ("voicemail", "1001")
     assert busy["chain"] == "account:100000_office,vm:1001"
+    # A leg to an account carries that account's SIP settings; other legs carry none.
+    assert answer["sip"]["media"]["carrier_offer"] and busy["sip"] is None
 
 
 def test_inbound_loop_ends_the_chain(switch, api_db: Database) -> None:

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -29,11 +30,13 @@ import pytest
 from argon2 import PasswordHasher
 
 from dialgate.adapters import passwords
+from dialgate.adapters.moh_audio import shipped_moh_dir
 from dialgate.domain.rating import Rate
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 from dialgate.services.uow import Database
 
 from .dialgate_server import DialgateServer, TestAccounts
+from .media import RtpengineProcess
 from .sip.sipclient import SipAgent, answer, free_port
 from .standin import StandInSwitch
 
@@ -158,6 +161,10 @@ class Kamailio:
                              text=True, timeout=5, check=True)
         return out.stdout
 
+    @property
+    def rpc_socket(self) -> str:
+        return str(Path(self.ctl).parent / "kamailio_rpc.sock")
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -199,8 +206,16 @@ StartKamailio = Callable[..., Kamailio]
 
 
 @pytest.fixture(scope="session")
+def rtpengine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtpengineProcess]:
+    """The media relay of the shared POPs (rtpengine on 127.0.0.1, random ports)."""
+    relay = RtpengineProcess(tmp_path_factory.mktemp("rtpengine")).start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture(scope="session")
 def start_kamailio(
-    dialgate: RealDialgate, switch_backend: SwitchBackend
+    dialgate: RealDialgate, switch_backend: SwitchBackend, rtpengine: RtpengineProcess
 ) -> Iterator[StartKamailio]:
     """Factory: start a Kamailio rendered by ``render_kamailio_config``; keyword options
     override the defaults (e.g. ``pike_density=5``, ``bare=True``, ``tls=True``)."""
@@ -228,6 +243,7 @@ def start_kamailio(
             "ctl_socket": str(work / "kamailio_ctl"), "rundir": str(work),
             "async_workers": 4, "http_timeout_s": 1, "pike_density": 2000,
             "children": 4, "fr_timer_ms": 2000,
+            "rtpengines": [rtpengine.socket], "moh_dir": str(shipped_moh_dir()),
         }
         if tls:
             cert, key = work / "cert.pem", work / "key.pem"
@@ -261,6 +277,26 @@ def start_kamailio(
 def kamailio(start_kamailio: StartKamailio) -> Kamailio:
     """The shared POP under test (with TLS, for the encrypted-SIP accounts)."""
     return start_kamailio(tls=True)
+
+
+@pytest.fixture(scope="session")
+def media_watch(kamailio: Kamailio, rtpengine: RtpengineProcess) -> Iterator[Path]:
+    """`dialgate switch media-watch` for the shared POP (checks every 0.25 s); yields its log."""
+    log = Path(kamailio.ctl).parent / "media-watch.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dialgate", "switch", "media-watch", "--kamailio-rpc",
+             kamailio.rpc_socket, "--rtpengine", rtpengine.socket, "--interval", "0.25"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # Ready once its first check went through (Kamailio and rtpengine both answered).
+    deadline = time.monotonic() + 30
+    while "media watch running" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop_group(proc)
+            raise RuntimeError("media-watch did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.05)
+    yield log
+    _stop_group(proc)
 
 
 @pytest.fixture(scope="session")

@@ -129,3 +129,32 @@ def test_registrations_are_kept_where_asked_and_the_config_is_valid(
     assert ('modparam("usrloc", "db_url"' in text) == (db_mode != 0)
     assert ('"server_id_filter", 1' in text) == (db_mode == 1)
     assert _check(cfg).returncode == 0, _check(cfg).stderr
+
+
+def test_kamailio_accepts_the_media_variant_with_weighted_rtpengines(tmp_path: Path) -> None:
+    cfg = write_kamailio_files(tmp_path, **_options(
+        tmp_path, rtpengines=["udp:127.0.0.1:2223=2", "udp:10.0.0.8:2223=1"],
+        moh_dir="/usr/share/dialgate/moh"))
+    result = _check(cfg)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = cfg.read_text()
+    assert '"rtpengine_sock", "udp:127.0.0.1:2223=2 udp:10.0.0.8:2223=1"' in text
+    assert f'"dgram_socket", "{tmp_path}/kamailio_rpc.sock"' in text
+    # rtpengine does the codec and DTMF work now: no SDP text editing is left.
+    assert "sdp_keep_codecs_by_name" not in text and "sdpops" not in text
+
+
+def test_without_rtpengine_no_media_module_is_loaded(tmp_path: Path) -> None:
+    text = render_kamailio_config(**_options(tmp_path))  # type: ignore[arg-type]
+    assert 'loadmodule "rtpengine.so"' not in text and "rtpengine_offer" not in text
+
+
+@pytest.mark.parametrize("bad", [
+    {"rtpengines": ["127.0.0.1:2223"]}, {"rtpengines": ["udp:127.0.0.1:2223=x"]},
+    {"rtpengines": ["udp:127.0.0.1"]}, {"rtpengines": ["udp:127.0.0.1:2223"],
+                                        "moh_dir": "relative/moh"},
+    {"rtpengines": ["udp:127.0.0.1:2223"], "rtpengine_disable_s": 0},
+])
+def test_invalid_media_options_are_refused(tmp_path: Path, bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        render_kamailio_config(**_options(tmp_path, **bad))  # type: ignore[arg-type]

@@ -269,6 +269,14 @@ def test_call_is_ended_with_bye_to_both_sides_at_max_duration_and_charged(
     assert [t.uniqueid for t in charges] == [dlg.call_id]
     assert Decimal("-0.05") <= charges[0].amount < 0
     carriers["value"].bye_reply_delay_s = 0.0
+    from sqlalchemy import select
+
+    from dialgate.adapters.db.models import CdrRow
+
+    with dialgate.db.uow(write=False) as uow:
+        reason = uow.session.scalar(select(CdrRow.end_reason).where(
+            CdrRow.call_id == dlg.call_id))
+    assert reason == "max_duration"
 
 
 def test_busy_carrier_is_recorded_as_busy_and_not_charged(

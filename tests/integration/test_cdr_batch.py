@@ -394,3 +394,15 @@ def test_inbound_records_in_a_batch_are_recorded_once_and_never_charged(two: Dat
     again = batch(two, records)
     assert outcome(again) == (0, 6, [(3, "validation_failed"), (4, "validation_failed")])
     assert state(two) == before
+
+
+def test_the_end_reason_is_kept_and_a_bad_one_is_refused_changing_nothing(
+    two: Database,
+) -> None:
+    result = batch(two, [cdr("er-1", end_reason="rtp_timeout"), cdr("er-2"),
+                          cdr("er-3", end_reason="bored")])
+    assert (result.recorded, [i for i, _e in result.rejected]) == (2, [2])
+    with two.uow(write=False) as uow:
+        reasons = dict(uow.session.execute(
+            select(CdrRow.call_id, CdrRow.end_reason).where(CdrRow.call_id.like("er-%"))).all())
+    assert reasons == {"er-1": "rtp_timeout", "er-2": None}

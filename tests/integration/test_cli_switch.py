@@ -137,3 +137,37 @@ def test_asterisk_pjsip_of_an_unknown_account_exits_2(sqlite_url: str) -> None:
     dialgate(sqlite_url, "demo")
     out = dialgate(sqlite_url, "switch", "asterisk-pjsip", "999999")
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_rtpengine_config_and_kamailio_config_make_a_pair(sqlite_url: str, tmp_path: Path) -> None:
+    dialgate(sqlite_url, "demo")
+    conf = tmp_path / "rtpengine.conf"
+    out = dialgate(sqlite_url, "switch", "rtpengine-config", "--interface", "203.0.113.10",
+                   "--listen-ng", "127.0.0.1:2223", "--port-min", "30000", "--port-max",
+                   "31000", "--output", str(conf))
+    assert out.returncode == 0, out.stderr
+    assert "listen-ng = 127.0.0.1:2223" in conf.read_text().splitlines()
+    cfg = tmp_path / "kamailio.cfg"
+    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+                   "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
+                   "--rundir", str(tmp_path), "--rtpengine", "udp:127.0.0.1:2223=3",
+                   "--rtpengine", "udp:127.0.0.1:2224", "--output", str(cfg))
+    assert out.returncode == 0, out.stderr
+    assert '"rtpengine_sock", "udp:127.0.0.1:2223=3 udp:127.0.0.1:2224"' in cfg.read_text()
+    _kamailio_accepts(cfg)
+    bad = dialgate(sqlite_url, "switch", "rtpengine-config", "--interface", "not-an-ip")
+    assert bad.returncode == 2 and "not an IP address" in bad.stderr
+
+
+def test_kamailio_config_without_rtpengine_warns_that_media_rules_are_off(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    dialgate(sqlite_url, "demo")
+    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+                   "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
+                   "--rundir", str(tmp_path))
+    assert out.returncode == 0 and "no --rtpengine" in out.stderr
+    bad = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+                   "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
+                   "--rundir", str(tmp_path), "--rtpengine", "127.0.0.1:2223")
+    assert bad.returncode == 2 and "rtpengine" in bad.stderr

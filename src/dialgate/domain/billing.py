@@ -27,6 +27,9 @@ from dialgate.domain.errors import FieldError, ValidationFailed
 
 DISPOSITIONS = ("answered", "busy", "noanswer", "failed")
 DIRECTIONS = ("outbound", "inbound")
+# Why an answered call ended: a party hung up, the dialog reached its maximum duration, or the
+# media watcher ended it because no RTP arrived for longer than the account's RTP time-out.
+END_REASONS = ("hangup", "max_duration", "rtp_timeout")
 LEDGER_PLACES = Decimal("0.000001")
 SUBJECT = re.compile(r"\d{4,10}(_[A-Za-z0-9]{1,12})?")
 DID_NUMBER = re.compile(r"\d{1,20}")
@@ -47,6 +50,7 @@ class CallRecord:
     flat_fee: Decimal
     direction: str = "outbound"
     caller_id: str | None = None  # inbound: the caller's number as the carrier presented it
+    end_reason: str | None = None  # one of END_REASONS; None when the switch did not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,12 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
         increment = 60
     if direction == "inbound":
         _not_charged(rate=rate, flat_fee=flat_fee, route=route, errors=errors)
+    end_reason = payload.get("end_reason")
+    if end_reason is not None and end_reason not in END_REASONS:
+        errors.append(
+            FieldError("end_reason", "invalid_choice", f"must be one of {', '.join(END_REASONS)}")
+        )
+        end_reason = None
     if started and ended and ended < started:
         errors.append(FieldError("ended_at", "before_start", "must not be before started_at"))
     if answered and started and ended and not started <= answered <= ended:
@@ -171,6 +181,7 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
         flat_fee=flat_fee,
         direction=direction,
         caller_id=caller_id,
+        end_reason=end_reason,
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
 from dialgate.adapters.numbering_data import compile_numbering_plan
 from dialgate.domain import settings as s
+from dialgate.domain.media import MediaRules, media_rules
 from dialgate.domain.numbering import NumberingPlan
 from dialgate.domain.policy import AuthorizeRequest, Decision, decide
 from dialgate.domain.rating import RateDeck
@@ -60,6 +61,9 @@ class SipProfile:
     encrypted_sip: bool
     rtp_timeout: int
     rtp_hold_timeout: int
+    music_on_hold: str = "bleep"
+    # rtpengine flags for this account's calls, derived once when the profile is built.
+    media: MediaRules | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +73,8 @@ class SipProfile:
             "encrypted_sip": self.encrypted_sip,
             "rtp_timeout": self.rtp_timeout,
             "rtp_hold_timeout": self.rtp_hold_timeout,
+            "music_on_hold": self.music_on_hold,
+            "media": self.media.to_json() if self.media else None,
         }
 
 
@@ -228,6 +234,13 @@ class PolicyCache:
             encrypted_sip=bool(values["encrypted_sip"]),
             rtp_timeout=int(values["rtp_timeout"]),
             rtp_hold_timeout=int(values["rtp_hold_timeout"]),
+            music_on_hold=str(values["music_on_hold"]),
+            media=media_rules(
+                nat=values["nat"],
+                encrypted_sip=bool(values["encrypted_sip"]),
+                allowed_codecs=values["allowed_codecs"],
+                dtmf_mode=values["dtmf_mode"],
+            ),
         )
         return _Entry(snapshot, sip)
 

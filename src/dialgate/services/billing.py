@@ -114,6 +114,7 @@ def _cdr_values(record: b.CallRecord, account: AccountRow, price: b.Price) -> di
         "dialed": record.dialed,
         "direction": record.direction,
         "caller_number": record.caller_id,
+        "end_reason": record.end_reason,
         "started_at": record.started_at,
         "answered_at": record.answered_at,
         "ended_at": record.ended_at,

@@ -132,9 +132,10 @@ def parse(data: bytes) -> SipMessage:
 
 
 def make_sdp(port: int, codecs: Sequence[str] = ("PCMU", "PCMA"), *, srtp: bool = False,
-             dtmf: bool = True) -> str:
+             dtmf: bool = True, address: str = "127.0.0.1", direction: str = "sendrecv") -> str:
     pts = [str(CODEC_PT[c]) for c in codecs]
-    lines = ["v=0", f"o=- {_rand(6)} 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0"]
+    lines = ["v=0", f"o=- {_rand(6)} 1 IN IP4 {address}", "s=-", f"c=IN IP4 {address}",
+             "t=0 0"]
     lines.append(f"m=audio {port} {'RTP/SAVP' if srtp else 'RTP/AVP'} "
                  + " ".join(pts + (["101"] if dtmf else [])))
     for c in codecs:
@@ -143,9 +144,10 @@ def make_sdp(port: int, codecs: Sequence[str] = ("PCMU", "PCMA"), *, srtp: bool 
     if dtmf:
         lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16"]
     if srtp:
+        # 30 bytes of master key and salt, base64: a key rtpengine accepts.
         lines.append("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"
-                     "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVyY")
-    lines.append("a=sendrecv")
+                     "ZGlhbGdhdGUgdGVzdCBzcnRwIG1hc3RlciBrZXkh")
+    lines.append(f"a={direction}")
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -360,13 +362,14 @@ class SipAgent:
     def invite(self, dialed: str, *, user: str, password: str | None = None,
                codecs: Sequence[str] = ("PCMU", "PCMA"), srtp: bool = False,
                from_user: str | None = None, wait_final: bool = True,
-               timeout: float | None = None) -> Dialog:
+               timeout: float | None = None, sdp: str | None = None) -> Dialog:
         """Send an INVITE (answering a 407 with digest when ``password`` is given); ACK the
         final answer. ``dialog.final`` holds it; ``dialog.invite`` the INVITE as sent."""
         call_id, tag = _rand(16), _rand(8)
         ruri = f"sip:{dialed}@{self.domain}"
         from_uri = f"sip:{from_user or user}@{self.domain}"
-        sdp = make_sdp(self.port + 2, codecs, srtp=srtp)
+        if sdp is None:
+            sdp = make_sdp(self.port + 2, codecs, srtp=srtp)
         auth: list[tuple[str, str]] = []
         cseq = 1
         while True:
@@ -522,15 +525,19 @@ class SipAgent:
 # -- ready-made UAS behaviours ---------------------------------------------------------------
 
 
-def answer(codecs: Sequence[str] | None = None) -> UasHandler:
-    """Ring, then answer 200 with an SDP that takes the offer's first codec (or ``codecs``)."""
+def answer(codecs: Sequence[str] | None = None, *, rtp_port: int | None = None,
+           srtp: bool = False, address: str = "127.0.0.1") -> UasHandler:
+    """Ring, then answer 200 with an SDP that takes the offer's first codec (or ``codecs``);
+    media to ``rtp_port`` (an RTP peer of the test) when given."""
 
     def handler(ua: SipAgent, req: SipMessage) -> None:
         tag = ua._uas_tag(req)
         ua.reply(req, 180, "Ringing", to_tag=tag)
         offered = req.sdp_codecs()
         chosen = list(codecs) if codecs else [c for c in offered if c in CODEC_PT][:1]
-        ua.reply(req, 200, "OK", to_tag=tag, body=make_sdp(ua.port + 2, chosen or ["PCMU"]),
+        body = make_sdp(rtp_port or ua.port + 2, chosen or ["PCMU"], srtp=srtp,
+                        dtmf="telephone-event" in offered, address=address)
+        ua.reply(req, 200, "OK", to_tag=tag, body=body,
                  headers=[("Contact", f"<sip:uas@127.0.0.1:{ua.port}>")])
 
     return handler

@@ -321,6 +321,8 @@ class CdrRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime] = mapped_column()
     disposition: Mapped[str] = mapped_column(String(16))
+    # Why an answered call ended (hangup, max_duration, rtp_timeout); null when not reported.
+    end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     route: Mapped[str | None] = mapped_column(String(16), nullable=True)
     rate_per_minute: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
     increment_s: Mapped[int] = mapped_column(Integer, default=60)

@@ -4,18 +4,26 @@ configuration, generated from Dialgate's settings (registered in the ``switch`` 
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from pathlib import Path
 
 import typer
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import SubscriberRow
+from dialgate.adapters.kamailio_rpc import KamailioRpc
+from dialgate.adapters.moh_audio import shipped_moh_dir, write_moh_files
+from dialgate.adapters.rtpengine_ng import NgClient
 from dialgate.config import get_settings
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.cli.common import err_console, uow
 from dialgate.entrypoints.switch.asterisk import render_pjsip
 from dialgate.entrypoints.switch.kamailio import render_kamailio_config, render_tls_config
+from dialgate.entrypoints.switch.rtpengine import render_rtpengine_config
 from dialgate.services import accounts, apikeys
+from dialgate.services.media_watch import MediaWatcher
 
 
 def _invalid(field: str, exc: ValueError) -> ValidationFailed:
@@ -78,6 +86,15 @@ def register(switch_app: typer.Typer) -> None:
         pike_density: int = typer.Option(
             30, "--pike-density", help="Requests per 2 s from one address; 0 = no limit."
         ),
+        rtpengine: list[str] = typer.Option(
+            [],
+            "--rtpengine",
+            help="rtpengine ng socket udp:HOST:PORT[=WEIGHT]; repeat for several. Without "
+            "one, media is not anchored and NAT/SRTP/codec/RTP time-out rules do not apply.",
+        ),
+        moh_dir: Path | None = typer.Option(
+            None, "--moh-dir", help="Music-on-hold WAV files (default: the ones shipped)."
+        ),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write here (and tls.cfg beside it); else stdout."
         ),
@@ -128,12 +145,20 @@ def register(switch_app: typer.Typer) -> None:
                     tls_key=str(tls_key.absolute()) if tls_key else None,
                     tls_port=tls_port,
                     tls_config_path=str(tls_path) if tls_path else "tls.cfg",
+                    rtpengines=rtpengine,
+                    moh_dir=str((moh_dir or shipped_moh_dir()).absolute()),
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None
             unit.commit()
         if created is not None:
             err_console.print(f"created switch token {created.id} for POP {pop}", markup=False)
+        if not rtpengine:
+            err_console.print(
+                "warning: no --rtpengine: calls are not anchored, so NAT, SRTP, codec, DTMF "
+                "and RTP time-out rules are not enforced",
+                markup=False,
+            )
         if output is None:
             typer.echo(text, nl=False)
             return
@@ -143,6 +168,84 @@ def register(switch_app: typer.Typer) -> None:
             cert, key = str(tls_cert.absolute()), str(tls_key.absolute())
             tls_path.write_text(render_tls_config(tls_cert=cert, tls_key=key))
         err_console.print(f"wrote {output}", markup=False)
+
+    @switch_app.command("rtpengine-config")
+    def rtpengine_config(
+        interface: list[str] = typer.Option(
+            ...,
+            "--interface",
+            help="Address devices and carriers send RTP to: IP, NAME/IP or NAME/IP!PUBLIC_IP "
+            "(behind 1:1 NAT); repeat for several.",
+        ),
+        listen_ng: str = typer.Option(
+            "127.0.0.1:2223", "--listen-ng", help="Control socket Kamailio uses (--rtpengine)."
+        ),
+        port_min: int = typer.Option(30000, "--port-min", help="Lowest RTP port."),
+        port_max: int = typer.Option(40000, "--port-max", help="Highest RTP port."),
+        log_level: int = typer.Option(5, "--log-level", help="0..7 (syslog levels)."),
+        kernel: bool = typer.Option(
+            False, "--kernel", help="Forward in the kernel module; refuse to start without it."
+        ),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Else stdout."),
+    ) -> None:
+        """Write rtpengine.conf for one POP's media relay (pair it with kamailio-config
+        --rtpengine udp:<listen-ng>)."""
+        try:
+            text = render_rtpengine_config(
+                interfaces=interface,
+                listen_ng=listen_ng,
+                port_min=port_min,
+                port_max=port_max,
+                log_level=log_level,
+                kernel=kernel,
+            )
+        except ValueError as exc:
+            raise _invalid("option", exc) from None
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        output.write_text(text)
+        err_console.print(f"wrote {output}", markup=False)
+
+    @switch_app.command("media-watch")
+    def media_watch(
+        kamailio_rpc: Path = typer.Option(
+            Path("/run/kamailio/kamailio_rpc.sock"),
+            "--kamailio-rpc",
+            help="Kamailio's JSON-RPC datagram socket (kamailio-config puts it in --rundir).",
+        ),
+        rtpengine: list[str] = typer.Option(
+            ..., "--rtpengine", help="Each rtpengine ng socket of the POP (udp:HOST:PORT)."
+        ),
+        interval: float = typer.Option(
+            0.5, "--interval", help="Seconds between checks (0.1..10)."
+        ),
+    ) -> None:
+        """End calls whose media stopped for longer than their account's RTP time-out (the
+        hold time-out while on hold). Runs until SIGTERM; one per Kamailio node."""
+        if not 0.1 <= interval <= 10:
+            raise ValidationFailed.single("interval", "out_of_range", "must be 0.1..10 seconds")
+        try:
+            relays = [NgClient(sock) for sock in rtpengine]
+        except ValueError as exc:
+            raise _invalid("rtpengine", exc) from None
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        rpc = KamailioRpc(str(kamailio_rpc))
+        try:
+            MediaWatcher(rpc, relays).run(interval, stop.wait)
+        finally:
+            rpc.close()
+            for relay in relays:
+                relay.close()
+
+    @switch_app.command("moh-files")
+    def moh_files(directory: Path) -> None:
+        """Write the music-on-hold files (one WAV per class, generated) into DIRECTORY."""
+        for path in write_moh_files(directory):
+            err_console.print(f"wrote {path}", markup=False)
 
     @switch_app.command("asterisk-pjsip")
     def asterisk_pjsip(account: str) -> None:

@@ -131,13 +131,21 @@ async def authorize(request: Request, body: AuthorizeIn, switch: SwitchCaller) -
 
 
 @router.post("/inbound")
-def route_inbound(db: DbDep, body: InboundIn, switch: SwitchCaller) -> dict[str, Any]:
+def route_inbound(
+    request: Request, db: DbDep, body: InboundIn, switch: SwitchCaller
+) -> dict[str, Any]:
     """Where a DID call goes next: after ``new``, or after the leg the chain ended on was
-    busy / unreachable / unanswered."""
+    busy / unreachable / unanswered. A leg to an account carries that account's SIP
+    settings (``sip``: media rules, RTP time-outs, music on hold), as authorize does."""
     tried = decode_chain(body.chain)
     with db.uow(write=False) as uow:
         result = inbound.route_inbound(uow, body.did, event=body.event, tried=tried)
-        return switch_inbound_answer(result.to_json())
+        answer = switch_inbound_answer(result.to_json())
+    profile = None
+    if answer["kind"] == "account" and answer["sip_user"]:
+        profile = app_policy_cache(request.app).sip_profile(answer["sip_user"])
+    answer["sip"] = profile.to_json() if profile else None
+    return answer
 
 
 @router.post("/cdr")

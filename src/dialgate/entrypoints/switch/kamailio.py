@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.engine import make_url
 
 from dialgate.domain import settings as settings_registry
+from dialgate.domain.media import CARRIER_LEG
 
 # Where Kamailio keeps registrations: its memory only; written through to the shared
 # `location` table (survive a restart); or only in that table (every node of a POP sees them).
@@ -30,6 +31,8 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9._~-]{8,256}$")
 _POP_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _SIP_URI_RE = re.compile(r"^sips?:[A-Za-z0-9.\-\[\]:]+(;[A-Za-z0-9=._-]+)*$")
 _REALM_RE = re.compile(r"^[A-Za-z0-9.-]{1,64}$")
+# An rtpengine control socket as the Kamailio module takes it, with an optional weight.
+_RTPENGINE_RE = re.compile(r"^udp6?:[A-Za-z0-9.\-\[\]:]+:\d{1,5}(=\d{1,3})?$")
 
 SWITCH_CONTRACT = """\
 Every request: Authorization: Basic base64("kamailio:<switch token>") (or Bearer <token>).
@@ -43,7 +46,9 @@ POST /switch/v1/authorize
             from a device is asked about as that device's call to the Refer-To user
   response read: allow, sip_code, message (deny); action, route, carrier,
             destination.e164, caller_id, max_duration_s, rate_per_minute, increment_s,
-            flat_fee, mailbox, moh_class, sip.allowed_codecs[], sip.dtmf_mode
+            flat_fee, mailbox, moh_class, sip.media.{anchor, device_offer, device_answer,
+            carrier_offer, carrier_answer} (rtpengine flags), sip.rtp_timeout,
+            sip.rtp_hold_timeout, sip.music_on_hold
             (decoded once with jansson_xdecode; nested objects are read from their JSON)
   HTTP error or timeout -> SIP 503 "Call Authorization Unavailable"
 POST /switch/v1/inbound
@@ -55,7 +60,8 @@ POST /switch/v1/inbound
             override or "", "1" to add a Diversion header naming the DID),
             mailbox (voicemail), system_action (hangup|busy|noservice|disconnected|echo),
             dial_time, chain; account and did (the DID's owner and number, for the call
-            record: read from the first answer)
+            record: read from the first answer); sip (kind account: the target account's
+            SIP settings, as in the authorize answer; null otherwise)
   `chain` is the comma-joined list of routes tried so far, written by Dialgate; Kamailio
   keeps it in $avp(in_chain) and sends it back unchanged with the next event, which is how
   Dialgate detects loops (A -> B -> A) without call state. Target URIs are built here, per
@@ -71,7 +77,8 @@ POST /switch/v1/cdrs
   request  [ record, ... ]  (up to 500; Kamailio sends up to cdr_batch)
     outbound {call_id, account, direction: "outbound" (or left out), dialed, started_at,
             answered_at|null, ended_at, disposition: answered|busy|noanswer|failed,
-            route|null, rate_per_minute, increment_s, flat_fee}
+            route|null, rate_per_minute, increment_s, flat_fee,
+            end_reason: hangup|max_duration|rtp_timeout (answered calls)}
     inbound  {call_id, account (the DID's owner), direction: "inbound", did (its digits),
             caller_id|null (the From user the carrier sent), started_at, answered_at|null,
             ended_at, disposition}: never charged, so no route, rate or fee (refused if
@@ -178,6 +185,11 @@ def render_kamailio_config(
     cdr_batch: int = 50,
     registrations: str | None = None,
     server_id: int = 1,
+    rtpengines: Sequence[str] = (),
+    moh_dir: str | None = None,
+    rpc_socket: str | None = None,
+    rtpengine_disable_s: int = 5,
+    rtpengine_timeout_ms: int = 500,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -188,7 +200,12 @@ def render_kamailio_config(
     address). ``registrations`` is one of ``REGISTRATION_MODES`` (default: ``database`` on
     PostgreSQL, ``memory`` on SQLite); ``server_id`` numbers this node among a POP's nodes.
     ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here so the
-    ctl socket lands somewhere writable.
+    ctl socket lands somewhere writable. ``rtpengines`` are the POP's media relays
+    (``udp:127.0.0.1:2223``, optionally ``=weight``); with none, calls are not anchored and the
+    media rules (NAT, SRTP, codecs, DTMF, RTP time-outs, music on hold) do not apply.
+    ``moh_dir`` holds one ``<class>.wav`` per music-on-hold class (``dialgate switch
+    moh-files``); ``rpc_socket`` is the JSON-RPC socket the media watcher uses (default: in
+    ``rundir``).
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -224,6 +241,15 @@ def render_kamailio_config(
         raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
         raise ValueError("rundir and ctl_socket must be absolute paths")
+    rtpengine_sock = rtpengine_socket_param(rtpengines)
+    if moh_dir is not None and (not Path(moh_dir).is_absolute() or '"' in moh_dir):
+        raise ValueError("moh_dir must be an absolute path")
+    if rpc_socket is None:
+        rpc_socket = str(Path(rundir) / "kamailio_rpc.sock")
+    if not Path(rpc_socket).is_absolute():
+        raise ValueError("rpc_socket must be an absolute path")
+    if not 1 <= rtpengine_disable_s <= 300 or not 50 <= rtpengine_timeout_ms <= 5000:
+        raise ValueError("rtpengine_disable_s must be 1..300 and rtpengine_timeout_ms 50..5000")
     env = Environment(
         loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
         undefined=StrictUndefined,
@@ -267,7 +293,25 @@ def render_kamailio_config(
         # Registration expiry: the registry's default and the ceiling of its allowed range.
         default_expires=settings_registry.default("max_expiry"),
         max_expires=settings_registry.int_bounds("max_expiry")[1],
+        media=bool(rtpengine_sock),
+        carrier_leg_offer=CARRIER_LEG.device_offer,
+        carrier_leg_answer=CARRIER_LEG.carrier_answer,
+        rtpengine_sock=rtpengine_sock,
+        rtpengine_disable_s=rtpengine_disable_s,
+        rtpengine_timeout_ms=rtpengine_timeout_ms,
+        moh_dir=moh_dir.rstrip("/") if moh_dir else "",
+        rpc_socket=rpc_socket,
     )
+
+
+def rtpengine_socket_param(rtpengines: Sequence[str]) -> str:
+    """The ``rtpengine_sock`` value for several relays: ``udp:host:port[=weight]`` each."""
+    for sock in rtpengines:
+        if not _RTPENGINE_RE.match(sock):
+            raise ValueError(
+                f"rtpengine: expected udp:HOST:PORT or udp:HOST:PORT=WEIGHT, got {sock!r}"
+            )
+    return " ".join(rtpengines)
 
 
 def render_tls_config(*, tls_cert: str, tls_key: str) -> str:
