@@ -26,6 +26,7 @@ from fastapi import APIRouter, Body, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from dialgate.adapters import metrics
 from dialgate.domain.errors import DialgateError, ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
 from dialgate.entrypoints.api.deps import DbDep, SwitchCaller
@@ -58,6 +59,8 @@ class AuthorizeIn(BaseModel):
     srtp: bool = False
     # The switch sends false: it never reads the trace, and it is most of the answer's bytes.
     trace: bool = True
+    # SIP Call-ID, only for the log line (the same call id is on the call record's line).
+    call_id: str | None = Field(default=None, max_length=256)
 
 
 def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
@@ -72,9 +75,18 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
         srtp=body.srtp,
     )
     answer = authorize_for_switch(cache, call)
+    if _log_info():
+        log.info("authorize", extra={
+            "call_id": body.call_id, "account": body.account, "allow": answer["allow"],
+            "reason": answer["reason"], "sip_code": answer["sip_code"],
+        })
     if not body.trace:
         del answer["trace"]
     return answer
+
+
+def _log_info() -> bool:
+    return log.isEnabledFor(logging.INFO)
 
 
 class InboundIn(BaseModel):
@@ -142,6 +154,10 @@ def record_cdr(
     with db.uow() as uow:
         result = billing.record_cdr(uow, payload)
         uow.commit()
+    metrics.CDR_BATCHES.inc()
+    metrics.CDR_RECORDS.labels("duplicate" if result.duplicate else "recorded").inc()
+    log.info("cdr", extra={"call_id": result.call_id, "account": result.account,
+                           "outcome": "duplicate" if result.duplicate else "recorded"})
     return result.to_json()
 
 
@@ -161,12 +177,32 @@ def record_cdrs(
     with db.uow() as uow:
         result = billing.record_cdrs(uow, payload)
         uow.commit()
+    _count_batch(payload, result)
     # Counts, not the records: the switch only needs to know what to log as refused.
     return {
         "recorded": result.recorded,
         "duplicates": result.duplicates,
         "rejected": [_rejection(index, exc) for index, exc in result.rejected],
     }
+
+
+def _count_batch(payload: list[dict[str, Any]], result: billing.CdrBatchResult) -> None:
+    """Metrics and one log line per record of a committed batch (the call id is what an
+    engineer greps for)."""
+    metrics.CDR_BATCHES.inc()
+    metrics.CDR_RECORDS.labels("recorded").inc(result.recorded)
+    metrics.CDR_RECORDS.labels("duplicate").inc(result.duplicates)
+    metrics.CDR_RECORDS.labels("rejected").inc(len(result.rejected))
+    if not log.isEnabledFor(logging.INFO):
+        return
+    refused = {index: exc.code for index, exc in result.rejected}
+    for index, record in enumerate(payload):
+        call_id, account = record.get("call_id"), record.get("account")
+        if index in refused:
+            log.info("cdr refused", extra={"call_id": call_id, "account": account,
+                                            "outcome": "rejected", "code": refused[index]})
+        else:
+            log.info("cdr", extra={"call_id": call_id, "account": account})
 
 
 def _rejection(index: int, exc: DialgateError) -> dict[str, Any]:
