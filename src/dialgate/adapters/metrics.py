@@ -218,7 +218,7 @@ def start_flusher(interval: float = FLUSH_INTERVAL) -> None:
         _flusher.start()
 
 
-atexit.register(flush)  # what a short-lived process (worker --once) counted is kept
+atexit.register(lambda: process_exiting())  # a short-lived process (worker --once) keeps its counts
 
 
 def multiprocess_dir() -> str | None:
