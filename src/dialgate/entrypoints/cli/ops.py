@@ -140,7 +140,7 @@ def check_kamailio(ctl: str | None) -> Check:
     kamcmd = shutil.which("kamcmd")
     if kamcmd is None:
         return Check("kamailio", "fail", "kamcmd not found", "install Debian's kamailio package")
-    address = ctl if ":" in ctl else f"unixs:{ctl}"
+    address = ctl if ":" in ctl else f"unix:{ctl}"
     try:
         done = subprocess.run([kamcmd, "-s", address, "core.version"], capture_output=True,
                               text=True, timeout=TIMEOUT, check=False)

@@ -78,6 +78,12 @@ def register(switch_app: typer.Typer) -> None:
         pike_density: int = typer.Option(
             30, "--pike-density", help="Requests per 2 s from one address; 0 = no limit."
         ),
+        metrics_port: int = typer.Option(
+            0, "--metrics-port", help="TCP port for Prometheus (xhttp_prom); 0 = none."
+        ),
+        metrics_listen: str = typer.Option(
+            "127.0.0.1", "--metrics-listen", help="Address of the metrics port."
+        ),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write here (and tls.cfg beside it); else stdout."
         ),
@@ -128,6 +134,8 @@ def register(switch_app: typer.Typer) -> None:
                     tls_key=str(tls_key.absolute()) if tls_key else None,
                     tls_port=tls_port,
                     tls_config_path=str(tls_path) if tls_path else "tls.cfg",
+                    metrics_port=metrics_port or None,
+                    metrics_listen=metrics_listen,
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None

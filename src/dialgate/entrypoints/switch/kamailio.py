@@ -167,6 +167,8 @@ def render_kamailio_config(
     cdr_batch: int = 50,
     registrations: str | None = None,
     server_id: int = 1,
+    metrics_port: int | None = None,
+    metrics_listen: str = "127.0.0.1",
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -176,8 +178,9 @@ def render_kamailio_config(
     (benchmark baseline). ``pike_density=None`` turns flood limiting off (load tests from one
     address). ``registrations`` is one of ``REGISTRATION_MODES`` (default: ``database`` on
     PostgreSQL, ``memory`` on SQLite); ``server_id`` numbers this node among a POP's nodes.
-    ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here so the
-    ctl socket lands somewhere writable.
+    ``metrics_port`` (with ``metrics_listen``) serves Kamailio's statistics to Prometheus
+    (xhttp_prom) on a TCP socket of its own. ``rundir`` is where Kamailio keeps its runtime
+    files (``-Y``); it is checked here so the ctl socket lands somewhere writable.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -205,6 +208,8 @@ def render_kamailio_config(
         # Kamailio's db_sqlite has no busy timeout: its writes would fail whenever Dialgate
         # holds SQLite's single write lock.
         raise ValueError("registrations in the database need PostgreSQL (SQLite: memory)")
+    if metrics_port is not None and not 1 <= metrics_port <= 65535:
+        raise ValueError("metrics_port must be 1..65535")
     if not 0 <= server_id <= 65535:
         raise ValueError("server_id must be 0..65535")
     if not 1 <= cdr_batch <= 500:
@@ -254,6 +259,8 @@ def render_kamailio_config(
         cdr_batch=cdr_batch,
         registrations=registrations,
         server_id=server_id,
+        metrics_port=metrics_port,
+        metrics_listen=metrics_listen,
     )
 
 
