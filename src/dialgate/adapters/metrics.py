@@ -28,6 +28,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+# The library opens its files in this directory as soon as a metric is defined (below):
+# it must exist first, even when nothing ran `dialgate serve` (a systemd unit's tmpfs path).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 from prometheus_client import REGISTRY as _PROCESS_REGISTRY
 from prometheus_client import (
     CollectorRegistry,
