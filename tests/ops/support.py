@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -17,9 +19,10 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from dialgate.services import apikeys, demo
+from dialgate.adapters.db import migrate
+from dialgate.services import accounts, apikeys, demo
 from dialgate.services.uow import Database
-from tests.support.pg import free_port
+from tests.support.pg import PGBIN, _as_postgres, free_port
 
 METRICS_TOKEN = "metrics-token-Zq81xK3v"
 SECRET_KEY = "ops-secret-key-Jt55wQ0pLm3n"
@@ -133,3 +136,46 @@ def wrong_login(url: str, login: str, password: str) -> int:
         response = client.post("/portal/login", data={
             "login": login, "password": password, "csrf_token": token.group(1)})
     return response.status_code
+
+
+class OwnCluster:
+    """A PostgreSQL cluster this test alone uses, so it can stop and start it."""
+
+    def __init__(self, base: Path, data: Path, port: int) -> None:
+        self.base, self.data, self.port = base, data, port
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off")
+        _as_postgres([str(PGBIN / "pg_ctl"), "-D", str(self.data), "-l",
+                      str(self.base / "server.log"), "-w", "-t", "30", "-o", opts, "start"])
+
+    def stop(self) -> None:
+        _as_postgres([str(PGBIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+
+@contextlib.contextmanager
+def own_cluster() -> Iterator[OwnCluster]:
+    """A fresh, started cluster with the schema and the demo data in its ``postgres`` database."""
+    base = Path(tempfile.mkdtemp(prefix="dialgate-ops-pg-"))
+    base.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    cluster = OwnCluster(base, base / "data", free_port())
+    try:
+        _as_postgres([str(PGBIN / "initdb"), "-D", str(cluster.data), "-U", "postgres",
+                      "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+        cluster.start()
+        migrate.upgrade(cluster.url)
+        db = Database(cluster.url)
+        with db.uow() as uow:
+            accounts.sync_pops(uow)
+            uow.commit()
+        db.dispose()
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            _as_postgres([str(PGBIN / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate",
+                          "-w", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
