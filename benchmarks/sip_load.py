@@ -179,9 +179,14 @@ def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
     return token, [number for number, _s, _b in ACCOUNTS]
 
 
-def start_dialgate(db_url: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_dialgate(db_url: str, workers: int, log: Path,
+                   metrics: bool = True) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "DIALGATE_DATABASE_URL": db_url,
+    # Metrics as in production (several workers: one shared multiprocess directory), or off
+    # (--no-metrics) to measure what they cost.
+    extra = ({"PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics")} if metrics
+             else {"DIALGATE_METRICS_ENABLED": "false"})
+    env = {**os.environ, **extra, "DIALGATE_DATABASE_URL": db_url,
            "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
            "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
                                                  "bench-secret-key-0123456789")}
@@ -359,6 +364,10 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--pop", default="montreal1")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--no-bare", action="store_true",
+                   help="skip the bare-Kamailio mode (comparing Dialgate with itself)")
+    p.add_argument("--no-metrics", action="store_true",
+                   help="Dialgate without per-call metrics (to measure what they cost)")
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
@@ -372,7 +381,8 @@ def main() -> None:
             for d in args.dialed:
                 f.write(f"{d};{number};[authentication username={number} "
                         f"password={args.password}];\n")
-    dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log")
+    dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log",
+                                          metrics=not args.no_metrics)
     carrier_port = free_port()
     carrier = subprocess.Popen(
         ["sipp", "-sf", str(work / "carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
@@ -383,14 +393,16 @@ def main() -> None:
         sessions = {"dialgate": dialgate.pid, "sipp": carrier.pid}
         with_http = bench_mode(args, work, bare=False, switch_url=switch_url, token=token,
                                db_url=db_url, carrier_port=carrier_port, sessions=sessions)
-        bare = bench_mode(args, work, bare=True, switch_url=switch_url, token=token,
-                          db_url=db_url, carrier_port=carrier_port, sessions=sessions)
+        bare = {"best": None, "fast": None} if args.no_bare else bench_mode(
+            args, work, bare=True, switch_url=switch_url, token=token, db_url=db_url,
+            carrier_port=carrier_port, sessions=sessions)
     finally:
         stop(carrier)
         stop(dialgate)
     best_d, best_b = with_http["best"] or {}, bare["best"] or {}
     summary = {
         "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]})",
+        "metrics": not args.no_metrics,
         "dialgate_cps": best_d.get("cps"), "dialgate_p50_ms": best_d.get("p50_ms"),
         "dialgate_p99_ms": best_d.get("p99_ms"),
         "bare_cps": best_b.get("cps"), "bare_p50_ms": best_b.get("p50_ms"),

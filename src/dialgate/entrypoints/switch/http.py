@@ -20,6 +20,7 @@ read. Bad input is a 422 problem+json (the REST API's mapper).
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Request
@@ -65,6 +66,7 @@ class AuthorizeIn(BaseModel):
 
 def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
     """The switch's answer for one call (both the FastAPI route and the fast path use this)."""
+    start = perf_counter()
     call = AuthorizeRequest.checked(
         body.account,
         body.dialed,
@@ -75,6 +77,9 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
         srtp=body.srtp,
     )
     answer = authorize_for_switch(cache, call)
+    tally = metrics.decisions
+    if tally is not None:
+        tally.timed(perf_counter() - start)
     if _log_info():
         log.info("authorize", extra={
             "call_id": body.call_id, "account": body.account, "allow": answer["allow"],
