@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import StartKamailio
 from .sip.sipclient import SipAgent, free_port
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+KAMAILIO_METRIC = re.compile(r"\bkamailio_[a-z0-9_]+")
 
 
 def _scrape(url: str) -> dict[str, float]:
@@ -49,6 +53,10 @@ def test_kamailio_serves_its_counters_on_the_metrics_port(start_kamailio: StartK
     # The other statistics groups are exported too (transactions, stateless replies, ...).
     for group in ("kamailio_tmx_", "kamailio_sl_", "kamailio_usrloc_", "kamailio_shmem_"):
         assert any(name.startswith(group) for name in values), group
+    # Every Kamailio metric the dashboard and the alert rules use is one Kamailio exports.
+    used = set(KAMAILIO_METRIC.findall((DOCS / "grafana-dashboard.json").read_text()
+                                       + (DOCS / "prometheus-alerts.yml").read_text()))
+    assert used and used <= set(values), used - set(values)
     # The SIP TCP port does not answer HTTP; the metrics port serves only /metrics.
     assert httpx.get(f"http://127.0.0.1:{kam.port}/metrics", timeout=5).status_code == 403
     assert httpx.get(f"http://127.0.0.1:{metrics_port}/other", timeout=5).status_code == 404
