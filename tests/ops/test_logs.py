@@ -44,7 +44,8 @@ def test_a_short_run_logs_json_lines_with_call_ids_and_no_secrets(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     token = seed(sqlite_url)
-    env = base_env(sqlite_url, DIALGATE_SMTP_PORT=str(free_port()),
+    # Debug: allowed calls and recorded call records are logged at debug (refusals at info).
+    env = base_env(sqlite_url, DIALGATE_SMTP_PORT=str(free_port()), DIALGATE_LOG_LEVEL="debug",
                    DIALGATE_SMTP_USERNAME="mailer", DIALGATE_SMTP_PASSWORD=SMTP_PASSWORD)
     serve_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
     auth = {"Authorization": f"Bearer {token}"}
@@ -86,15 +87,17 @@ def test_a_short_run_logs_json_lines_with_call_ids_and_no_secrets(
     first = next(line for line in authorize if line["call_id"] == "call-allowed-1@pbx")
     assert first["account"] == "100000"
     assert first["request_id"] == "req-from-kamailio-1"
-    assert first["allow"] is True and first["reason"] == "ok"
+    assert first["allow"] is True and first["reason"] == "ok" and first["level"] == "debug"
     denied_line = next(line for line in authorize if line["call_id"] == "call-denied-2@pbx")
     assert denied_line["allow"] is False and denied_line["reason"] == "blocked_number"
+    assert denied_line["level"] == "info"
     assert denied_line["request_id"]  # made up by the server when the switch sends none
 
     records = [line for line in serve_lines if line["event"].startswith("cdr")]
     assert any(line["call_id"] == "call-allowed-1@pbx" and line["account"] == "100000"
                for line in records)
-    assert any(line["call_id"] == "bad" and line.get("outcome") == "rejected" for line in records)
+    assert any(line["call_id"] == "bad" and line.get("outcome") == "rejected"
+               and line["level"] == "warning" for line in records)
     assert any(line["event"] == "portal login refused" for line in serve_lines)
 
     failures = [line for line in worker_lines if line["event"] == "smtp send failed"]
