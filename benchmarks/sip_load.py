@@ -252,9 +252,14 @@ def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
     return token, [number for number, _s, _b in ACCOUNTS]
 
 
-def start_dialgate(db_url: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_dialgate(db_url: str, workers: int, log: Path,
+                   metrics: bool = True) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "DIALGATE_DATABASE_URL": db_url,
+    # Metrics as in production (several workers: one shared multiprocess directory), or off
+    # (--no-metrics) to measure what they cost.
+    extra = ({"PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics")} if metrics
+             else {"DIALGATE_METRICS_ENABLED": "false"})
+    env = {**os.environ, **extra, "DIALGATE_DATABASE_URL": db_url,
            "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
            "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
                                                  "bench-secret-key-0123456789")}
@@ -464,6 +469,10 @@ def main() -> None:
     p.add_argument("--modes", nargs="*", default=["dialgate", "rtpengine", "bare"],
                    choices=["dialgate", "rtpengine", "bare"])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--no-bare", action="store_true",
+                   help="skip the bare-Kamailio mode (comparing Dialgate with itself)")
+    p.add_argument("--no-metrics", action="store_true",
+                   help="Dialgate without per-call metrics (to measure what they cost)")
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
@@ -479,7 +488,8 @@ def main() -> None:
             for d in args.dialed:
                 f.write(f"{d};{number};[authentication username={number} "
                         f"password={args.password}];\n")
-    dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log")
+    dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log",
+                                          metrics=not args.no_metrics)
     carrier_port = free_port()
     carrier = subprocess.Popen(
         ["sipp", "-sf", str(work / "carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
@@ -491,6 +501,8 @@ def main() -> None:
         # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
         sessions = {"dialgate": dialgate.pid, "sipp": carrier.pid}
         for mode in args.modes:
+            if mode == "bare" and args.no_bare:
+                continue
             if mode != "rtpengine":
                 results[mode] = bench_mode(args, work, mode=mode, switch_url=switch_url,
                                            token=token, db_url=db_url,
@@ -518,6 +530,7 @@ def main() -> None:
     best_r = media["best"] or {}
     summary = {
         "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]})",
+        "metrics": not args.no_metrics,
         "dialgate_cps": best_d.get("cps"), "dialgate_p50_ms": best_d.get("p50_ms"),
         "dialgate_p99_ms": best_d.get("p99_ms"),
         "bare_cps": best_b.get("cps"), "bare_p50_ms": best_b.get("p50_ms"),

@@ -31,6 +31,16 @@ class Settings(BaseSettings):
 
     portal_base_url: str = "http://127.0.0.1:8000"
 
+    # Operations (docs/operations.md). /metrics is served only with a token.
+    metrics_token: str | None = None
+    metrics_enabled: bool = True  # false: no per-call counting (benchmark comparisons)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    feed_stale_after: float = 5.0  # /readyz fails when the policy feed was not read for longer
+    # What `dialgate doctor` checks besides the database and SMTP (unset: not checked).
+    kamailio_ctl: str | None = None  # unix socket of Kamailio's ctl module (kamcmd -s)
+    rtpengine_ng: str | None = None  # rtpengine's ng control address, host:port (UDP)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         # A default secret outside development would let anyone forge sessions and CSRF tokens.

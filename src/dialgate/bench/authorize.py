@@ -26,7 +26,7 @@ from typing import Any
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from dialgate.adapters import geo
+from dialgate.adapters import geo, metrics
 from dialgate.adapters.numbering_data import compile_numbering_plan
 from dialgate.adapters.rate_data import demo_decks, demo_rates
 from dialgate.domain import catalogs
@@ -34,6 +34,7 @@ from dialgate.domain import settings as registry
 from dialgate.domain.policy import AuthorizeRequest, decide
 from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
 from dialgate.domain.values import ValidationContext
+from dialgate.services.authorize import decide_counted
 
 MAIN, SUB = "100000", "100000_office"
 
@@ -189,7 +190,7 @@ def _latencies_us(calls: Sequence[Callable[[], object]], rounds: int) -> list[fl
     return out
 
 
-def run(seconds: float = 2.0) -> dict[str, float]:
+def run(seconds: float = 2.0) -> dict[str, float | bool]:
     snapshots = dialgate_snapshots()
     requests = [(snapshots[a], AuthorizeRequest.checked(a, d, source_ip=ip, pop=p))
                 for a, d, ip, p in WORKLOAD]
@@ -200,9 +201,12 @@ def run(seconds: float = 2.0) -> dict[str, float]:
         if (ours.allow, ours.reason) != (theirs["allow"], theirs["reason"]):
             raise SystemExit(f"disagreement on {args}: {ours.reason} vs {theirs['reason']}")
     # The request is validated inside the timed call too: a real server builds one per call.
+    # ``decide_counted`` is the production hot path: the decision plus its metrics (counted
+    # and timed), or the bare decision once ``metrics.disable()`` ran (``--no-metrics``).
     check = AuthorizeRequest.checked
     ours_calls = [
-        lambda s=snapshots[a], a=a, d=d, ip=ip, p=p: decide(s, check(a, d, source_ip=ip, pop=p))
+        lambda s=snapshots[a], a=a, d=d, ip=ip, p=p: decide_counted(
+            s, check(a, d, source_ip=ip, pop=p))
         for a, d, ip, p in WORKLOAD
     ]
     base_calls = [lambda a=a: baseline.decide(*a) for a in WORKLOAD]
@@ -228,14 +232,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time per side (default 2)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--no-metrics", action="store_true",
+                        help="decide without counting (measures what the metrics cost)")
     args = parser.parse_args(argv)
+    if args.no_metrics:
+        metrics.disable()
     result = run(args.seconds)
+    result["metrics"] = metrics.enabled()
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"workload: {len(WORKLOAD)} calls (domestic, toll-free, international, denied), "
           "one core, in process")
     print(f"dialgate: {result['dialgate_per_s']:>10,} decisions/s   "
+          f"(metrics {'on' if result['metrics'] else 'off'})   "
           f"p50 {result['p50_us']} us   p99 {result['p99_us']} us")
     print(f"baseline: {result['baseline_per_s']:>10,} decisions/s   "
           "(phonenumbers.parse + type + region per call)")

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import api, portal, voipms
+from dialgate.entrypoints import api, ops, portal, voipms
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
@@ -56,15 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        with db.uow(write=False) as uow:
-            uow.session.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
-
     api.mount(app)
     switch_http.mount(app)
     app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
     voipms.mount(app)
     portal.install(app)
+    ops.install(app, settings)  # last: its middleware must see the fast path's requests too
     return app

@@ -22,11 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from dialgate.adapters import metrics
 from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
 from dialgate.adapters.numbering_data import compile_numbering_plan
 from dialgate.domain import settings as s
@@ -104,6 +106,7 @@ class PolicyCache:
         self._pops: Mapping[str, str] | None = None
         self._last_seq = 0
         self._next_poll = 0.0
+        self.last_feed_read: float | None = None  # clock() of the last successful feed read
         # Bumped by every invalidation: a snapshot built while one happened may be stale and is
         # not kept.
         self._generation = 0
@@ -112,6 +115,7 @@ class PolicyCache:
         db.after_commit_hooks.append(self.invalidate)
         with db.uow(write=False) as uow:
             self._last_seq = uow.session.scalar(select(func.max(PolicyChangeRow.seq))) or 0
+        self.last_feed_read = clock()
 
     # -- invalidation ----------------------------------------------------------------------
 
@@ -139,6 +143,7 @@ class PolicyCache:
                 .where(PolicyChangeRow.seq > self._last_seq)
                 .order_by(PolicyChangeRow.seq)
             ).all()
+        self.last_feed_read = self._clock()
         if rows:
             self._last_seq = rows[-1][0]
             self.invalidate({account for _seq, account in rows})
@@ -162,12 +167,34 @@ class PolicyCache:
         self._refresher = None
 
     def _refresh_loop(self) -> None:
+        failing = False
         while not self._stop_refresh.wait(self._poll_interval):
             try:
                 self._poll(force=True)
-            except SQLAlchemyError:
-                # The database may be briefly unreachable; keep serving what we have.
-                log.warning("policy change feed could not be read; retrying", exc_info=True)
+            except SQLAlchemyError as exc:
+                # The database may be briefly unreachable; keep serving what we have. Logged
+                # once per outage, not four times a second.
+                metrics.FEED_ERRORS.inc()
+                if not failing:
+                    log.warning("policy change feed could not be read; retrying",
+                                extra={"error": type(exc).__name__})
+                failing = True
+            else:
+                if failing:
+                    log.info("policy change feed read again")
+                failing = False
+            metrics.FEED_LAG.set(self.feed_age())
+
+    def feed_age(self) -> float:
+        """Seconds since the change feed was last read successfully (infinite: never)."""
+        if self.last_feed_read is None:
+            return float("inf")
+        return max(0.0, self._clock() - self.last_feed_read)
+
+    @property
+    def warmed(self) -> bool:
+        """True once the numbering plan every decision shares is compiled (``warm``)."""
+        return self._plan is not None
 
     def warm(self) -> None:
         """Compile what every decision shares (numbering plan, rate decks, POPs) now, so the
@@ -250,7 +277,9 @@ class PolicyCache:
         entry = self._entries.get(subject)
         if entry is None:
             generation = self._generation
+            start = perf_counter()
             entry = self._build(subject)
+            metrics.SNAPSHOT_BUILD_SECONDS.observe(perf_counter() - start)
             with self._lock:
                 if generation == self._generation:
                     self._entries[subject] = entry
@@ -268,8 +297,23 @@ def _is_hostname(entry: str) -> bool:
 
 
 def authorize_call(cache: PolicyCache, request: AuthorizeRequest) -> Decision:
-    """The decision for one outbound call (the only way any entrypoint gets one)."""
-    return decide(cache.snapshot(request.account), request)
+    """The decision for one outbound call (the only way any entrypoint gets one), counted for
+    the metrics by reason and destination class."""
+    return decide_counted(cache.snapshot(request.account), request)
+
+
+def decide_counted(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decision:
+    """``decide``, counted in ``metrics.decisions`` (one dict update; the in-process benchmark
+    measures what it costs against ``metrics.disable()``). The class is keyed by its plain
+    string value: hashing the enum member itself runs Python code, twice per update."""
+    decision = decide(snapshot, request)
+    tally = metrics.decisions
+    if tally is not None:
+        destination = decision.destination
+        key = (decision.reason, destination.klass._value_ if destination is not None else "none")
+        counts = tally.counts
+        counts[key] = counts.get(key, 0) + 1
+    return decision
 
 
 def authorize_for_switch(cache: PolicyCache, request: AuthorizeRequest) -> dict[str, Any]:

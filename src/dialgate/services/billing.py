@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dialgate.adapters import metrics
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain import values as v
@@ -59,6 +60,7 @@ def _post(
         )
     )
     uow.session.flush()
+    metrics.LEDGER_WRITES.labels(kind).inc()  # a rolled-back transaction counts too (rare)
     after: Decimal = uow.session.execute(
         update(AccountRow)
         .where(AccountRow.id == account.id)

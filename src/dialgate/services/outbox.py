@@ -15,18 +15,22 @@ backoff (30 s, 1 min, 2 min, ... capped at 1 h).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from dialgate.adapters import metrics
 from dialgate.adapters.db.models import OutboxRow
 from dialgate.adapters.mailer import Email, Mailer, MailerError
 from dialgate.services import notifications
 from dialgate.services.uow import Database
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
@@ -128,10 +132,18 @@ def run_once(db: Database, mailer: Mailer, clock: Clock = system_clock) -> PassR
         try:
             mailer.send(item.email)
         except MailerError as exc:
+            metrics.SMTP_FAILURES.inc()
+            attempts = item.attempts + 1
+            log.warning("smtp send failed", extra={
+                "outbox_id": item.id, "attempts": attempts, "error": str(exc)[:300],
+                "retry_in_s": backoff(attempts).total_seconds(),
+            })
             _mark_failed(db, item, clock(), str(exc))
             result.failed += 1
             continue
+        metrics.SMTP_SENT.inc()
         _mark_sent(db, item.id, clock())
+        log.info("email sent", extra={"outbox_id": item.id})
         result.sent += 1
     return result
 
@@ -146,6 +158,22 @@ def run_worker(
 ) -> None:
     """Run passes until ``stop_event`` is set (``dialgate worker``, ``serve --with-worker``)."""
     stop = stop_event or threading.Event()
+    failures = 0
     while not stop.is_set():
-        run_once(db, mailer, clock)
+        try:
+            run_once(db, mailer, clock)
+        except SQLAlchemyError as exc:
+            # The database is down or restarting: nothing was lost (a claimed row's lease
+            # expires and it is sent later). Wait longer each time, up to a minute, and go on.
+            failures += 1
+            metrics.WORKER_ERRORS.inc()
+            log.error("outbox pass failed; retrying", extra={
+                "error": type(exc).__name__, "detail": str(getattr(exc, "orig", exc))[:300],
+                "consecutive_failures": failures,
+            })
+            stop.wait(min(poll_interval * 2 ** min(failures, 5), 60.0))
+            continue
+        if failures:
+            log.info("outbox pass succeeded again", extra={"after_failures": failures})
+        failures = 0
         stop.wait(poll_interval)

@@ -12,13 +12,14 @@ with each failure), and after ``MAX_FAILED_LOGINS`` the account is locked for
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from dialgate.adapters import passwords
+from dialgate.adapters import metrics, passwords
 from dialgate.adapters.db.models import AccountRow, PortalSessionRow
 from dialgate.domain import catalogs
 from dialgate.domain.errors import AuthenticationFailed, FieldError, ValidationFailed
@@ -28,6 +29,7 @@ from dialgate.services.uow import UnitOfWork
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 SESSION_HOURS = 12
+log = logging.getLogger(__name__)
 DELAY_STEP = 0.25  # seconds added per consecutive failure
 MAX_DELAY = 2.0
 # Verified against when the login is unknown, so that case costs the same time as a bad password.
@@ -100,6 +102,11 @@ def _open_session(uow: UnitOfWork, account: AccountRow, now: datetime) -> NewSes
     )
 
 
+def _failed(account: str | None, why: str) -> None:
+    metrics.LOGIN_FAILURES.inc()
+    log.info("portal login refused", extra={"account": account, "why": why})
+
+
 def login(
     uow: UnitOfWork,
     login_name: str,
@@ -118,15 +125,21 @@ def login(
     account = accounts.find_account_by_login(uow, login_name) if login_name.strip() else None
     if account is None:
         passwords.verify_password(_DUMMY_HASH, password)
+        _failed(None, "unknown_login")
         raise LoginFailed(DELAY_STEP)
     if account.locked_until is not None and account.locked_until > now:
+        _failed(account.number, "locked")
         raise AccountLocked(account.locked_until, MAX_DELAY)
     if not account.enabled or not passwords.verify_password(account.portal_password_hash, password):
         account.failed_logins = (account.failed_logins or 0) + 1
         delay = _delay(account.failed_logins)
+        _failed(account.number, "wrong_password" if account.enabled else "disabled")
         if account.failed_logins >= max_failed:
             account.failed_logins = 0
             account.locked_until = now + timedelta(minutes=lock_minutes)
+            metrics.LOGIN_LOCKOUTS.inc()
+            log.warning("portal account locked", extra={"account": account.number,
+                                                        "minutes": lock_minutes})
             raise AccountLocked(account.locked_until, delay)
         raise LoginFailed(delay)
     account.failed_logins = 0

@@ -18,6 +18,7 @@ from dialgate.entrypoints.cli import (
     db,
     dids,
     forwarding,
+    ops,
     settings,
     worker,
 )
@@ -40,6 +41,7 @@ billing.register(app)
 worker.register(app)
 apikeys.register(app)
 forwarding.register(app)
+ops.register(app)
 
 
 def main() -> None:

@@ -82,7 +82,8 @@ def report_error(exc: DialgateError) -> None:
 def run_guarded(app: typer.Typer) -> int:
     """Run the CLI, mapping Dialgate errors and usage errors to exit status 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click hands back typer.Exit's code instead of exiting.
+        result = app(standalone_mode=False)
     except DialgateError as exc:
         report_error(exc)
         return EXIT_USAGE
@@ -96,4 +97,4 @@ def run_guarded(app: typer.Typer) -> int:
             err_console.print(f"error: {exc}", markup=False)
         code = getattr(exc, "exit_code", EXIT_USAGE)
         return code if isinstance(code, int) else EXIT_USAGE
-    return 0
+    return result if isinstance(result, int) else 0

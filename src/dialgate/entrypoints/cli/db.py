@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import typer
@@ -9,6 +10,8 @@ import typer
 from dialgate.config import get_settings
 from dialgate.entrypoints.cli.common import console, database
 from dialgate.services import accounts, demo
+
+log = logging.getLogger("dialgate.serve")
 
 
 def register(app: typer.Typer) -> None:
@@ -48,12 +51,18 @@ def register(app: typer.Typer) -> None:
         with_worker: bool = typer.Option(
             False, "--with-worker", help="Also deliver notification emails in this process."
         ),
+        workers: int = typer.Option(
+            1, "--workers", min=1, help="Worker processes (metrics: PROMETHEUS_MULTIPROC_DIR)."
+        ),
     ) -> None:
         """Serve Dialgate over HTTP (and, with --with-worker, send the outbox's emails)."""
         import uvicorn
 
+        from dialgate.entrypoints.cli import ops
         from dialgate.entrypoints.web import create_app
 
+        ops.prepare_logging()
+        ops.prepare_metrics_dir(workers)
         stop = threading.Event()
         worker: threading.Thread | None = None
         if with_worker:
@@ -61,13 +70,13 @@ def register(app: typer.Typer) -> None:
                 target=_worker_loop, args=(stop,), name="outbox-worker", daemon=True
             )
             worker.start()
-        console.print(
-            f"Dialgate on http://{host}:{port} — demo login {demo.DEMO_ACCOUNT} / "
-            f"{demo.DEMO_PASSWORD}",
-            markup=False,
-        )
+        log.info("dialgate serving", extra={"url": f"http://{host}:{port}", "workers": workers})
         try:
-            uvicorn.run(create_app(), host=host, port=port, log_level="info")
+            if workers > 1:  # each worker process builds its own app
+                uvicorn.run("dialgate.entrypoints.web:create_app", factory=True, host=host,
+                            port=port, workers=workers, log_config=None)
+            else:
+                uvicorn.run(create_app(), host=host, port=port, log_config=None)
         finally:
             stop.set()
             if worker is not None:

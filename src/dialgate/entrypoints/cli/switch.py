@@ -95,6 +95,12 @@ def register(switch_app: typer.Typer) -> None:
         moh_dir: Path | None = typer.Option(
             None, "--moh-dir", help="Music-on-hold WAV files (default: the ones shipped)."
         ),
+        metrics_port: int = typer.Option(
+            0, "--metrics-port", help="TCP port for Prometheus (xhttp_prom); 0 = none."
+        ),
+        metrics_listen: str = typer.Option(
+            "127.0.0.1", "--metrics-listen", help="Address of the metrics port."
+        ),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write here (and tls.cfg beside it); else stdout."
         ),
@@ -147,6 +153,8 @@ def register(switch_app: typer.Typer) -> None:
                     tls_config_path=str(tls_path) if tls_path else "tls.cfg",
                     rtpengines=rtpengine,
                     moh_dir=str((moh_dir or shipped_moh_dir()).absolute()),
+                    metrics_port=metrics_port or None,
+                    metrics_listen=metrics_listen,
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from types import FrameType
@@ -10,8 +11,11 @@ import typer
 
 from dialgate.adapters.mailer import SmtpMailer
 from dialgate.config import get_settings
+from dialgate.entrypoints.cli import ops
 from dialgate.entrypoints.cli.common import console, database
 from dialgate.services import outbox
+
+log = logging.getLogger("dialgate.worker")
 
 
 def register(app: typer.Typer) -> None:
@@ -37,5 +41,7 @@ def register(app: typer.Typer) -> None:
 
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, _stop)
-            console.print("worker running; Ctrl-C stops it", markup=False)
+            ops.prepare_logging()
+            log.info("outbox worker running", extra={"interval_s": interval})
             outbox.run_worker(db, mailer, outbox.system_clock, stop, poll_interval=interval)
+            log.info("outbox worker stopped")

@@ -190,6 +190,8 @@ def render_kamailio_config(
     rpc_socket: str | None = None,
     rtpengine_disable_s: int = 5,
     rtpengine_timeout_ms: int = 500,
+    metrics_port: int | None = None,
+    metrics_listen: str = "127.0.0.1",
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -206,6 +208,8 @@ def render_kamailio_config(
     ``moh_dir`` holds one ``<class>.wav`` per music-on-hold class (``dialgate switch
     moh-files``); ``rpc_socket`` is the JSON-RPC socket the media watcher uses (default: in
     ``rundir``).
+    ``metrics_port`` (with ``metrics_listen``) serves Kamailio's statistics to Prometheus
+    (xhttp_prom) on a TCP socket of its own.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -233,6 +237,8 @@ def render_kamailio_config(
         # Kamailio's db_sqlite has no busy timeout: its writes would fail whenever Dialgate
         # holds SQLite's single write lock.
         raise ValueError("registrations in the database need PostgreSQL (SQLite: memory)")
+    if metrics_port is not None and not 1 <= metrics_port <= 65535:
+        raise ValueError("metrics_port must be 1..65535")
     if not 0 <= server_id <= 65535:
         raise ValueError("server_id must be 0..65535")
     if not 1 <= cdr_batch <= 500:
@@ -301,6 +307,8 @@ def render_kamailio_config(
         rtpengine_timeout_ms=rtpengine_timeout_ms,
         moh_dir=moh_dir.rstrip("/") if moh_dir else "",
         rpc_socket=rpc_socket,
+        metrics_port=metrics_port,
+        metrics_listen=metrics_listen,
     )
 
 

@@ -1,0 +1,77 @@
+"""What the per-call metrics cost the decision: ``python benchmarks/metrics_cost.py``.
+
+The same workload as ``benchmarks/authorize.py`` (request validation + decision, through
+``decide_counted``, the production path), decided in rounds that alternate metrics on and off
+in one process, so both sides see the same machine at nearly the same moment; the ratio is
+taken round by round and its median printed (a busy, shared machine moves single rounds a lot,
+but rarely one side of a pair more than the other). CPU time of this process, GC off.
+
+    python benchmarks/metrics_cost.py [--rounds 40] [--calls 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import time
+
+from dialgate.adapters import metrics
+from dialgate.bench.authorize import WORKLOAD, dialgate_snapshots
+from dialgate.domain.policy import AuthorizeRequest
+from dialgate.services.authorize import decide_counted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=300, help="workload passes per round")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    snapshots = dialgate_snapshots()
+    check = AuthorizeRequest.checked
+    calls = [(snapshots[a], a, d, ip, p) for a, d, ip, p in WORKLOAD]
+
+    def one_round() -> float:
+        start = time.process_time()
+        for _ in range(args.calls):
+            for snapshot, account, dialed, ip, pop in calls:
+                decide_counted(snapshot, check(account, dialed, source_ip=ip, pop=pop))
+        return time.process_time() - start
+
+    gc.collect()
+    gc.disable()
+    on: list[float] = []
+    off: list[float] = []
+    for i in range(args.rounds):
+        for enabled in ((True, False) if i % 2 == 0 else (False, True)):
+            if enabled:
+                metrics.enable()
+                on.append(one_round())
+            else:
+                metrics.disable()
+                off.append(one_round())
+    gc.enable()
+    per_round = args.calls * len(calls)
+    ratios = [a / b for a, b in zip(on, off, strict=True)]
+    quartiles = statistics.quantiles(ratios, n=4)
+    result = {
+        "on_per_s": round(per_round / statistics.median(on)),
+        "off_per_s": round(per_round / statistics.median(off)),
+        "cost_pct_median": round((statistics.median(ratios) - 1) * 100, 2),
+        "cost_pct_quartiles": [round((q - 1) * 100, 2) for q in (quartiles[0], quartiles[2])],
+        "rounds": args.rounds,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"metrics on:  {result['on_per_s']:>9,} decisions/s (median round)")
+    print(f"metrics off: {result['off_per_s']:>9,} decisions/s")
+    print(f"cost: {result['cost_pct_median']} % of the decision time (median of {args.rounds} "
+          f"paired rounds; quartiles {result['cost_pct_quartiles'][0]} to "
+          f"{result['cost_pct_quartiles'][1]} %)")
+
+
+if __name__ == "__main__":
+    main()

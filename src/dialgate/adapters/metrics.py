@@ -1,0 +1,294 @@
+"""Prometheus metrics (``prometheus-client``), one definition per metric, and the cheap way the
+hot path counts.
+
+Several uvicorn workers report one view through the library's multiprocess mode: when
+``PROMETHEUS_MULTIPROC_DIR`` is set *before this module is imported* (``dialgate serve`` does it),
+every process writes its values to memory-mapped files there and a scrape adds them up
+(``render``). Without it (tests in one process, the CLI) the values live in this process.
+
+The per-call path (decisions, HTTP requests) does not touch the library: a multiprocess
+``Counter.inc`` takes a lock and writes the mmap, and a histogram observation does that twice,
+together about half of what the decision itself costs. Instead each call adds to a plain
+in-process tally (a decision: one dict update) and a background thread
+moves the totals into the library's pre-bound children once a second (``FLUSH_INTERVAL``); a
+scrape flushes its own process first. Everything else here (snapshot builds, call records,
+ledger rows, SMTP, logins) happens at most a few hundred times a second and uses the library
+directly.
+
+``disable()`` turns the per-call tallies off (``DIALGATE_METRICS_ENABLED=false``), which is how
+the benchmarks measure what the instrumentation costs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+# The library opens its files in this directory as soon as a metric is defined (below):
+# it must exist first, even when nothing ran `dialgate serve` (a systemd unit's tmpfs path).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import REGISTRY as _PROCESS_REGISTRY
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+FLUSH_INTERVAL = 1.0  # seconds between moves of the per-call tallies into the library
+ALLOWED_REASON = "ok"  # the reason of every allowed decision (domain.policy)
+DECISION_BUCKETS = (
+    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+    0.001, 0.005, 0.025, 0.1, 0.5, float("inf"),
+)
+
+DECISIONS = Counter(
+    "dialgate_decisions",
+    "Call decisions, by outcome, reason and destination class.",
+    ["allowed", "reason", "class"],
+)
+DECISION_SECONDS = Histogram(
+    "dialgate_decision_seconds",
+    "Time to answer a switch's authorize request: validation, snapshot lookup (or build), "
+    "decision and answer.",
+    buckets=DECISION_BUCKETS,
+)
+SNAPSHOT_BUILD_SECONDS = Histogram(
+    "dialgate_snapshot_build_seconds",
+    "Policy snapshot builds (count) and how long each took (SQL and compilation).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+FEED_LAG = Gauge(
+    "dialgate_policy_feed_lag_seconds",
+    "Seconds since this process last read the policy change feed (worst live process).",
+    multiprocess_mode="livemax",
+)
+FEED_ERRORS = Counter(
+    "dialgate_policy_feed_errors", "Policy change feed reads that failed (database errors)."
+)
+CDR_BATCHES = Counter("dialgate_cdr_batches", "Call-record requests from switches (one per batch).")
+CDR_RECORDS = Counter(
+    "dialgate_cdr_records",
+    "Call records received, by outcome (recorded, duplicate, rejected).",
+    ["outcome"],
+)
+LEDGER_WRITES = Counter(
+    "dialgate_ledger_writes", "Ledger rows written (charges, deposits, ...), by kind.", ["kind"]
+)
+SMTP_SENT = Counter("dialgate_smtp_sent", "Notification emails the SMTP server accepted.")
+SMTP_FAILURES = Counter(
+    "dialgate_smtp_failures", "Notification emails the SMTP server did not accept (retried later)."
+)
+WORKER_ERRORS = Counter(
+    "dialgate_worker_errors", "Outbox worker passes that failed (database errors); it retries."
+)
+LOGIN_FAILURES = Counter("dialgate_login_failures", "Portal logins refused (wrong credentials).")
+LOGIN_LOCKOUTS = Counter(
+    "dialgate_login_lockouts", "Portal accounts locked after too many failed logins."
+)
+HTTP_REQUESTS = Counter(
+    "dialgate_http_requests",
+    "HTTP requests, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+
+
+class _DecisionTally:
+    """Per-call decision counts and switch answer times, kept in plain Python until flushed.
+
+    The hot path (``services.authorize.decide_counted``) adds to ``counts`` itself, without a
+    lock: a dict update is what it can afford. The counts are cumulative and the flush sends
+    the difference since the last flush, so a flush never loses what a call adds meanwhile.
+    The switch path runs on the event loop's one thread, so its counts are exact; two threads
+    deciding at the same instant (the portal's and the REST API's simulations run in a thread
+    pool) could, very rarely, lose one increment.
+
+    Times are taken around the switch's whole answer (``timed``, in the HTTP layer, where a
+    clock read is nothing next to the request), not around ``decide`` alone, whose few
+    microseconds two clock reads would visibly slow down.
+    """
+
+    __slots__ = ("_buckets", "_children", "_flushed", "_lock", "_sum", "counts")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, str], int] = {}
+        self._flushed: dict[tuple[str, str], int] = {}
+        self._buckets = [0] * len(DECISION_BUCKETS)
+        self._sum = 0.0
+        self._children: dict[tuple[str, str], Any] = {}  # pre-bound label children
+
+    def timed(self, seconds: float) -> None:
+        index = bisect_left(DECISION_BUCKETS, seconds)
+        with self._lock:
+            self._buckets[index] += 1
+            self._sum += seconds
+
+    def flush(self) -> None:
+        current = dict(self.counts)  # one C-level copy: consistent under the GIL
+        for key, count in current.items():
+            delta = count - self._flushed.get(key, 0)
+            if not delta:
+                continue
+            child = self._children.get(key)
+            if child is None:
+                reason, klass = key
+                child = self._children[key] = DECISIONS.labels(
+                    "true" if reason == ALLOWED_REASON else "false", reason, klass
+                )
+            child.inc(delta)
+        self._flushed = current
+        with self._lock:
+            buckets, self._buckets = self._buckets, [0] * len(DECISION_BUCKETS)
+            total, self._sum = self._sum, 0.0
+        if total or any(buckets):
+            # The library has no "add n observations"; its buckets are per-bucket values
+            # (made cumulative when collected), so adding to each is the same as observing.
+            for value, count in zip(DECISION_SECONDS._buckets, buckets, strict=True):
+                if count:
+                    value.inc(count)
+            DECISION_SECONDS._sum.inc(total)
+
+
+class _HttpTally:
+    """Per-request counts by (route, method, status), kept in plain Python until flushed."""
+
+    __slots__ = ("_children", "_counts", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, int], int] = {}
+        self._children: dict[tuple[str, str, int], Any] = {}
+
+    def record(self, route: str, method: str, status: int) -> None:
+        key = (route, method, status)
+        with self._lock:
+            counts = self._counts
+            counts[key] = counts.get(key, 0) + 1
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        for key, count in counts.items():
+            child = self._children.get(key)
+            if child is None:
+                route, method, status = key
+                child = self._children[key] = HTTP_REQUESTS.labels(route, method, str(status))
+            child.inc(count)
+
+
+# None while disabled: the hot path tests one module global and does nothing else.
+decisions: _DecisionTally | None = _DecisionTally()
+http: _HttpTally | None = _HttpTally()
+_flusher: threading.Thread | None = None
+_flusher_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    return decisions is not None
+
+
+def disable() -> None:
+    """Stop counting per-call events (the comparison runs of the benchmarks)."""
+    global decisions, http
+    flush()
+    decisions = http = None
+
+
+def enable() -> None:
+    global decisions, http
+    if decisions is None:
+        decisions = _DecisionTally()
+    if http is None:
+        http = _HttpTally()
+
+
+def flush() -> None:
+    """Move this process's per-call tallies into the library (and so into the mmap files)."""
+    for tally in (decisions, http):
+        if tally is not None:
+            tally.flush()
+
+
+def start_flusher(interval: float = FLUSH_INTERVAL) -> None:
+    """Flush from a daemon thread every ``interval`` seconds (once per process)."""
+    global _flusher
+    with _flusher_lock:
+        if _flusher is not None and _flusher.is_alive():
+            return
+
+        def loop() -> None:
+            stop = threading.Event()
+            while not stop.wait(interval):
+                flush()
+
+        _flusher = threading.Thread(target=loop, name="metrics-flush", daemon=True)
+        _flusher.start()
+
+
+atexit.register(lambda: process_exiting())  # a short-lived process (worker --once) keeps its counts
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def process_exiting() -> None:
+    """Flush, and in multiprocess mode drop this process's live gauges (feed lag)."""
+    flush()
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+class _QueryCollector(Collector):
+    """Metrics read from the database at scrape time (shared state, not a process's)."""
+
+    def __init__(self, query: Callable[[], Iterable[GaugeMetricFamily]]) -> None:
+        self._query = query
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        return self._query()
+
+
+def outbox_families(depth: int | None, oldest: datetime | None) -> list[GaugeMetricFamily]:
+    """``dialgate_outbox_depth`` and ``dialgate_outbox_oldest_age_seconds`` (0 when empty), or
+    ``dialgate_database_up 0`` when the database could not be read (``depth`` None)."""
+    up = GaugeMetricFamily("dialgate_database_up", "1 if the scrape could read the database.")
+    up.add_metric([], 0 if depth is None else 1)
+    if depth is None:
+        return [up]
+    depth_family = GaugeMetricFamily("dialgate_outbox_depth", "Notification emails not sent yet.")
+    depth_family.add_metric([], depth)
+    age = GaugeMetricFamily(
+        "dialgate_outbox_oldest_age_seconds", "Age of the oldest email not sent yet (0: none)."
+    )
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    age.add_metric([], 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds())
+    return [up, depth_family, age]
+
+
+def render(database_families: Callable[[], Iterable[GaugeMetricFamily]]) -> bytes:
+    """The text exposition of every process (multiprocess mode) or of this one, plus the
+    database-derived gauges."""
+    flush()
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(_PROCESS_REGISTRY)
+    shared = CollectorRegistry()
+    shared.register(_QueryCollector(database_families))
+    return body + generate_latest(shared)

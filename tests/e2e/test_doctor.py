@@ -1,0 +1,132 @@
+"""``dialgate doctor`` against a healthy node (migrated database, SMTP server, a running
+Kamailio's RPC and a running rtpengine) and against broken ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialgate.adapters.db import migrate
+from dialgate.entrypoints.cli.ops import ng_ping
+from tests.ops.support import base_env, wait_until
+from tests.support.pg import free_port as tcp_port
+from tests.support.smtp import SmtpServer
+from tests.support.smtp import free_port as smtp_port
+
+from .conftest import StartKamailio, _stop_group
+from .sip.sipclient import free_port as udp_port
+
+RTPENGINE = shutil.which("rtpengine") or "/usr/bin/rtpengine"
+
+
+def doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dialgate", "doctor", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def report_of(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
+    done = doctor(env, *args, "--json")
+    return done.returncode, json.loads(done.stdout)
+
+
+def by_name(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """One check per name; a failure wins over other lines of the same name."""
+    out: dict[str, dict[str, str]] = {}
+    for check in report["checks"]:
+        if check["name"] not in out or check["status"] == "fail":
+            out[check["name"]] = check
+    return out
+
+
+@pytest.fixture
+def rtpengine(tmp_path: Path) -> Iterator[str]:
+    """A real rtpengine (userspace forwarding only), its ng port on 127.0.0.1."""
+    ng = udp_port()
+    low = 30000 + (os.getpid() % 200) * 100
+    log = tmp_path / "rtpengine.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [RTPENGINE, "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
+             "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{ng}",
+             f"--port-min={low}", f"--port-max={low + 99}"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    address = f"127.0.0.1:{ng}"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError("rtpengine exited:\n" + log.read_text())
+        try:
+            return ng_ping(address, timeout=0.2) == "pong"
+        except OSError:
+            return False
+
+    try:
+        wait_until(answers, 20, "rtpengine answering ng pings")
+        yield address
+    finally:
+        _stop_group(proc)
+
+
+def test_doctor_on_a_healthy_node(
+    sqlite_url: str, start_kamailio: StartKamailio, rtpengine: str
+) -> None:
+    kam = start_kamailio()
+    smtp = SmtpServer(smtp_port())
+    smtp.start()
+    try:
+        env = base_env(sqlite_url, DIALGATE_SMTP_PORT=str(smtp.port),
+                       PROMETHEUS_MULTIPROC_DIR="/tmp/unused-dialgate-metrics")
+        args = ("--kamailio-ctl", kam.ctl, "--rtpengine", rtpengine)
+        code, report = report_of(env, *args)
+        text = doctor(env, *args).stdout
+    finally:
+        smtp.stop()
+    checks = by_name(report)
+    assert code == 0, report
+    assert report["ok"] is True
+    for name in ("configuration", "database", "smtp", "kamailio", "rtpengine"):
+        assert checks[name]["status"] == "ok", checks[name]
+    head = migrate.current_heads(sqlite_url)[0]
+    assert f"(schema {head})" in checks["database"]["detail"]
+    assert "pong" in checks["rtpengine"]["detail"]
+    assert "all checks passed" in text
+
+
+def test_doctor_on_a_broken_node(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()  # a database nobody migrated
+    env = base_env(f"sqlite:///{empty}", DIALGATE_SMTP_PORT=str(tcp_port()))
+    args = ("--kamailio-ctl", str(tmp_path / "no-such-ctl"), "--rtpengine",
+            f"127.0.0.1:{udp_port()}")
+    code, report = report_of(env, *args)
+    text = doctor(env, *args).stdout
+    assert code == 1
+    assert report["ok"] is False
+    checks = by_name(report)
+    assert checks["database"]["status"] == "fail"
+    assert "dialgate db upgrade" in checks["database"]["fix"]
+    assert checks["smtp"]["status"] == "fail" and "DIALGATE_SMTP_HOST" in checks["smtp"]["fix"]
+    assert checks["kamailio"]["status"] == "fail" and "ctl socket" in checks["kamailio"]["fix"]
+    assert checks["rtpengine"]["status"] == "fail"
+    assert "start rtpengine" in checks["rtpengine"]["fix"]
+    assert "some checks failed" in text and "fix: run `dialgate db upgrade`" in text
+    # Unreachable PostgreSQL, and a configuration that does not even load.
+    env = base_env(f"postgresql://dialgate:S3cret-pw@127.0.0.1:{tcp_port()}/dialgate")
+    code, report = report_of(env)
+    assert code == 1
+    database = by_name(report)["database"]
+    assert database["status"] == "fail" and "start the database" in database["fix"]
+    assert "S3cret-pw" not in json.dumps(report)
+    env = base_env(f"sqlite:///{empty}", DIALGATE_SMTP_PORT="twenty-five")
+    code, report = report_of(env)
+    assert code == 1
+    configuration = by_name(report)["configuration"]
+    assert configuration["status"] == "fail" and "smtp_port" in configuration["detail"]
