@@ -5,17 +5,29 @@ configuration, generated from Dialgate's settings (registered in the ``switch`` 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
 
-from dialgate.adapters.db.models import SubscriberRow
-from dialgate.config import get_settings
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.cli.common import err_console, uow
-from dialgate.entrypoints.switch.asterisk import render_pjsip
-from dialgate.entrypoints.switch.kamailio import render_kamailio_config, render_tls_config
-from dialgate.services import accounts, apikeys
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+    from dialgate import config
+    from dialgate.adapters.db import models
+    from dialgate.entrypoints.switch import asterisk, kamailio
+    from dialgate.services import accounts, apikeys
+else:
+    sqlalchemy = lazy_import("sqlalchemy")
+    config = lazy_import("dialgate.config")
+    models = lazy_import("dialgate.adapters.db.models")
+    asterisk = lazy_import("dialgate.entrypoints.switch.asterisk")
+    kamailio = lazy_import("dialgate.entrypoints.switch.kamailio")
+    accounts = lazy_import("dialgate.services.accounts")
+    apikeys = lazy_import("dialgate.services.apikeys")
 
 
 def _invalid(field: str, exc: ValueError) -> ValidationFailed:
@@ -83,7 +95,7 @@ def register(switch_app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write kamailio.cfg for one POP (database URL from DIALGATE_DATABASE_URL)."""
-        settings = get_settings()
+        settings = config.get_settings()
         if (tls_cert is None) != (tls_key is None):
             raise ValidationFailed.single("tls", "invalid_option", "give --tls-cert and --tls-key")
         if tls_cert is not None and output is None:
@@ -105,7 +117,7 @@ def register(switch_app: typer.Typer) -> None:
             if token is None:
                 created, token = apikeys.create_switch_token(unit, name=f"kamailio-{pop}")
             try:
-                text = render_kamailio_config(
+                text = kamailio.render_kamailio_config(
                     pop=pop,
                     listen=listen,
                     port=port,
@@ -141,23 +153,23 @@ def register(switch_app: typer.Typer) -> None:
         output.chmod(0o600)  # it holds the switch token and maybe a database password
         if tls_cert is not None and tls_key is not None and tls_path is not None:
             cert, key = str(tls_cert.absolute()), str(tls_key.absolute())
-            tls_path.write_text(render_tls_config(tls_cert=cert, tls_key=key))
+            tls_path.write_text(kamailio.render_tls_config(tls_cert=cert, tls_key=key))
         err_console.print(f"wrote {output}", markup=False)
 
     @switch_app.command("asterisk-pjsip")
     def asterisk_pjsip(account: str) -> None:
         """Print pjsip.conf endpoint, aor and auth sections for 100000 or 100000_office."""
-        realm = get_settings().sip_realm
+        realm = config.get_settings().sip_realm
         with uow(write=False) as unit:
             view = accounts.show_settings(unit, account)
             ha1 = unit.session.scalars(
-                select(SubscriberRow.ha1).where(
-                    SubscriberRow.username == account, SubscriberRow.domain == realm
+                sqlalchemy.select(models.SubscriberRow.ha1).where(
+                    models.SubscriberRow.username == account, models.SubscriberRow.domain == realm
                 )
             ).first()
         values = {**view.values, "sip_password_ha1": ha1 or ""}
         try:
-            text = render_pjsip(account, values, realm)
+            text = asterisk.render_pjsip(account, values, realm)
         except ValueError as exc:
             raise _invalid("account", exc) from None
         typer.echo(text, nl=False)
