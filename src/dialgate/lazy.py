@@ -17,7 +17,10 @@ from types import ModuleType
 
 
 def lazy_import(name: str) -> ModuleType:
-    """``name``'s module, executed when one of its attributes is first read."""
+    """``name``'s module, executed when one of its attributes is first read.
+
+    For Dialgate's own modules only: a third-party package whose submodules import each other
+    while it loads (SQLAlchemy) breaks when its top module is lazy."""
     module = sys.modules.get(name)
     if module is not None:
         return module

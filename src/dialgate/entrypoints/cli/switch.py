@@ -14,14 +14,11 @@ from dialgate.entrypoints.cli.common import err_console, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
-    import sqlalchemy
-
     from dialgate import config
     from dialgate.adapters.db import models
     from dialgate.entrypoints.switch import asterisk, kamailio
     from dialgate.services import accounts, apikeys
 else:
-    sqlalchemy = lazy_import("sqlalchemy")
     config = lazy_import("dialgate.config")
     models = lazy_import("dialgate.adapters.db.models")
     asterisk = lazy_import("dialgate.entrypoints.switch.asterisk")
@@ -159,11 +156,13 @@ def register(switch_app: typer.Typer) -> None:
     @switch_app.command("asterisk-pjsip")
     def asterisk_pjsip(account: str) -> None:
         """Print pjsip.conf endpoint, aor and auth sections for 100000 or 100000_office."""
+        from sqlalchemy import select  # only here: the CLI imports SQLAlchemy when it needs it
+
         realm = config.get_settings().sip_realm
         with uow(write=False) as unit:
             view = accounts.show_settings(unit, account)
             ha1 = unit.session.scalars(
-                sqlalchemy.select(models.SubscriberRow.ha1).where(
+                select(models.SubscriberRow.ha1).where(
                     models.SubscriberRow.username == account, models.SubscriberRow.domain == realm
                 )
             ).first()
