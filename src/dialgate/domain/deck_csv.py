@@ -151,6 +151,8 @@ def _rows(
                 if not (prefix.isdigit() and prefix.isascii()) or prefix[0] == "0" or len(
                     prefix
                 ) > MAX_PREFIX:
+                    if not prefix and not any(c.strip() for c in row):
+                        continue  # a row of empty fields (",,,"), as spreadsheets save
                     raise _BadRowError(
                         "invalid_prefix",
                         f"prefix must be 1 to {MAX_PREFIX} digits starting with a country code;"
