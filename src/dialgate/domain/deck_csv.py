@@ -126,6 +126,7 @@ def _rows(
     prefixes, rate_u, places_of = cols.prefixes, cols.rate_u, cols.places
     initial_of, increment_of, dest_of = cols.initial_s, cols.increment_s, cols.destination_of
     names: dict[str, int] = {}
+    increments_seen: dict[str, tuple[int, int]] = {}
     lines: list[int] = []
     errors: list[FieldError] = []
     line = header_lines
@@ -171,10 +172,12 @@ def _rows(
                         f"got {destination[:20]!r}",
                     )
                 micro, places = _rate(row[irate].strip())
-                raw_inc = row[iinc].strip() if 0 <= iinc < len(row) else ""
-                initial, increment = _increments(raw_inc) if raw_inc else (
-                    DEFAULT_INCREMENT, DEFAULT_INCREMENT
-                )
+                raw_inc = row[iinc] if 0 <= iinc < len(row) else ""
+                # A deck has a handful of distinct increments: parse each spelling once.
+                pair = increments_seen.get(raw_inc)
+                if pair is None:
+                    pair = increments_seen[raw_inc] = _increments(raw_inc.strip())
+                initial, increment = pair
             except _BadRowError as exc:
                 errors.append(FieldError(f"line {line}", exc.code, exc.message))
                 continue
@@ -243,6 +246,8 @@ def _rate(text: str) -> tuple[int, int]:
 
 
 def _increments(text: str) -> tuple[int, int]:
+    if not text:
+        return DEFAULT_INCREMENT, DEFAULT_INCREMENT
     first, slash, second = text.partition("/")
     parts = (first.strip(), second.strip()) if slash else (first.strip(), first.strip())
     if all(p.isdigit() and p.isascii() and 1 <= int(p) <= MAX_INCREMENT for p in parts):
