@@ -1,4 +1,6 @@
-"""Call-authorization benchmark: ``python benchmarks/authorize.py [--seconds N] [--json]``.
+"""Call-authorization benchmark: ``python benchmarks/authorize.py [--seconds N] [--json]
+[--deck-rows N]``; it prints the figures with the demo decks and with 1,000,000-row decks unless
+``--deck-rows`` says otherwise (0: demo decks only).
 
 The implementation lives in the package (``dialgate.bench.authorize``) so that the installed
 ``dialgate bench authorize`` runs the very same code.
@@ -9,4 +11,5 @@ import sys
 from dialgate.bench.authorize import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    argv = sys.argv[1:]
+    sys.exit(main(argv if "--deck-rows" in argv else [*argv, "--deck-rows", "1000000"]))

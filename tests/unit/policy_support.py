@@ -15,9 +15,10 @@ from dialgate.adapters.numbering_data import compile_numbering_plan
 from dialgate.adapters.rate_data import demo_decks
 from dialgate.domain import catalogs
 from dialgate.domain import settings as registry
+from dialgate.domain.deck import RateDeck
 from dialgate.domain.numbering import NumberingPlan
 from dialgate.domain.policy import AuthorizeRequest, Decision, decide
-from dialgate.domain.rating import Rate, RateDeck
+from dialgate.domain.rating import Rate
 from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
 from dialgate.domain.values import ValidationContext
 

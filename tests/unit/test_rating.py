@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialgate.adapters.rate_data import demo_decks, demo_rates
+from dialgate.domain.deck import RateDeck
+from dialgate.domain.deck_csv import parse_deck_csv
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.numbering import NumberClass
 from dialgate.domain.rating import (
@@ -16,8 +18,6 @@ from dialgate.domain.rating import (
     TOLLFREE_RATES,
     US48_PREMIUM,
     Rate,
-    RateDeck,
-    parse_deck_csv,
 )
 from tests.unit.policy_support import deck, plan
 
@@ -158,9 +158,9 @@ def test_every_bad_row_of_a_deck_csv_is_reported_with_its_line_number() -> None:
     ]
 
 
-def test_a_deck_csv_needs_the_documented_header() -> None:
+def test_a_deck_csv_needs_a_header_naming_prefix_destination_and_rate() -> None:
     with pytest.raises(ValidationFailed) as info:
-        parse_deck_csv(["code,name,price", "44,UK,0.01"])
+        parse_deck_csv(["dial,label,amount", "44,UK,0.01"])
     assert info.value.errors[0].code == "invalid_header"
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib.resources
 from collections.abc import Mapping
 
-from dialgate.domain.rating import ROUTES, Rate, RateDeck, parse_deck_csv
+from dialgate.domain.deck import RateDeck
+from dialgate.domain.deck_csv import parse_deck_csv
+from dialgate.domain.rating import ROUTES, Rate
 
 
 def demo_rates(route: str) -> list[Rate]:

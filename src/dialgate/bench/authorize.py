@@ -7,7 +7,11 @@ from phonenumbers and the demo rate decks). The baseline makes the same kind of 
 obvious way: ``phonenumbers.parse`` + ``number_type`` + ``region_code_for_number`` per call, and
 reads the raw settings per call, with no compilation.
 
-    python benchmarks/authorize.py [--seconds 2] [--json]
+    python benchmarks/authorize.py [--seconds 2] [--json] [--deck-rows 1000000]
+
+With ``--deck-rows N`` it runs twice, with the demo decks and with N-row decks (the demo rows
+plus random international prefixes, compiled like an imported deck), and prints both: a big
+deck must not slow decisions down.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,8 +33,10 @@ from phonenumbers import PhoneNumberType
 from dialgate.adapters import geo, metrics
 from dialgate.adapters.numbering_data import compile_numbering_plan
 from dialgate.adapters.rate_data import demo_decks, demo_rates
+from dialgate.bench.decks import big_deck_rates
 from dialgate.domain import catalogs
 from dialgate.domain import settings as registry
+from dialgate.domain.deck import RateDeck
 from dialgate.domain.policy import AuthorizeRequest, decide
 from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
 from dialgate.domain.values import ValidationContext
@@ -86,9 +92,24 @@ def _account_settings() -> tuple[dict[str, Any], dict[str, Any]]:
     return main, sub
 
 
-def dialgate_snapshots() -> dict[str, PolicySnapshot]:
+def _e164(dialed: str) -> str:
+    for exit_code in ("011", "00", "+"):
+        if dialed.startswith(exit_code):
+            return dialed[len(exit_code):]
+    return dialed if dialed.startswith("1") else "1" + dialed
+
+
+def big_decks(rows: int) -> dict[str, RateDeck]:
+    """Both routes' decks with ``rows`` random prefixes added to the demo rows; no prefix of a
+    workload number is added, so every call keeps its demo outcome."""
+    avoid = [_e164(d) for _a, d, _ip, _p in WORKLOAD]
+    return {route: RateDeck.compile(route, big_deck_rates(route, rows, avoid=avoid))
+            for route in ("value", "premium")}
+
+
+def dialgate_snapshots(decks: Mapping[str, RateDeck] | None = None) -> dict[str, PolicySnapshot]:
     plan = compile_numbering_plan()
-    decks = demo_decks()
+    decks = decks if decks is not None else demo_decks()
     pops = {p.name: p.country for p in catalogs.DEFAULT_POPS}
     main, sub = _account_settings()
     common: dict[str, Any] = {"balance": Decimal("25.00"), "pop_countries": pops,
@@ -190,8 +211,10 @@ def _latencies_us(calls: Sequence[Callable[[], object]], rounds: int) -> list[fl
     return out
 
 
-def run(seconds: float = 2.0) -> dict[str, float | bool]:
-    snapshots = dialgate_snapshots()
+def run(
+    seconds: float = 2.0, decks: Mapping[str, RateDeck] | None = None
+) -> dict[str, float | bool]:
+    snapshots = dialgate_snapshots(decks)
     requests = [(snapshots[a], AuthorizeRequest.checked(a, d, source_ip=ip, pop=p))
                 for a, d, ip, p in WORKLOAD]
     baseline = Baseline()
@@ -234,13 +257,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-metrics", action="store_true",
                         help="decide without counting (measures what the metrics cost)")
+    parser.add_argument("--deck-rows", type=int, default=0,
+                        help="also run with decks of this many rows (default: demo decks only)")
     args = parser.parse_args(argv)
     if args.no_metrics:
         metrics.disable()
     result = run(args.seconds)
     result["metrics"] = metrics.enabled()
+    big: dict[str, float | bool] | None = None
+    if args.deck_rows:
+        big = run(args.seconds, big_decks(args.deck_rows))
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result if big is None else {"demo": result,
+                                                     f"deck_{args.deck_rows}": big}))
         return 0
     print(f"workload: {len(WORKLOAD)} calls (domestic, toll-free, international, denied), "
           "one core, in process")
@@ -252,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ratio:    {result['ratio']}x")
     print("(throughput: best of 5 rounds, per CPU-second of this process; latency: wall clock "
           "per decision, request validation included)")
+    if big is not None:
+        print(f"with {args.deck_rows:,}-row decks: {big['dialgate_per_s']:>10,} decisions/s   "
+              f"p50 {big['p50_us']} us   p99 {big['p99_us']} us   "
+              f"({big['dialgate_per_s'] / result['dialgate_per_s']:.0%} of the demo decks' figure)")
     return 0
 
 

@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from dialgate.domain import settings as settings_registry
+from dialgate.domain.deck import RateDeck
 from dialgate.domain.numbering import NumberingPlan
-from dialgate.domain.rating import RateDeck, to_micro
+from dialgate.domain.rating import to_micro
 
 # Addresses as (IP version, integer) and networks as (version, network integer, mask): matching
 # a call's source is then integer arithmetic, not ipaddress objects.

@@ -11,7 +11,10 @@ call ``authorize_call``. Decisions come from compiled, immutable snapshots held 
   rows after the last sequence number it saw) and drops the snapshots it names, so a change made
   by any process (CLI, another worker, the portal) is enforced everywhere within that interval;
   in the web app a background thread does that read (``start_refresher``), not the requests;
-- changes committed through the same ``Database`` are applied at once (commit hook).
+- changes committed through the same ``Database`` are applied at once (commit hook);
+- rate decks are shared by every snapshot of the process (``rates.LiveDecks``): a new deck version
+  is loaded beside the old one, in the background thread when there is one, then swapped in one
+  assignment; snapshots are kept, and no decision waits for a deck to load.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from dialgate.domain import settings as s
 from dialgate.domain.media import MediaRules, media_rules
 from dialgate.domain.numbering import NumberingPlan
 from dialgate.domain.policy import AuthorizeRequest, Decision, decide
-from dialgate.domain.rating import RateDeck
 from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
 from dialgate.services import accounts, rates
 from dialgate.services.uow import Database, UnitOfWork
@@ -102,7 +104,11 @@ class PolicyCache:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._plan: NumberingPlan | None = None
-        self._decks: Mapping[str, RateDeck] | None = None
+        self._decks = rates.LiveDecks()
+        self._decks_loaded = False
+        self._decks_stale = False
+        self._deck_wanted = threading.Event()
+        self._loader: threading.Thread | None = None
         self._pops: Mapping[str, str] | None = None
         self._last_seq = 0
         self._next_poll = 0.0
@@ -123,9 +129,14 @@ class PolicyCache:
         with self._lock:
             self._generation += 1
             for account in accounts_changed:
+                if account == rates.DECKS_CHANGED:
+                    # Snapshots stay: they read the shared decks, which are swapped when the new
+                    # version is loaded (in the background thread when there is one).
+                    self._decks_stale = True
+                    self._deck_wanted.set()
+                    continue
                 if account == rates.ALL_ACCOUNTS:
                     self._entries.clear()
-                    self._decks = None
                     continue
                 for subject in [
                     k for k in self._entries if k == account or k.startswith(account + "_")
@@ -158,13 +169,19 @@ class PolicyCache:
             target=self._refresh_loop, name="policy-refresh", daemon=True
         )
         self._refresher.start()
+        self._loader = threading.Thread(target=self._deck_loop, name="deck-loader", daemon=True)
+        self._loader.start()
 
     def stop_refresher(self) -> None:
         if self._refresher is None:
             return
         self._stop_refresh.set()
+        self._deck_wanted.set()
         self._refresher.join(timeout=5)
         self._refresher = None
+        if self._loader is not None:
+            self._loader.join(timeout=5)
+            self._loader = None
 
     def _refresh_loop(self) -> None:
         failing = False
@@ -196,6 +213,28 @@ class PolicyCache:
         """True once the numbering plan every decision shares is compiled (``warm``)."""
         return self._plan is not None
 
+    def _deck_loop(self) -> None:
+        """Load new deck versions off the request path; requests keep the old decks meanwhile."""
+        while not self._stop_refresh.is_set():
+            self._deck_wanted.wait()
+            if self._stop_refresh.is_set():
+                return
+            self._deck_wanted.clear()
+            self._decks_stale = False
+            try:
+                self._reload_decks()
+            except SQLAlchemyError:
+                log.warning("rate decks could not be reloaded; retrying", exc_info=True)
+                self._decks_stale = True
+                self._stop_refresh.wait(self._poll_interval)
+                self._deck_wanted.set()
+
+    def _reload_decks(self) -> None:
+        with self._db.uow(write=False) as uow:
+            if self._decks.reload(uow):
+                log.info("rate decks now at versions %s", self._decks.version_ids)
+        self._decks_loaded = True
+
     def warm(self) -> None:
         """Compile what every decision shares (numbering plan, rate decks, POPs) now, so the
         first call after start-up is not the one that waits for it (about 2 s)."""
@@ -206,11 +245,14 @@ class PolicyCache:
 
     def _shared(
         self, uow: UnitOfWork
-    ) -> tuple[NumberingPlan, Mapping[str, RateDeck], Mapping[str, str]]:
+    ) -> tuple[NumberingPlan, rates.LiveDecks, Mapping[str, str]]:
         if self._plan is None:
             self._plan = compile_numbering_plan()
-        if self._decks is None:
-            self._decks = rates.load_decks(uow)
+        if not self._decks_loaded:
+            # The first use in this process: nothing to answer with yet, so load now.
+            self._decks_stale = False
+            self._decks.reload(uow)
+            self._decks_loaded = True
         if self._pops is None:
             self._pops = {
                 name: country
@@ -274,6 +316,10 @@ class PolicyCache:
     def _entry(self, subject: str) -> _Entry:
         if self._refresher is None:
             self._poll()
+            if self._decks_stale and self._decks_loaded:
+                # No background thread (CLI, tests): a changed deck is loaded by the next call.
+                self._decks_stale = False
+                self._reload_decks()
         entry = self._entries.get(subject)
         if entry is None:
             generation = self._generation

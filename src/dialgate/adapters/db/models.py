@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -275,6 +276,57 @@ class RateRow(Base):
     destination: Mapped[str] = mapped_column(String(128))
     rate: Mapped[Decimal] = mapped_column(Numeric(12, 6))
     increment: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class RateDeckVersionRow(Base):
+    """One imported rate deck (a route's whole deck): who, when, how many rows, and the checksum
+    of its compiled form. Versions are kept so that a rollback is one step."""
+
+    __tablename__ = "rate_deck_versions"
+    __table_args__ = (UniqueConstraint("route", "version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    route: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    row_count: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64))  # sha256 of the compiled deck
+    actor: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateDeckDataRow(Base):
+    """A version's compiled deck (``domain.deck.RateDeck.to_bytes``), apart from the version row
+    so that listing versions never reads megabytes."""
+
+    __tablename__ = "rate_deck_data"
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("rate_deck_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RateDeckRow(Base):
+    """Which version of a route's deck answers calls: one row per route, updated (and so
+    locked) by every import and rollback."""
+
+    __tablename__ = "rate_decks"
+    route: Mapped[str] = mapped_column(String(16), primary_key=True)
+    live_version_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("rate_deck_versions.id"), nullable=True
+    )
+
+
+class RateDeckEventRow(Base):
+    """The audit of rate decks: every import and rollback, by whom, from which version."""
+
+    __tablename__ = "rate_deck_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    route: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # import | rollback
+    version: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class PolicyChangeRow(Base):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
-from dialgate.services import accounts
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.services import accounts
+else:
+    accounts = lazy_import("dialgate.services.accounts")
 
 
 def account_json(row: Any) -> dict[str, Any]:

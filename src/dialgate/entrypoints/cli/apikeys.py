@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from dialgate.entrypoints.cli import switch as switch_cli
 from dialgate.entrypoints.cli.common import console, print_json, uow
-from dialgate.services import apikeys
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.services import apikeys
+else:
+    apikeys = lazy_import("dialgate.services.apikeys")
 
 
 def _table(keys: list[apikeys.KeyInfo]) -> Table:

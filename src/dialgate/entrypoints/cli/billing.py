@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.cli.common import console, print_json, uow
-from dialgate.services import billing
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.services import billing
+else:
+    billing = lazy_import("dialgate.services.billing")
 
 
 def register(app: typer.Typer) -> None:

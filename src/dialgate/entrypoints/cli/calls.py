@@ -1,19 +1,39 @@
-"""``dialgate rates import|show`` and ``dialgate authorize``."""
+"""``dialgate rates import|show|versions|rollback`` and ``dialgate authorize``."""
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from dialgate.domain.errors import ValidationFailed
-from dialgate.domain.policy import AuthorizeRequest, Decision
-from dialgate.domain.rating import parse_deck_csv
+from dialgate.domain.rating import ROUTES
 from dialgate.entrypoints.cli.common import console, database, print_json, uow
-from dialgate.services import rates
-from dialgate.services.authorize import PolicyCache, authorize_call
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.adapters import rate_files
+    from dialgate.domain import deck_csv, policy
+    from dialgate.domain.policy import Decision
+    from dialgate.services import authorize as authorize_service
+    from dialgate.services import rates
+else:
+    rate_files = lazy_import("dialgate.adapters.rate_files")
+    deck_csv = lazy_import("dialgate.domain.deck_csv")
+    policy = lazy_import("dialgate.domain.policy")
+    authorize_service = lazy_import("dialgate.services.authorize")
+    rates = lazy_import("dialgate.services.rates")
+
+
+def cli_actor() -> str:
+    """Who ran the command, for deck versions and their audit."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no user name in the environment nor the password database
+        return "cli"
 
 
 def print_decision(decision: Decision) -> None:
@@ -52,27 +72,64 @@ def register(app: typer.Typer) -> None:
 
     @rates_app.command("import")
     def import_(route: str, file: Path) -> None:
-        """Replace a route's deck from a CSV (prefix,destination,rate[,increment]); atomic."""
-        if not file.is_file():
-            raise ValidationFailed.single("file", "not_found", f"no such file: {file}")
-        with file.open(encoding="utf-8", newline="") as fh:
-            parsed = parse_deck_csv(fh)
-        with (
-            Progress(
-                TextColumn("importing {task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=console,
-                transient=True,
-            ) as progress,
-            uow() as unit,
-        ):
-            task = progress.add_task(route, total=len(parsed))
-            count = rates.replace_deck(
-                unit, route, parsed, progress=lambda n: progress.update(task, completed=n)
+        """Replace a route's deck from a CSV or .csv.gz (prefix,destination,rate[,increment]
+        in any order, "," or ";"); a new deck version, atomic."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        if route not in ROUTES:
+            raise ValidationFailed.single(
+                "route", "invalid_choice", f"must be one of {', '.join(ROUTES)}; got {route!r}"
             )
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"reading {file.name}", total=None)
+            lines = rate_files.read_deck_lines(file)
+            progress.update(task, description=f"checking {route}", total=len(lines))
+            columns = deck_csv.parse_deck(
+                lines, progress=lambda n: progress.update(task, completed=n)
+            )
+            del lines
+            with uow() as unit:
+                version = rates.import_deck(
+                    unit, route, columns, actor=cli_actor(), source=file.name,
+                    progress=lambda phase: progress.update(task, description=f"{phase} {route}"),
+                )
+                unit.commit()
+        console.print(f"{route} deck replaced: {version.rows} rates", markup=False)
+        console.print(
+            f"version {version.version}, sha256 {version.checksum[:16]}", markup=False
+        )
+
+    @rates_app.command("versions")
+    def versions(route: str, as_json: bool = typer.Option(False, "--json")) -> None:
+        """A route's deck versions, newest first (* marks the live one)."""
+        with uow(write=False) as unit:
+            found = rates.versions(unit, route)
+        if as_json:
+            print_json([v.to_json() for v in found])
+            return
+        table = Table("", "version", "rows", "sha256", "by", "at", "file")
+        for v in found:
+            table.add_row(
+                "*" if v.live else ("" if v.stored else "-"), str(v.version), str(v.rows),
+                v.checksum[:16], v.actor, v.created_at.strftime("%Y-%m-%d %H:%M:%S"), v.source,
+            )
+        console.print(table)
+
+    @rates_app.command("rollback")
+    def rollback(route: str, version: int) -> None:
+        """Make an older deck version live again (one step; audited)."""
+        with uow() as unit:
+            live = rates.rollback(unit, route, version, actor=cli_actor())
             unit.commit()
-        console.print(f"{route} deck replaced: {count} rates", markup=False)
+        console.print(
+            f"{route} deck rolled back to version {live.version}: {live.rows} rates", markup=False
+        )
 
     @rates_app.command("show")
     def show(
@@ -91,13 +148,15 @@ def register(app: typer.Typer) -> None:
             "destination": rate.destination,
             "rate_per_minute": str(rate.per_minute),
             "increment_s": rate.increment_s,
+            "initial_increment_s": rate.initial_s or rate.increment_s,
         }
+        increments = f"{rate.initial_s}/{rate.increment_s}" if rate.initial_s else rate.increment_s
         if as_json:
             print_json(data)
         else:
             console.print(
                 f"{rate.prefix} {rate.destination}: ${rate.per_minute}/min, "
-                f"{rate.increment_s} s increment on {route}",
+                f"{increments} s increment on {route}",
                 markup=False,
             )
 
@@ -115,7 +174,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """The decision the SIP server would get for this call (exit 0 allowed or denied)."""
-        request = AuthorizeRequest.checked(
+        request = policy.AuthorizeRequest.checked(
             account=account,
             dialed=dialed,
             source_ip=ip,
@@ -125,7 +184,8 @@ def register(app: typer.Typer) -> None:
             srtp=srtp,
         )
         with database() as db:
-            decision = authorize_call(PolicyCache(db), request)
+            cache = authorize_service.PolicyCache(db)
+            decision = authorize_service.authorize_call(cache, request)
         if as_json:
             print_json(decision.to_json())
         else:

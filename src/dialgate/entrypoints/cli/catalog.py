@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from dialgate.adapters import geo
 from dialgate.domain import catalogs
 from dialgate.entrypoints.cli.common import console, print_json
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.adapters import geo
+else:  # phonenumbers and Babel's locale data
+    geo = lazy_import("dialgate.adapters.geo")
 
 
 class CatalogName(StrEnum):

@@ -6,12 +6,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from dialgate import bootstrap
 from dialgate.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -20,7 +19,13 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from dialgate.services.uow import Database, UnitOfWork
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate import bootstrap
+    from dialgate.services.uow import Database, UnitOfWork
+else:  # SQLAlchemy and pydantic-settings load only for commands that use the database
+    bootstrap = lazy_import("dialgate.bootstrap")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 
-from dialgate.config import get_settings
 from dialgate.entrypoints.cli.common import console, database
-from dialgate.services import accounts, demo
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate import config
+    from dialgate.services import accounts, demo
+else:
+    config = lazy_import("dialgate.config")
+    accounts = lazy_import("dialgate.services.accounts")
+    demo = lazy_import("dialgate.services.demo")
 
 log = logging.getLogger("dialgate.serve")
 
@@ -22,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """Apply every migration and load the catalog data (POPs)."""
         from dialgate.adapters.db import migrate  # Alembic is slow to import; only needed here
 
-        url = get_settings().database_url
+        url = config.get_settings().database_url
         migrate.upgrade(url)
         with database() as db, db.uow() as uow:
             accounts.sync_pops(uow)
@@ -89,4 +97,5 @@ def _worker_loop(stop: threading.Event) -> None:
     from dialgate.services import outbox
 
     with database() as db:
-        outbox.run_worker(db, SmtpMailer.from_settings(get_settings()), outbox.system_clock, stop)
+        mailer = SmtpMailer.from_settings(config.get_settings())
+        outbox.run_worker(db, mailer, outbox.system_clock, stop)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
-from dialgate.services import dids, inbound
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.services import dids, inbound
+else:
+    dids = lazy_import("dialgate.services.dids")
+    inbound = lazy_import("dialgate.services.inbound")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
-from dialgate.domain import settings as s
 from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
-from dialgate.services import accounts
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.domain import settings as s
+    from dialgate.services import accounts
+else:
+    s = lazy_import("dialgate.domain.settings")
+    accounts = lazy_import("dialgate.services.accounts")
 
 
 def register(app: typer.Typer) -> None:

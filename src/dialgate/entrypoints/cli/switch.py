@@ -8,22 +8,35 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
 
-from dialgate.adapters.db.models import SubscriberRow
-from dialgate.adapters.kamailio_rpc import KamailioRpc
-from dialgate.adapters.moh_audio import shipped_moh_dir, write_moh_files
-from dialgate.adapters.rtpengine_ng import NgClient
-from dialgate.config import get_settings
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.cli.common import err_console, uow
-from dialgate.entrypoints.switch.asterisk import render_pjsip
-from dialgate.entrypoints.switch.kamailio import render_kamailio_config, render_tls_config
-from dialgate.entrypoints.switch.rtpengine import render_rtpengine_config
-from dialgate.services import accounts, apikeys
-from dialgate.services.media_watch import MediaWatcher
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate import config
+    from dialgate.adapters import kamailio_rpc as kam_rpc
+    from dialgate.adapters import moh_audio, rtpengine_ng
+    from dialgate.adapters.db import models
+    from dialgate.entrypoints.switch import asterisk, kamailio
+    from dialgate.entrypoints.switch import rtpengine as rtpengine_conf
+    from dialgate.services import accounts, apikeys
+    from dialgate.services import media_watch as watcher
+else:
+    config = lazy_import("dialgate.config")
+    kam_rpc = lazy_import("dialgate.adapters.kamailio_rpc")
+    moh_audio = lazy_import("dialgate.adapters.moh_audio")
+    rtpengine_ng = lazy_import("dialgate.adapters.rtpengine_ng")
+    models = lazy_import("dialgate.adapters.db.models")
+    asterisk = lazy_import("dialgate.entrypoints.switch.asterisk")
+    kamailio = lazy_import("dialgate.entrypoints.switch.kamailio")
+    rtpengine_conf = lazy_import("dialgate.entrypoints.switch.rtpengine")
+    accounts = lazy_import("dialgate.services.accounts")
+    apikeys = lazy_import("dialgate.services.apikeys")
+    watcher = lazy_import("dialgate.services.media_watch")
 
 
 def _invalid(field: str, exc: ValueError) -> ValidationFailed:
@@ -106,7 +119,7 @@ def register(switch_app: typer.Typer) -> None:
         ),
     ) -> None:
         """Write kamailio.cfg for one POP (database URL from DIALGATE_DATABASE_URL)."""
-        settings = get_settings()
+        settings = config.get_settings()
         if (tls_cert is None) != (tls_key is None):
             raise ValidationFailed.single("tls", "invalid_option", "give --tls-cert and --tls-key")
         if tls_cert is not None and output is None:
@@ -128,7 +141,7 @@ def register(switch_app: typer.Typer) -> None:
             if token is None:
                 created, token = apikeys.create_switch_token(unit, name=f"kamailio-{pop}")
             try:
-                text = render_kamailio_config(
+                text = kamailio.render_kamailio_config(
                     pop=pop,
                     listen=listen,
                     port=port,
@@ -152,7 +165,7 @@ def register(switch_app: typer.Typer) -> None:
                     tls_port=tls_port,
                     tls_config_path=str(tls_path) if tls_path else "tls.cfg",
                     rtpengines=rtpengine,
-                    moh_dir=str((moh_dir or shipped_moh_dir()).absolute()),
+                    moh_dir=str((moh_dir or moh_audio.shipped_moh_dir()).absolute()),
                     metrics_port=metrics_port or None,
                     metrics_listen=metrics_listen,
                 )
@@ -174,7 +187,7 @@ def register(switch_app: typer.Typer) -> None:
         output.chmod(0o600)  # it holds the switch token and maybe a database password
         if tls_cert is not None and tls_key is not None and tls_path is not None:
             cert, key = str(tls_cert.absolute()), str(tls_key.absolute())
-            tls_path.write_text(render_tls_config(tls_cert=cert, tls_key=key))
+            tls_path.write_text(kamailio.render_tls_config(tls_cert=cert, tls_key=key))
         err_console.print(f"wrote {output}", markup=False)
 
     @switch_app.command("rtpengine-config")
@@ -199,7 +212,7 @@ def register(switch_app: typer.Typer) -> None:
         """Write rtpengine.conf for one POP's media relay (pair it with kamailio-config
         --rtpengine udp:<listen-ng>)."""
         try:
-            text = render_rtpengine_config(
+            text = rtpengine_conf.render_rtpengine_config(
                 interfaces=interface,
                 listen_ng=listen_ng,
                 port_min=port_min,
@@ -234,16 +247,16 @@ def register(switch_app: typer.Typer) -> None:
         if not 0.1 <= interval <= 10:
             raise ValidationFailed.single("interval", "out_of_range", "must be 0.1..10 seconds")
         try:
-            relays = [NgClient(sock) for sock in rtpengine]
+            relays = [rtpengine_ng.NgClient(sock) for sock in rtpengine]
         except ValueError as exc:
             raise _invalid("rtpengine", exc) from None
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        rpc = KamailioRpc(str(kamailio_rpc))
+        rpc = kam_rpc.KamailioRpc(str(kamailio_rpc))
         try:
-            MediaWatcher(rpc, relays).run(interval, stop.wait)
+            watcher.MediaWatcher(rpc, relays).run(interval, stop.wait)
         finally:
             rpc.close()
             for relay in relays:
@@ -252,23 +265,25 @@ def register(switch_app: typer.Typer) -> None:
     @switch_app.command("moh-files")
     def moh_files(directory: Path) -> None:
         """Write the music-on-hold files (one WAV per class, generated) into DIRECTORY."""
-        for path in write_moh_files(directory):
+        for path in moh_audio.write_moh_files(directory):
             err_console.print(f"wrote {path}", markup=False)
 
     @switch_app.command("asterisk-pjsip")
     def asterisk_pjsip(account: str) -> None:
         """Print pjsip.conf endpoint, aor and auth sections for 100000 or 100000_office."""
-        realm = get_settings().sip_realm
+        from sqlalchemy import select  # only here: the CLI imports SQLAlchemy when it needs it
+
+        realm = config.get_settings().sip_realm
         with uow(write=False) as unit:
             view = accounts.show_settings(unit, account)
             ha1 = unit.session.scalars(
-                select(SubscriberRow.ha1).where(
-                    SubscriberRow.username == account, SubscriberRow.domain == realm
+                select(models.SubscriberRow.ha1).where(
+                    models.SubscriberRow.username == account, models.SubscriberRow.domain == realm
                 )
             ).first()
         values = {**view.values, "sip_password_ha1": ha1 or ""}
         try:
-            text = render_pjsip(account, values, realm)
+            text = asterisk.render_pjsip(account, values, realm)
         except ValueError as exc:
             raise _invalid("account", exc) from None
         typer.echo(text, nl=False)

@@ -6,14 +6,22 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
-from dialgate.adapters.mailer import SmtpMailer
-from dialgate.config import get_settings
 from dialgate.entrypoints.cli import ops
 from dialgate.entrypoints.cli.common import console, database
-from dialgate.services import outbox
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate import config
+    from dialgate.adapters import mailer as mailers
+    from dialgate.services import outbox
+else:
+    config = lazy_import("dialgate.config")
+    mailers = lazy_import("dialgate.adapters.mailer")
+    outbox = lazy_import("dialgate.services.outbox")
 
 log = logging.getLogger("dialgate.worker")
 
@@ -25,7 +33,7 @@ def register(app: typer.Typer) -> None:
         interval: float = typer.Option(2.0, "--interval", help="Seconds between passes."),
     ) -> None:
         """Deliver notification emails over SMTP (DIALGATE_SMTP_*), retrying with backoff."""
-        mailer = SmtpMailer.from_settings(get_settings())
+        mailer = mailers.SmtpMailer.from_settings(config.get_settings())
         with database() as db:
             if once:
                 result = outbox.run_once(db, mailer)

@@ -1,0 +1,285 @@
+"""A compiled rate deck: longest-prefix match over up to millions of prefixes, in little memory.
+
+Layout (chosen by measurement, see docs/architecture.md "Rate decks"):
+
+- the prefixes are the keys of a static MARISA trie (``marisa-trie``): about 2.6 bytes a prefix
+  for a million random international prefixes, and one C call (``iter_prefixes_with_ids``)
+  returns every deck prefix of a dialed number with its key id;
+- the rest of a row lives in typed numpy arrays indexed by that key id: the rate in whole
+  micro-dollars (uint32: at most 999.999999), the decimals it was written with, the initial and
+  next billing increments (uint16) and the destination's number in a table of distinct
+  destination names (UTF-8 bytes plus offsets).
+
+No Python object exists per row: a ``Rate`` is made when a prefix is looked up and kept in a
+small bounded cache. The whole deck serializes to one byte string (``to_bytes``) that is stored
+once per deck version and loaded with zero-copy numpy views (``from_bytes``), so a worker
+(re)loads a million-row deck in a fraction of a second. The layout is canonical: the same rows in
+any order give the same bytes, hence the same checksum.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import marisa_trie
+import numpy as np
+import numpy.typing as npt
+
+from dialgate.domain.rating import DEFAULT_INCREMENT, Rate, to_micro
+
+MAX_PREFIX = 15  # E.164: a number has at most 15 digits, so a longer prefix never matches
+MAX_RATE_U = 999_999_999  # 999.999999 per minute
+_MAGIC = b"DGDECK1\0"
+_CACHE_LIMIT = 65_536  # Rates kept per deck; cleared when full (bounded, no LRU book-keeping)
+_POW10 = tuple(10**k for k in range(7))
+
+
+@dataclass(slots=True)
+class DeckColumns:
+    """A deck as columns, what the CSV parser produces: no object per row, so a million rows
+    cost tens of megabytes while they are compiled, not a gigabyte."""
+
+    prefixes: list[str]
+    rate_u: list[int]  # whole micro-dollars per minute
+    places: list[int]  # decimals the rate was written with (0..6), to show it as written
+    initial_s: list[int]  # first billing increment
+    increment_s: list[int]  # next billing increments
+    destination_of: list[int]  # index into ``destinations``
+    destinations: list[str]  # distinct destination names
+
+    @classmethod
+    def from_rates(cls, rates: Iterable[Rate]) -> DeckColumns:
+        cols = cls([], [], [], [], [], [], [])
+        names: dict[str, int] = {}
+        for rate in rates:
+            exponent = rate.per_minute.as_tuple().exponent
+            places = min(6, max(0, -exponent)) if isinstance(exponent, int) else 6
+            cols.prefixes.append(rate.prefix)
+            cols.rate_u.append(to_micro(rate.per_minute))
+            cols.places.append(places)
+            cols.initial_s.append(rate.initial_s or rate.increment_s)
+            cols.increment_s.append(rate.increment_s)
+            index = names.setdefault(rate.destination, len(names))
+            cols.destination_of.append(index)
+        cols.destinations = list(names)
+        return cols
+
+
+class RateDeck:
+    """One route's deck, immutable. ``lookup`` is safe from any number of threads."""
+
+    __slots__ = (
+        "_cache", "_dest_buf", "_dest_off", "_destination_of", "_increment", "_initial",
+        "_places", "_rate_u", "_trie", "route",
+    )
+
+    def __init__(
+        self,
+        route: str,
+        trie: marisa_trie.Trie,
+        arrays: Mapping[str, npt.NDArray[Any]],
+        dest_buf: bytes,
+    ) -> None:
+        self.route = route
+        self._trie = trie
+        self._rate_u = arrays["rate_u"]
+        self._places = arrays["places"]
+        self._initial = arrays["initial"]
+        self._increment = arrays["increment"]
+        self._destination_of = arrays["destination_of"]
+        self._dest_off = arrays["dest_off"]
+        self._dest_buf = dest_buf
+        self._cache: dict[int, Rate] = {}
+
+    # -- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, route: str, rates: Iterable[Rate]) -> RateDeck:
+        """A deck from ``Rate`` values (small decks, tests); ``ValueError`` on a duplicate."""
+        return cls.compile(route, DeckColumns.from_rates(rates))
+
+    @classmethod
+    def compile(cls, route: str, cols: DeckColumns) -> RateDeck:
+        """Compile validated columns; ``ValueError`` if a prefix appears twice."""
+        n = len(cols.prefixes)
+        trie = marisa_trie.Trie(cols.prefixes)
+        if len(trie) != n:
+            seen: set[str] = set()
+            for prefix in cols.prefixes:
+                if prefix in seen:
+                    raise ValueError(f"duplicate prefix {prefix} in the {route} deck")
+                seen.add(prefix)
+        # row_of[key id] = the row that key came from: every array is reordered by key id.
+        ids = np.fromiter(map(trie.key_id, cols.prefixes), dtype=np.int64, count=n)
+        row_of = np.empty(n, dtype=np.int64)
+        row_of[ids] = np.arange(n, dtype=np.int64)
+        dest = np.asarray(cols.destination_of, dtype=np.uint32)[row_of]
+        # Number the destinations by first use in key-id order, so equal decks are equal bytes.
+        used, first, inverse = np.unique(dest, return_index=True, return_inverse=True)
+        rank = np.argsort(first, kind="stable")
+        relabel = np.empty(len(used), dtype=np.uint32)
+        relabel[rank] = np.arange(len(used), dtype=np.uint32)
+        encoded = [cols.destinations[int(used[k])].encode() for k in rank]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.uint32)
+        if encoded:
+            np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "rate_u": np.asarray(cols.rate_u, dtype=np.uint32)[row_of],
+            "places": np.asarray(cols.places, dtype=np.uint8)[row_of],
+            "initial": np.asarray(cols.initial_s, dtype=np.uint16)[row_of],
+            "increment": np.asarray(cols.increment_s, dtype=np.uint16)[row_of],
+            "destination_of": relabel[inverse.reshape(-1)].astype(np.uint32),
+            "dest_off": offsets,
+        }
+        return cls(route, trie, arrays, b"".join(encoded))
+
+    # -- serialization -------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The deck as one byte string: magic, a JSON table of sections, 8-byte aligned parts."""
+        parts: list[tuple[str, str, bytes]] = [("trie", "", self._trie.tobytes())]
+        for name in ("rate_u", "places", "initial", "increment", "destination_of", "dest_off"):
+            array = getattr(self, _ATTR[name])
+            parts.append((name, array.dtype.str, array.tobytes()))
+        parts.append(("dest_buf", "", self._dest_buf))
+        sections: list[tuple[str, str, int, int]] = []
+        offset = 0
+        for name, dtype, data in parts:
+            sections.append((name, dtype, offset, len(data)))
+            offset += _aligned(len(data))
+        header = json.dumps({"sections": sections}).encode()
+        head = _MAGIC + struct.pack("<I", len(header)) + header
+        body = bytearray(_aligned(len(head)) + offset)
+        body[: len(head)] = head
+        base = _aligned(len(head))
+        for (_name, _dtype, data), (_n, _d, start, _size) in zip(parts, sections, strict=True):
+            body[base + start : base + start + len(data)] = data
+        return bytes(body)
+
+    @classmethod
+    def from_bytes(cls, route: str, blob: bytes) -> RateDeck:
+        """Load ``to_bytes`` output; the arrays are views on ``blob`` (no copy)."""
+        if blob[:8] != _MAGIC:
+            raise ValueError("not a compiled rate deck")
+        (size,) = struct.unpack_from("<I", blob, 8)
+        header = json.loads(blob[12 : 12 + size])
+        base = _aligned(12 + size)
+        arrays: dict[str, npt.NDArray[Any]] = {}
+        trie = marisa_trie.Trie()
+        dest_buf = b""
+        view = memoryview(blob)
+        for name, dtype, start, length in header["sections"]:
+            chunk = view[base + start : base + start + length]
+            if name == "trie":
+                trie.frombytes(bytes(chunk))
+            elif name == "dest_buf":
+                dest_buf = bytes(chunk)
+            else:
+                arrays[name] = np.frombuffer(chunk, dtype=np.dtype(dtype))
+        return cls(route, trie, arrays, dest_buf)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def lookup(self, digits: str) -> Rate | None:
+        """The rate of the longest prefix of ``digits`` (E.164 digits, no "+")."""
+        key_id = -1
+        # Prefixes come shortest first: the last one is the longest match.
+        for _prefix, found in self._trie.iter_prefixes_with_ids(digits):
+            key_id = found
+        if key_id < 0:
+            return None
+        rate = self._cache.get(key_id)
+        if rate is None:
+            rate = self._rate(key_id)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key_id] = rate
+        return rate
+
+    def _rate(self, key_id: int) -> Rate:
+        places = int(self._places[key_id])
+        # Exact: the parser keeps ``places`` decimals, so the micro value divides evenly.
+        per_minute = Decimal(int(self._rate_u[key_id]) // _POW10[6 - places]).scaleb(-places)
+        increment = int(self._increment[key_id])
+        initial = int(self._initial[key_id])
+        return Rate(
+            self._trie.restore_key(key_id),
+            self.destination_name(int(self._destination_of[key_id])),
+            per_minute,
+            increment,
+            initial_s=None if initial == increment else initial,
+        )
+
+    def destination_name(self, index: int) -> str:
+        start, end = int(self._dest_off[index]), int(self._dest_off[index + 1])
+        return self._dest_buf[start:end].decode()
+
+    def __len__(self) -> int:
+        return len(self._trie)
+
+    def __contains__(self, prefix: object) -> bool:
+        return isinstance(prefix, str) and prefix in self._trie
+
+    @property
+    def rates(self) -> Mapping[str, Rate]:
+        """The deck as a read-only ``prefix -> Rate`` mapping (made on demand, not stored)."""
+        return _DeckRates(self)
+
+    def with_prefix(self, digits: str, *, limit: int) -> list[Rate]:
+        """The rates whose prefix starts with ``digits``, by prefix, at most ``limit``."""
+        return [self._rate(self._trie.key_id(k)) for k in sorted(self._trie.keys(digits))[:limit]]
+
+    def with_destination(self, text: str, *, limit: int) -> list[Rate]:
+        """The rates whose destination contains ``text`` (any case), by prefix, at most
+        ``limit``."""
+        needle = text.casefold()
+        names = range(len(self._dest_off) - 1)
+        wanted = [i for i in names if needle in self.destination_name(i).casefold()]
+        if not wanted:
+            return []
+        ids = np.flatnonzero(np.isin(self._destination_of, np.asarray(wanted, dtype=np.uint32)))
+        keys = sorted(self._trie.restore_key(int(i)) for i in ids)[:limit]
+        return [self._rate(self._trie.key_id(k)) for k in keys]
+
+    def memory_bytes(self) -> int:
+        """What the compiled deck holds (trie + arrays + names), for benchmarks and logs."""
+        arrays = (self._rate_u, self._places, self._initial, self._increment,
+                  self._destination_of, self._dest_off)
+        return len(self._trie.tobytes()) + sum(a.nbytes for a in arrays) + len(self._dest_buf)
+
+
+_ATTR = {
+    "rate_u": "_rate_u", "places": "_places", "initial": "_initial", "increment": "_increment",
+    "destination_of": "_destination_of", "dest_off": "_dest_off",
+}
+
+
+def _aligned(size: int) -> int:
+    return (size + 7) & ~7
+
+
+class _DeckRates(Mapping[str, Rate]):
+    __slots__ = ("_deck",)
+
+    def __init__(self, deck: RateDeck) -> None:
+        self._deck = deck
+
+    def __getitem__(self, prefix: str) -> Rate:
+        trie = self._deck._trie
+        if prefix not in trie:
+            raise KeyError(prefix)
+        return self._deck._rate(trie.key_id(prefix))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._deck._trie.keys())
+
+    def __len__(self) -> int:
+        return len(self._deck)
+
+
+__all__ = ["DEFAULT_INCREMENT", "MAX_PREFIX", "MAX_RATE_U", "DeckColumns", "RateDeck"]
