@@ -329,3 +329,12 @@ def test_effective_settings_report_where_each_value_comes_from() -> None:
     assert effective["nat"] == ("no", "override")
     assert effective["dtmf_mode"] == ("auto", "main")
     assert effective["balance_threshold"] == (Decimal(5), "main")
+
+
+def test_international_max_rate_is_bounded_like_every_rate() -> None:
+    spec = s.spec_for("international_max_rate")
+    ctx = s.ValidationContext(account="100000", email="o@example.com")
+    assert spec.parse("1000", ctx) == Decimal(1000)
+    with pytest.raises(s.InvalidValue) as caught:
+        spec.parse("1000.0001", ctx)
+    assert caught.value.code == "out_of_range"

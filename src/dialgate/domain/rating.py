@@ -4,8 +4,8 @@ A deck is immutable once built. Lookup tries the number's prefixes longest first
 per distinct prefix length present in the deck (a handful), which beats a trie walk in Python.
 
 Money is ``Decimal``. Each rate also carries its price in whole micro-dollars: rates and balances
-are stored with six decimals (``Numeric(.., 6)``), so integer arithmetic on micro-dollars is exact
-and the hot path needs no Decimal division.
+are stored as whole micro-dollars (``domain.money``), so integer arithmetic on them is exact and
+the hot path needs no Decimal division.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from dialgate.domain import money
 from dialgate.domain.errors import FieldError, ValidationFailed
 
 ROUTES = ("value", "premium")
@@ -22,7 +23,7 @@ DEFAULT_INCREMENT = 60
 MICRO = Decimal("0.000001")
 CSV_HEADER = ("prefix", "destination", "rate", "increment")
 _MAX_PREFIX = 16  # RateRow.prefix is String(16)
-_MAX_DECIMALS = 6  # RateRow.rate is Numeric(12, 6)
+_MAX_DECIMALS = money.PLACES  # RateRow.rate is whole micro-dollars
 
 
 def to_micro(amount: Decimal) -> int:
@@ -177,6 +178,11 @@ def _parse_row(row: list[str], columns: int) -> Rate:
         raise _BadRowError(
             "invalid_rate",
             f"rate must be >= 0 with at most {_MAX_DECIMALS} decimals; got {raw_rate!r}",
+        )
+    if rate > money.MAX_RATE_PER_MINUTE:
+        raise _BadRowError(
+            "invalid_rate",
+            f"rate must be at most {money.MAX_RATE_PER_MINUTE} per minute; got {raw_rate!r}",
         )
     increment = DEFAULT_INCREMENT
     if raw_increment:

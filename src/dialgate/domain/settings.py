@@ -23,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
+from dialgate.domain.money import MAX_RATE_PER_MINUTE
 
 
 class Tab(StrEnum):
@@ -494,7 +495,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "destinations are not connected. It applies to the rate of the international route you "
         "chose (Value or Premium). Example: with $0.150, a UK mobile (4470) at $0.3048 is "
         "refused. Empty: no limit.",
-        money(low=Decimal(0), high=None, places=4),
+        money(low=Decimal(0), high=MAX_RATE_PER_MINUTE, places=4),
         None,
         empty_means="none",
     ),

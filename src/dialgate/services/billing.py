@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
+from dialgate.domain import money
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.services import accounts, notifications
@@ -286,13 +287,24 @@ def deposit(
     now: datetime | None = None,
 ) -> Decimal:
     """Add funds; returns the new balance. A deposit that lifts the balance back to the
-    threshold or above ends the low-balance reminders."""
+    threshold or above ends the low-balance reminders. A balance is at most
+    ``money.MAX_BALANCE``: a deposit beyond it is refused (checked on the balance the atomic
+    update returns, so concurrent deposits cannot pass it together; the caller's transaction
+    is rolled back by the error)."""
     account = accounts.get_account(uow, account_number)
     try:
         value: Decimal = DEPOSIT(amount, s.ValidationContext(account="", email=""))
     except s.InvalidValue as exc:
         raise ValidationFailed.single("amount", exc.code, exc.message) from None
-    return _post(uow, account, value, kind="deposit", description=description, now=_now(now))
+    after = _post(uow, account, value, kind="deposit", description=description, now=_now(now))
+    if after > money.MAX_BALANCE:
+        raise ValidationFailed.single(
+            "amount",
+            "balance_too_high",
+            f"would take the balance to {after}, above the highest balance "
+            f"({money.MAX_BALANCE})",
+        )
+    return after
 
 
 @dataclass(frozen=True, slots=True)
