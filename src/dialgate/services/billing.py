@@ -250,7 +250,10 @@ def record_cdrs(
             rejected.append((index, exc))
             continue
         by_call.setdefault(record.call_id, []).append((index, record, owner, b.price(record)))
-    firsts = [entries[0] for entries in by_call.values()]
+    # Locks are taken in one global order, so that concurrent batches carrying the same calls
+    # in different orders cannot deadlock (PostgreSQL): the insert takes each call id's
+    # unique-index entry in call id order, and the charges take the account rows in id order.
+    firsts = sorted((entries[0] for entries in by_call.values()), key=lambda e: e[1].call_id)
     inserted = _insert_ignoring_duplicates(
         uow, [_cdr_values(record, account, price) for _i, record, account, price in firsts]
     )
@@ -265,15 +268,19 @@ def record_cdrs(
         holder.update({call_id: account_id for call_id, account_id in rows})
     duplicates = 0
     when = _now(now)
+    charges: list[tuple[AccountRow, b.CallRecord, b.Price]] = []
     for call_id, entries in by_call.items():
         for position, (index, record, account, price) in enumerate(entries):
             if position == 0 and call_id in inserted:
                 if price.cost > 0:
-                    _charge(uow, account, record, price, when)
+                    charges.append((account, record, price))
             elif holder.get(call_id) == account.id:
                 duplicates += 1
             else:  # another account's call id: refuse it, without saying whose
                 rejected.append((index, _call_id_in_use()))
+    # Sorted by account (stable: each account's calls stay in batch order).
+    for account, record, price in sorted(charges, key=lambda c: c[0].id):
+        _charge(uow, account, record, price, when)
     rejected.sort(key=lambda item: item[0])
     return CdrBatchResult(len(inserted), duplicates, rejected)
 
