@@ -572,9 +572,11 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
     answered = {c for kind, c, _t, _s in log if kind == "ANSWERED"}
     refused = [(t, s) for kind, _c, t, s in log if kind == "REFUSED"]
     # The switch flushes its records every 100 ms: wait until every answered call has one
-    # (or the deadline says some never will).
+    # (or the deadline says some never will). Generous: on a busy machine a batch can take
+    # longer than Kamailio's HTTP timeout (1 s), and each timed-out batch is sent again
+    # after a pause, so records can be tens of seconds late without being lost.
     with contextlib.suppress(TimeoutError):
-        wait_for(lambda: set(_books(stack, answered)[0]) >= answered, 20, "records", 0.2)
+        wait_for(lambda: set(_books(stack, answered)[0]) >= answered, 60, "records", 0.2)
     records, charges, mismatches = _books(stack, answered)
     fault_start, fault_end = window[0]
     # Recovery: from the fault to the first answered call after the last refusal (0 when no
