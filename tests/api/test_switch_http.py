@@ -200,3 +200,38 @@ def test_a_forward_is_decided_for_the_dids_account_with_the_original_caller(
     assert (device["allow"], device["reason"]) == (False, "ip_not_allowed")
     assert (forward["allow"], forward["caller_id"]) == (True, "6135550123")
     assert forward["destination"]["e164"] == "+14165550143" and forward["max_duration_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("rate_per_minute", 1e20, "out_of_range"),
+        ("rate_per_minute", "1000.000001", "out_of_range"),
+        ("rate_per_minute", "0.0000001", "too_many_decimals"),
+        ("flat_fee", "1e6", "out_of_range"),
+    ],
+)
+def test_cdr_with_an_absurd_amount_is_a_422_naming_the_field_and_charges_nothing(
+    switch, api_db: Database, field: str, value: object, code: str
+) -> None:
+    client, auth = switch
+    with api_db.uow(write=False) as uow:
+        before = billing.balance(uow, "100000")
+    cdr = {"call_id": "absurd@pop", "account": "100000", "dialed": "5145551234",
+           "started_at": "2026-01-01T10:00:00Z", "answered_at": "2026-01-01T10:00:05Z",
+           "ended_at": "2026-01-01T10:01:06Z", "disposition": "answered", "route": "value",
+           "rate_per_minute": "0.01", "increment_s": 60, "flat_fee": "0", field: value}
+    body = _problem(client.post("/switch/v1/cdr", json=cdr, headers=auth), 422)
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [(field, code)]  # type: ignore[union-attr,index]
+    with api_db.uow(write=False) as uow:
+        assert billing.balance(uow, "100000") == before  # no charge, no call record
+
+
+def test_cdr_longer_than_a_week_is_refused(switch) -> None:
+    client, auth = switch
+    cdr = {"call_id": "long@pop", "account": "100000", "dialed": "5145551234",
+           "started_at": "2026-01-01T10:00:00Z", "answered_at": "2026-01-01T10:00:05Z",
+           "ended_at": "2026-01-08T10:00:01Z", "disposition": "answered", "route": "value",
+           "rate_per_minute": "0.01", "increment_s": 60, "flat_fee": "0"}
+    body = _problem(client.post("/switch/v1/cdr", json=cdr, headers=auth), 422)
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("ended_at", "call_too_long")]  # type: ignore[union-attr,index]

@@ -227,7 +227,11 @@ def test_background_refresher_applies_other_processes_changes_without_sql_in_req
         event.listen(db.engine, "before_cursor_execute", listener)
         for _ in range(20):
             assert ask(cache, "100000", UK_MOBILE) == "ok"
-        time.sleep(0.2)
+        # Until the refresher has polled the feed at least once while we listen.
+        deadline = time.monotonic() + 5
+        while not statements:
+            assert time.monotonic() < deadline, "the refresher never polled the feed"
+            time.sleep(0.02)
         event.remove(db.engine, "before_cursor_execute", listener)
         # Only the refresher thread reads the feed; requests (this thread) do no SQL.
         assert statements

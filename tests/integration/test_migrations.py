@@ -1,6 +1,7 @@
 """The Alembic migrations on SQLite and PostgreSQL: a database made by an older revision, with
 rows in it, is upgraded in place (0002: subscribers enabled as their accounts; 0003: call
-records outbound); the head schema is the one the models describe."""
+records outbound; 0005: forwarding entries; 0008: money in whole micro-units, exactly); the
+head schema is the one the models describe."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -20,6 +22,8 @@ from sqlalchemy import Connection, inspect, text
 from dialgate.adapters.db import migrate
 from dialgate.adapters.db.models import Base
 from dialgate.adapters.db.session import make_engine
+from dialgate.services import billing
+from dialgate.services.uow import Database
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -175,7 +179,7 @@ def test_upgrade_from_0002_makes_every_existing_call_record_outbound(empty_url: 
         with engine.begin() as conn:
             _insert_cdr(conn, "old-1")
             _insert_cdr(conn, "old-2")
-        migrate.upgrade(empty_url)
+        migrate.upgrade(empty_url, "0004")  # the money columns as 0003 and 0004 name them
         with engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT call_id, direction, caller_number, cost FROM cdrs ORDER BY call_id")
@@ -199,7 +203,7 @@ def test_upgrade_from_0002_makes_every_existing_call_record_outbound(empty_url: 
 def test_0003_downgrades_dropping_the_inbound_records_it_cannot_represent(
     empty_url: str,
 ) -> None:
-    migrate.upgrade(empty_url)
+    migrate.upgrade(empty_url, "0004")  # money columns as 0003 and 0004 name them
     _fill_at_0001(empty_url)
     engine = make_engine(empty_url)
     try:
@@ -220,8 +224,9 @@ def test_0003_downgrades_dropping_the_inbound_records_it_cannot_represent(
     assert {"direction", "caller_number"}.isdisjoint(columns) and "dialed" in columns
 
 
-# The revision 0005 (forwardings) follows 0004.
+# The revision 0005 (forwardings) follows 0004; 0008 (money in micro-units) follows 0007.
 BEFORE_FORWARDINGS = "0004"
+BEFORE_MONEY = "0007"
 
 
 def _insert_did(conn: Connection, id_: int, account_id: int, number: str, **routes: str) -> None:
@@ -293,5 +298,197 @@ def test_upgrade_makes_legacy_forward_targets_forwardings_and_points_dids_at_the
             back = {tuple(r) for r in conn.execute(
                 text("SELECT account_id, kind, ref FROM routing_targets WHERE kind = 'fwd'"))}
         assert back == {(1, "fwd", str(mobile)), (1, "fwd", str(home)), (2, "fwd", str(other))}
+    finally:
+        engine.dispose()
+
+
+# Money as 0004 stored it. On SQLite the balance is what float arithmetic left after the ledger's
+# rows were added one by one (0.1 + 0.2 = 0.30000000000000004), as the old code did.
+LEDGER = {
+    1: ["0.1", "0.2", "-0.000001", "123456789.123456"],
+    2: ["-12.345678", "0.333333"],
+}
+MONEY_AT_0004 = {
+    # (table, column): {row key: the amount 0004 held}
+    ("rates", "rate"): {1: "0.0106", 2: "0.3048", 3: "999999.999999"},
+    ("cdrs", "rate_per_minute"): {"call-1": "0.010000", "call-2": "0.019999"},
+    ("cdrs", "flat_fee"): {"call-1": "0", "call-2": "0.99"},
+    ("cdrs", "cost"): {"call-1": "0.020000", "call-2": "1.029998"},
+    ("balance_alerts", "threshold"): {1: "5.00", 2: None},
+}
+
+
+def _float_sum(amounts: list[str]) -> float:
+    total = 0.0
+    for amount in amounts:
+        total += float(amount)
+    return total
+
+
+def _fill_money_at_0004(url: str, *, sqlite: bool) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for account_id, amounts in LEDGER.items():
+            balance: object = (
+                _float_sum(amounts) if sqlite else sum(Decimal(a) for a in amounts)
+            )
+            conn.execute(
+                text("UPDATE accounts SET balance = :balance WHERE id = :id"),
+                {"balance": balance, "id": account_id},
+            )
+            for n, amount in enumerate(amounts):
+                conn.execute(
+                    text(
+                        "INSERT INTO transactions (account_id, at, kind, amount, description) "
+                        "VALUES (:account_id, :at, 'deposit', :amount, '')"
+                    ),
+                    {
+                        "account_id": account_id,
+                        "at": NOW.replace(minute=n + 1),
+                        "amount": float(amount) if sqlite else Decimal(amount),
+                    },
+                )
+        for id_, rate in MONEY_AT_0004[("rates", "rate")].items():
+            conn.execute(
+                text(
+                    "INSERT INTO rates (id, route, prefix, destination, rate, increment) "
+                    "VALUES (:id, 'value', :prefix, 'Somewhere', :rate, 60)"
+                ),
+                {"id": id_, "prefix": f"4{id_}", "rate": float(rate) if sqlite else Decimal(rate)},
+            )
+        for call_id in ("call-1", "call-2"):
+            _insert_cdr(
+                conn,
+                call_id,
+                {
+                    column: repr(float(MONEY_AT_0004[("cdrs", column)][call_id]))
+                    if sqlite else MONEY_AT_0004[("cdrs", column)][call_id]
+                    for column in ("rate_per_minute", "flat_fee", "cost")
+                },
+            )
+        for account_id, threshold in MONEY_AT_0004[("balance_alerts", "threshold")].items():
+            conn.execute(
+                text(
+                    "INSERT INTO balance_alerts (account_id, threshold, last_sent_at) "
+                    "VALUES (:account_id, :threshold, NULL)"
+                ),
+                {"account_id": account_id, "threshold": threshold},
+            )
+    engine.dispose()
+
+
+def _micros(amount: str | None) -> int | None:
+    return None if amount is None else int(Decimal(amount).scaleb(6))
+
+
+def test_0008_converts_every_amount_to_exact_micro_units_and_back(empty_url: str) -> None:
+    sqlite = empty_url.startswith("sqlite")
+    migrate.upgrade(empty_url, BEFORE_MONEY)
+    _fill_at_0001(empty_url)
+    _fill_money_at_0004(empty_url, sqlite=sqlite)
+    if sqlite:  # the drift that made the change necessary is really in the old database
+        engine = make_engine(empty_url)
+        with engine.connect() as conn:
+            old = conn.execute(text("SELECT balance FROM accounts WHERE id = 1")).scalar_one()
+        engine.dispose()
+        assert Decimal(old) != sum(Decimal(a) for a in LEDGER[1])
+
+    migrate.upgrade(empty_url)
+
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            balances = dict(conn.execute(text("SELECT id, balance_micros FROM accounts")).all())
+            ledger = conn.execute(
+                text("SELECT account_id, amount_micros FROM transactions ORDER BY id")
+            ).all()
+            stored = {
+                ("rates", "rate"): dict(
+                    conn.execute(text("SELECT id, rate_micros FROM rates")).all()
+                ),
+                **{
+                    ("cdrs", column): dict(
+                        conn.execute(text(f"SELECT call_id, {column}_micros FROM cdrs")).all()
+                    )
+                    for column in ("rate_per_minute", "flat_fee", "cost")
+                },
+                ("balance_alerts", "threshold"): dict(
+                    conn.execute(
+                        text("SELECT account_id, threshold_micros FROM balance_alerts")
+                    ).all()
+                ),
+            }
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    # Integers, exactly the amounts written: no float, no rounding error left.
+    assert balances == {
+        account_id: sum(_micros(a) or 0 for a in amounts)
+        for account_id, amounts in LEDGER.items()
+    }
+    assert all(type(v) is int for v in balances.values())
+    assert ledger == [
+        (account_id, _micros(a)) for account_id, amounts in LEDGER.items() for a in amounts
+    ]
+    assert stored == {
+        key: {row: _micros(amount) for row, amount in rows.items()}
+        for key, rows in MONEY_AT_0004.items()
+    }
+    assert diff == []
+
+    # The application reads them back as the same Decimals, and the ledger sums to the balance.
+    db = Database(empty_url)
+    try:
+        with db.uow(write=False) as uow:
+            first = billing.current_balance(uow, "100000")
+            history = billing.transaction_history(uow, "100000", NOW.date(), NOW.date())
+    finally:
+        db.dispose()
+    assert first == Decimal("123456789.423455")
+    assert sum(t.amount for t in history) == first
+    assert [str(t.amount) for t in history] == [
+        "0.100000", "0.200000", "-0.000001", "123456789.123456"
+    ]
+
+    command.downgrade(migrate.alembic_config(empty_url), BEFORE_MONEY)
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT id, balance FROM accounts")).all())
+            rates = dict(conn.execute(text("SELECT id, rate FROM rates")).all())
+        columns = {c["name"] for c in inspect(engine).get_columns("cdrs")}
+    finally:
+        engine.dispose()
+    assert {"rate_per_minute", "flat_fee", "cost"} <= columns
+    assert not {c for c in columns if c.endswith("_micros")}
+    # The old NUMERIC columns again: exact on PostgreSQL, the nearest float on SQLite.
+    assert {k: Decimal(str(v)).quantize(Decimal("0.000001")) for k, v in back.items()} == {
+        account_id: sum(Decimal(a) for a in amounts) for account_id, amounts in LEDGER.items()
+    }
+    assert {k: Decimal(str(v)).quantize(Decimal("0.000001")) for k, v in rates.items()} == {
+        k: Decimal(v) for k, v in MONEY_AT_0004[("rates", "rate")].items()
+    }
+
+
+def test_0008_stops_on_an_amount_beyond_64_bits_and_names_the_row(tmp_path: Path) -> None:
+    """The old unbounded inputs could leave a float like -1e20 in a balance: the upgrade stops
+    and says which row, rather than storing something else."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, BEFORE_MONEY)
+    _fill_at_0001(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET balance = -1e20 WHERE id = 2"))
+    engine.dispose()
+    with pytest.raises(RuntimeError, match=r"accounts\.balance = -1e\+20 \(row id 2\)"):
+        migrate.upgrade(url)
+    assert migrate_revision(url) == BEFORE_MONEY
+
+
+def migrate_revision(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()

@@ -72,9 +72,13 @@ def test_test_page_shares_one_policy_cache_that_sees_setting_changes(
     assert 'id="decision-code">international_disabled<' not in r.text
     cache = client.app.state.policy_cache  # type: ignore[attr-defined]
     _intl(demo_db, False)  # committed through another Database: the feed must drop it
-    time.sleep(0.3)
-    r = client.get("/portal/test", params={"dialed": "011447012345678"})
-    assert 'id="decision-code">international_disabled<' in r.text
+    deadline = time.monotonic() + 5
+    while True:
+        r = client.get("/portal/test", params={"dialed": "011447012345678"})
+        if 'id="decision-code">international_disabled<' in r.text:
+            break
+        assert time.monotonic() < deadline, "the policy feed never dropped the snapshot"
+        time.sleep(0.05)
     assert client.app.state.policy_cache is cache  # type: ignore[attr-defined]
 
 

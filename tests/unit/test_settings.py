@@ -10,7 +10,7 @@ import pytest
 from dialgate.adapters import geo
 from dialgate.domain import settings as s
 from dialgate.domain.errors import ValidationFailed
-from dialgate.domain.values import ValidationContext
+from dialgate.domain.values import InvalidValue, ValidationContext
 
 CTX = ValidationContext(
     account="100000",
@@ -359,3 +359,12 @@ def test_the_widget_and_schema_type_follow_the_value_kind() -> None:
     assert s.spec_for("international_max_rate").kind.inputmode == "decimal"
     assert s.spec_for("did_routing").kind.widget == "target"
     assert s.spec_for("allowed_codecs").kind.json_type == list[str]
+
+
+def test_international_max_rate_is_bounded_like_every_rate() -> None:
+    spec = s.spec_for("international_max_rate")
+    ctx = ValidationContext(account="100000", email="o@example.com")
+    assert spec.parse("999.9999", ctx) == Decimal("999.9999")
+    with pytest.raises(InvalidValue) as caught:
+        spec.parse("1000", ctx)
+    assert caught.value.code == "out_of_range"

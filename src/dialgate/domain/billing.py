@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from dialgate.domain import money
 from dialgate.domain.errors import FieldError, ValidationFailed
 
 DISPOSITIONS = ("answered", "busy", "noanswer", "failed")
@@ -30,7 +31,7 @@ DIRECTIONS = ("outbound", "inbound")
 # Why an answered call ended: a party hung up, the dialog reached its maximum duration, or the
 # media watcher ended it because no RTP arrived for longer than the account's RTP time-out.
 END_REASONS = ("hangup", "max_duration", "rtp_timeout")
-LEDGER_PLACES = Decimal("0.000001")
+LEDGER_PLACES = money.MICRO
 SUBJECT = re.compile(r"\d{4,10}(_[A-Za-z0-9]{1,12})?")
 DID_NUMBER = re.compile(r"\d{1,20}")
 
@@ -95,7 +96,9 @@ def _time(raw: object, field: str, errors: list[FieldError], *, optional: bool =
     return value
 
 
-def _decimal(raw: object, field: str, errors: list[FieldError]) -> Decimal:
+def _decimal(raw: object, field: str, errors: list[FieldError], *, high: Decimal) -> Decimal:
+    """A non-negative amount of at most six decimals (the ledger's precision) and at most
+    ``high``: an absurd rate from a buggy or hostile switch must not reach a balance."""
     try:
         if isinstance(raw, bool) or not isinstance(raw, str | int | float | Decimal):
             raise InvalidOperation
@@ -104,6 +107,21 @@ def _decimal(raw: object, field: str, errors: list[FieldError]) -> Decimal:
             raise InvalidOperation
     except InvalidOperation:
         errors.append(FieldError(field, "invalid_decimal", "must be a non-negative number"))
+        return Decimal(0)
+    if value > high:
+        errors.append(
+            FieldError(
+                field,
+                "out_of_range",
+                f"must be between 0 and {high}; got {raw}",
+                (("low", "0"), ("high", str(high)), ("value", str(raw))),
+            )
+        )
+        return Decimal(0)
+    if money.decimals(value) > money.PLACES:
+        errors.append(
+            FieldError(field, "too_many_decimals", f"must have at most {money.PLACES} decimals")
+        )
         return Decimal(0)
     return value
 
@@ -144,8 +162,11 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
     route = payload.get("route")
     if route is not None and (not isinstance(route, str) or len(route) > 16):
         errors.append(FieldError("route", "invalid_text", "must be at most 16 characters"))
-    rate = _decimal(payload.get("rate_per_minute", 0), "rate_per_minute", errors)
-    flat_fee = _decimal(payload.get("flat_fee", 0), "flat_fee", errors)
+    rate = _decimal(
+        payload.get("rate_per_minute", 0), "rate_per_minute", errors,
+        high=money.MAX_RATE_PER_MINUTE,
+    )
+    flat_fee = _decimal(payload.get("flat_fee", 0), "flat_fee", errors, high=money.MAX_FLAT_FEE)
     increment = payload.get("increment_s", 60)
     if isinstance(increment, bool) or not isinstance(increment, int) or not 1 <= increment <= 3600:
         errors.append(FieldError("increment_s", "out_of_range", "must be 1 to 3600 seconds"))
@@ -160,6 +181,14 @@ def parse_record(payload: Mapping[str, Any]) -> CallRecord:
         end_reason = None
     if started and ended and ended < started:
         errors.append(FieldError("ended_at", "before_start", "must not be before started_at"))
+    elif started and ended and (ended - started).total_seconds() > money.MAX_CALL_S:
+        errors.append(
+            FieldError(
+                "ended_at",
+                "call_too_long",
+                f"must be at most {money.MAX_CALL_S} seconds after started_at",
+            )
+        )
     if answered and started and ended and not started <= answered <= ended:
         errors.append(
             FieldError("answered_at", "out_of_call", "must be between started_at and ended_at")

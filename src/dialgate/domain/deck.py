@@ -30,10 +30,11 @@ import marisa_trie
 import numpy as np
 import numpy.typing as npt
 
+from dialgate.domain.money import MAX_RATE_PER_MINUTE, to_micros
 from dialgate.domain.rating import DEFAULT_INCREMENT, Rate, to_micro
 
 MAX_PREFIX = 15  # E.164: a number has at most 15 digits, so a longer prefix never matches
-MAX_RATE_U = 999_999_999  # 999.999999 per minute
+MAX_RATE_U = to_micros(MAX_RATE_PER_MINUTE)  # fits the uint32 rate column
 _MAGIC = b"DGDECK1\0"
 _CACHE_LIMIT = 65_536  # Rates kept per deck; cleared when full (bounded, no LRU book-keeping)
 _POW10 = tuple(10**k for k in range(7))

@@ -24,6 +24,7 @@ from typing import Any
 
 from dialgate.domain.deck import MAX_PREFIX, MAX_RATE_U, DeckColumns
 from dialgate.domain.errors import FieldError, ValidationFailed
+from dialgate.domain.money import MAX_RATE_PER_MINUTE
 from dialgate.domain.rating import DEFAULT_INCREMENT, Rate
 
 MAX_FIELD = 256  # characters in any field
@@ -230,7 +231,7 @@ def _rate(text: str) -> tuple[int, int]:
         micro = int(whole or "0") * 1_000_000 + (int(frac) * 10 ** (6 - len(frac)) if frac else 0)
         if micro <= MAX_RATE_U:
             return micro, len(frac)
-        raise _BadRowError("invalid_rate", f"rate must be 0 to 999.999999; got {text!r}")
+        raise _BadRowError("invalid_rate", f"rate must be 0 to {MAX_RATE_PER_MINUTE}; got {text!r}")
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -240,8 +241,8 @@ def _rate(text: str) -> tuple[int, int]:
         raise _BadRowError(
             "invalid_rate", f"rate must be a number with at most 6 decimals; got {text!r}"
         )
-    if not 0 <= value <= Decimal("999.999999"):
-        raise _BadRowError("invalid_rate", f"rate must be 0 to 999.999999; got {text!r}")
+    if not 0 <= value <= MAX_RATE_PER_MINUTE:
+        raise _BadRowError("invalid_rate", f"rate must be 0 to {MAX_RATE_PER_MINUTE}; got {text!r}")
     return int(value.scaleb(6)), max(0, -exponent)
 
 

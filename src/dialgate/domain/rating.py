@@ -4,8 +4,8 @@ Per-route decks (longest-prefix match over up to millions of prefixes) are compi
 ``domain.deck``; their CSV parser is ``domain.deck_csv``.
 
 Money is ``Decimal``. Each rate also carries its price in whole micro-dollars: rates and balances
-are stored with six decimals (``Numeric(.., 6)``), so integer arithmetic on micro-dollars is exact
-and the hot path needs no Decimal division.
+are stored as whole micro-dollars (``domain.money``), so integer arithmetic on them is exact and
+the hot path needs no Decimal division.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import Any
 from dialgate.domain import catalogs
 from dialgate.domain import values as v
 from dialgate.domain.errors import FieldError, ValidationFailed
+from dialgate.domain.money import MAX_RATE_PER_MINUTE
 
 
 class Tab(StrEnum):
@@ -166,7 +167,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "destinations are not connected. It applies to the rate of the international route you "
         "chose (Value or Premium). Example: with $0.150, a UK mobile (4470) at $0.3048 is "
         "refused. Empty: no limit.",
-        v.Money(low=Decimal(0), high=None, places=4),
+        v.Money(low=Decimal(0), high=MAX_RATE_PER_MINUTE, places=4),
         None,
         empty_means="none",
     ),

@@ -235,6 +235,10 @@ def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str,
 # --- use cases ----------------------------------------------------------------------------------
 
 
+# An opening balance is a first deposit (bounded the same way) that may be zero.
+OPENING_BALANCE = v.Money(low=Decimal(0), high=Decimal(100000), places=2)
+
+
 def create_account(
     uow: UnitOfWork,
     *,
@@ -268,8 +272,11 @@ def create_account(
                 "language", "invalid_choice", f"must be one of {', '.join(catalogs.LANGUAGES)}"
             )
         )
-    if balance is not None and (not balance.is_finite() or balance < 0):
-        errors.append(FieldError("balance", "out_of_range", "must be a positive amount"))
+    if balance is not None:
+        try:
+            balance = OPENING_BALANCE.parse(balance, ctx)
+        except v.InvalidValue as exc:
+            errors.append(exc.field_error("balance"))
     if errors:
         raise ValidationFailed(errors)
     if find_account(uow, number) is not None:

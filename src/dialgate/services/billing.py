@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from dialgate.adapters import metrics
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
+from dialgate.domain import money
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.services import accounts, notifications
@@ -252,7 +253,10 @@ def record_cdrs(
             rejected.append((index, exc))
             continue
         by_call.setdefault(record.call_id, []).append((index, record, owner, b.price(record)))
-    firsts = [entries[0] for entries in by_call.values()]
+    # Locks are taken in one global order, so that concurrent batches carrying the same calls
+    # in different orders cannot deadlock (PostgreSQL): the insert takes each call id's
+    # unique-index entry in call id order, and the charges take the account rows in id order.
+    firsts = sorted((entries[0] for entries in by_call.values()), key=lambda e: e[1].call_id)
     inserted = _insert_ignoring_duplicates(
         uow, [_cdr_values(record, account, price) for _i, record, account, price in firsts]
     )
@@ -267,15 +271,19 @@ def record_cdrs(
         holder.update({call_id: account_id for call_id, account_id in rows})
     duplicates = 0
     when = _now(now)
+    charges: list[tuple[AccountRow, b.CallRecord, b.Price]] = []
     for call_id, entries in by_call.items():
         for position, (index, record, account, price) in enumerate(entries):
             if position == 0 and call_id in inserted:
                 if price.cost > 0:
-                    _charge(uow, account, record, price, when)
+                    charges.append((account, record, price))
             elif holder.get(call_id) == account.id:
                 duplicates += 1
             else:  # another account's call id: refuse it, without saying whose
                 rejected.append((index, _call_id_in_use()))
+    # Sorted by account (stable: each account's calls stay in batch order).
+    for account, record, price in sorted(charges, key=lambda c: c[0].id):
+        _charge(uow, account, record, price, when)
     rejected.sort(key=lambda item: item[0])
     return CdrBatchResult(len(inserted), duplicates, rejected)
 
@@ -289,13 +297,24 @@ def deposit(
     now: datetime | None = None,
 ) -> Decimal:
     """Add funds; returns the new balance. A deposit that lifts the balance back to the
-    threshold or above ends the low-balance reminders."""
+    threshold or above ends the low-balance reminders. A balance is at most
+    ``money.MAX_BALANCE``: a deposit beyond it is refused (checked on the balance the atomic
+    update returns, so concurrent deposits cannot pass it together; the caller's transaction
+    is rolled back by the error)."""
     account = accounts.get_account(uow, account_number)
     try:
         value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
     except v.InvalidValue as exc:
         raise ValidationFailed.single("amount", exc.code, exc.message) from None
-    return _post(uow, account, value, kind="deposit", description=description, now=_now(now))
+    after = _post(uow, account, value, kind="deposit", description=description, now=_now(now))
+    if after > money.MAX_BALANCE:
+        raise ValidationFailed.single(
+            "amount",
+            "balance_too_high",
+            f"would take the balance to {after}, above the highest balance "
+            f"({money.MAX_BALANCE})",
+        )
+    return after
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """SQLAlchemy 2 models: the whole schema, created by the first Alembic migration.
 
 Settings live in a JSON column per account and sub account (the key set is the public contract in
-``domain.settings``; a new key needs no schema change). Money is ``Numeric``; times are UTC.
+``domain.settings``; a new key needs no schema change). Money is ``Decimal`` in Python and whole
+micro-units at rest (``Micros``: a BIGINT column named ``<name>_micros``); times are UTC.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dialgate.adapters.db.micros import Micros
 from dialgate.domain import settings as settings_registry
 
 
@@ -55,7 +57,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-MONEY = Numeric(18, 6)
+def money_column(name: str, *, nullable: bool = False, default: Decimal | None = None) -> Any:
+    """A money column: stored as ``<name>_micros``, read and written as ``name``."""
+    return mapped_column(
+        f"{name}_micros", Micros(), key=name, nullable=nullable, default=default
+    )
+
+
 # BigInteger ids that are still autoincrementing INTEGER PRIMARY KEYs on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -63,7 +71,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
-        Decimal: MONEY,
+        Decimal: Micros(),
         dict[str, Any]: JSON,
     }
 
@@ -88,7 +96,7 @@ class AccountRow(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The prepaid balance is the sum of the ledger (transactions); this column is that sum, kept
     # in the same transaction as each ledger row with an atomic UPDATE, so reads are cheap.
-    balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    balance: Mapped[Decimal] = money_column("balance", default=Decimal(0))
     # Bumped on every change that affects call decisions; snapshot caches compare it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -274,7 +282,7 @@ class RateRow(Base):
     route: Mapped[str] = mapped_column(String(16))
     prefix: Mapped[str] = mapped_column(String(16))
     destination: Mapped[str] = mapped_column(String(128))
-    rate: Mapped[Decimal] = mapped_column(Numeric(12, 6))
+    rate: Mapped[Decimal] = money_column("rate")
     increment: Mapped[int] = mapped_column(Integer, default=60)
 
 
@@ -349,7 +357,7 @@ class TransactionRow(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(16))  # deposit, call, did_fee, adjustment
-    amount: Mapped[Decimal] = mapped_column(MONEY)
+    amount: Mapped[Decimal] = money_column("amount")
     description: Mapped[str] = mapped_column(String(200), default="")
     call_id: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
 
@@ -376,12 +384,12 @@ class CdrRow(Base):
     # Why an answered call ended (hangup, max_duration, rtp_timeout); null when not reported.
     end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     route: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    rate_per_minute: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    rate_per_minute: Mapped[Decimal] = money_column("rate_per_minute", default=Decimal(0))
     increment_s: Mapped[int] = mapped_column(Integer, default=60)
-    flat_fee: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    flat_fee: Mapped[Decimal] = money_column("flat_fee", default=Decimal(0))
     duration_s: Mapped[int] = mapped_column(Integer, default=0)
     billed_s: Mapped[int] = mapped_column(Integer, default=0)
-    cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    cost: Mapped[Decimal] = money_column("cost", default=Decimal(0))
 
 
 class OutboxRow(Base):
@@ -411,7 +419,7 @@ class BalanceAlertRow(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
     )
-    threshold: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    threshold: Mapped[Decimal | None] = money_column("threshold", nullable=True)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 

@@ -17,6 +17,14 @@ def run_migrations_online() -> None:
         raise RuntimeError("no database URL given to the migrations")
     engine = make_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration re-creates a table (copy, drop, rename); with foreign keys on,
+            # dropping ``accounts`` would cascade-delete every row that refers to it. The pragma
+            # only works outside a transaction: set it on the raw connection before BEGIN.
+            connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA foreign_keys=OFF"
+            )
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -24,6 +32,10 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
     engine.dispose()
 
 
