@@ -4,24 +4,20 @@ Kamailio's RPC and a running rtpengine) and against broken ones."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from dialgate.adapters.db import migrate
-from dialgate.entrypoints.cli.ops import ng_ping
-from tests.ops.support import base_env, wait_until
+from tests.ops.support import base_env
 from tests.support.pg import free_port as tcp_port
 from tests.support.smtp import SmtpServer
 from tests.support.smtp import free_port as smtp_port
 
-from .conftest import StartKamailio, _stop_group
+from .conftest import StartKamailio
+from .media import RtpengineProcess
 from .sip.sipclient import free_port as udp_port
 
 RTPENGINE = shutil.which("rtpengine") or "/usr/bin/rtpengine"
@@ -46,37 +42,8 @@ def by_name(report: dict[str, Any]) -> dict[str, dict[str, str]]:
     return out
 
 
-@pytest.fixture
-def rtpengine(tmp_path: Path) -> Iterator[str]:
-    """A real rtpengine (userspace forwarding only), its ng port on 127.0.0.1."""
-    ng = udp_port()
-    low = 30000 + (os.getpid() % 200) * 100
-    log = tmp_path / "rtpengine.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [RTPENGINE, "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
-             "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{ng}",
-             f"--port-min={low}", f"--port-max={low + 99}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    address = f"127.0.0.1:{ng}"
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError("rtpengine exited:\n" + log.read_text())
-        try:
-            return ng_ping(address, timeout=0.2) == "pong"
-        except OSError:
-            return False
-
-    try:
-        wait_until(answers, 20, "rtpengine answering ng pings")
-        yield address
-    finally:
-        _stop_group(proc)
-
-
 def test_doctor_on_a_healthy_node(
-    sqlite_url: str, start_kamailio: StartKamailio, rtpengine: str
+    sqlite_url: str, start_kamailio: StartKamailio, rtpengine: RtpengineProcess
 ) -> None:
     kam = start_kamailio()
     smtp = SmtpServer(smtp_port())
@@ -84,7 +51,8 @@ def test_doctor_on_a_healthy_node(
     try:
         env = base_env(sqlite_url, DIALGATE_SMTP_PORT=str(smtp.port),
                        PROMETHEUS_MULTIPROC_DIR="/tmp/unused-dialgate-metrics")
-        args = ("--kamailio-ctl", kam.ctl, "--rtpengine", rtpengine)
+        # The shared POPs' relay (tests/e2e/conftest.py), reached over its ng port.
+        args = ("--kamailio-ctl", kam.ctl, "--rtpengine", f"127.0.0.1:{rtpengine.ng_port}")
         code, report = report_of(env, *args)
         text = doctor(env, *args).stdout
     finally:
