@@ -105,11 +105,20 @@ def test_did_list_shows_each_did_and_the_default_routing_note(client: TestClient
     assert r.status_code == 200
     for number in ("5145550100", "5145550101", "4385550102"):
         assert f'id="did-{number}"' in r.text
-    assert "account:100000_office" in r.text and "ivr:1" in r.text
+    # Targets and POPs by name, never the header:value notation or the POP's code.
+    assert "account:100000_office" not in r.text and "ivr:1" not in r.text
+    assert "Sub account office (Front office phone)" in r.text
     row = r.text[r.text.index('id="did-4385550102"') :]
     row = row[: row.index("</tr>")]
     cells = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
-    assert cells == ["Menu line", "<code>ivr:1</code>", "montreal1", "Per Minute", "Yes", "No"]
+    assert cells == [
+        "Menu line",
+        "Digital receptionist (IVR): Main menu (1)",
+        "Montreal, QC",
+        "Per Minute",
+        "Yes",
+        "No",
+    ]
     assert 'href="/portal/settings/did_defaults"' in r.text
 
 
@@ -118,17 +127,21 @@ def test_did_edit_saves_routing_failover_and_dial_time(
 ) -> None:
     token = log_in(client)
     page = client.get("/portal/dids/4385550102")
-    assert page.status_code == 200 and 'value="ivr:1" selected' in page.text
+    assert page.status_code == 200 and '<option value="ivr" selected>' in page.text
+    assert "Show Failover Options" in page.text
     r = client.post(
         "/portal/dids/4385550102",
         data={
             "csrf_token": token,
             "description": "Menu line",
-            "routing": "queue:1",
-            "failover_busy": "__other__",
-            "failover_busy_other": "sys:busy",
-            "failover_unreachable": "none:",
-            "failover_noanswer": "vm:1002",
+            "routing_type": "queue",
+            "routing_queue": "1",
+            "routing_ivr": "1",  # the other lists are posted too; the type decides
+            "failover_busy_type": "sys",
+            "failover_busy_sys": "busy",
+            "failover_unreachable_type": "none",
+            "failover_noanswer_type": "vm",
+            "failover_noanswer_vm": "1002",
             "pop": "toronto1",
             "plan": "flat",
             "cnam_lookup": ["false"],
@@ -158,16 +171,18 @@ def test_invalid_did_values_show_field_errors_and_save_nothing(
         "/portal/dids/5145550101",
         data={
             "csrf_token": token,
-            "routing": "__other__",
-            "routing_other": "vm:9999",
+            "routing_type": "vm",
+            "routing_vm": "9999",  # a forged mailbox
             "dial_time": "500",
             "description": "Changed",
         },
     )
     assert r.status_code == 422
-    assert 'id="f-routing-error"' in r.text and "vm:9999 does not exist" in r.text
+    assert 'id="f-routing-error"' in r.text
+    assert "this destination does not exist on your account" in r.text
+    assert "vm:9999" not in r.text
     assert 'id="f-dial_time-error"' in r.text and "between 5 and 120 seconds" in r.text
-    assert 'value="vm:9999"' in r.text and 'value="Changed"' in r.text  # input kept
+    assert '<option value="9999" selected>' in r.text and 'value="Changed"' in r.text
     with demo_db.uow(write=False) as uow:
         row = dids.get_did(uow, "5145550101", account="100000")
         assert (row.routing, row.description, row.dial_time) == (

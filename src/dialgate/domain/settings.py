@@ -321,7 +321,7 @@ def emails(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
 def codecs(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     items = [c.lower() for c in _items(raw)]
     if not items:
-        raise InvalidValue("empty_list", "must be all or a list of codecs")
+        raise InvalidValue("empty_list", "choose at least one codec, or all codecs")
     if "all" in items:
         if len(items) > 1:
             raise InvalidValue("invalid_codec", "all cannot be combined with codec names")
@@ -695,7 +695,8 @@ SPECS: tuple[SettingSpec, ...] = (
         "did_routing",
         Tab.DID_DEFAULTS,
         "Routing",
-        "Where calls to new DIDs go: account:, vm:, fwd:, ivr:, queue:, grp:, tc:, sys:, none:.",
+        "Where calls to new DIDs go: the account or a sub account, a mailbox, a forwarding, an "
+        "IVR, a queue, a ring group, a time condition or a system action.",
         routing_target,
         lambda ctx: f"account:{ctx.account}",
     ),
@@ -927,25 +928,25 @@ def _check_cross_fields(effective: Mapping[str, Any], keys: set[str]) -> list[Fi
             FieldError(
                 field,
                 "rtp_timeout_greater_than_rtp_hold_timeout",
-                f"rtp_timeout ({effective['rtp_timeout']}) must be less than or equal to "
-                f"rtp_hold_timeout ({effective['rtp_hold_timeout']})",
+                f"the RTP timeout ({effective['rtp_timeout']}) must be less than or equal to "
+                f"the RTP hold timeout ({effective['rtp_hold_timeout']})",
                 (
                     ("rtp_timeout", str(effective["rtp_timeout"])),
                     ("rtp_hold_timeout", str(effective["rtp_hold_timeout"])),
                 ),
             )
         )
+    # Said in the customer's words (the portal shows them); the field names the key.
+    missing = {
+        "ip": "list at least one IP address or range while the IP restriction is on",
+        "pop": "choose at least one POP while the POP restriction is on",
+    }
     for kind in ("ip", "pop"):
         if effective.get(f"{kind}_restriction_enabled") and not effective.get(
             f"{kind}_restriction"
         ):
             errors.append(
-                FieldError(
-                    f"{kind}_restriction",
-                    f"missing_{kind}_restriction",
-                    f"{kind}_restriction must list at least one entry while "
-                    f"{kind}_restriction_enabled is true",
-                )
+                FieldError(f"{kind}_restriction", f"missing_{kind}_restriction", missing[kind])
             )
     return errors
 

@@ -33,15 +33,15 @@ GOOD: dict[str, tuple[str, str, Any]] = {
 
 # tab -> (key, bad value, a piece of the rule shown); "inject:" forges a select option
 BAD: dict[str, tuple[str, str, str]] = {
-    "routing": ("canada_route", "inject:bogus", "must be one of value, premium"),
+    "routing": ("canada_route", "inject:bogus", "choose one of the options offered"),
     "restrictions": ("max_call_time_domestic", "5", "between 60 and 86400"),
     "general": ("callerid_number", "123", "must be a 10-digit North American number"),
     "security": ("sip_password", "weak", "at least 8 characters"),
-    "inbound": ("device_type", "inject:fax", "must be one of ata, pbx"),
+    "inbound": ("device_type", "inject:fax", "choose one of the options offered"),
     "notifications": ("balance_threshold", "500", "between 1 and 200"),
-    "did_defaults": ("did_routing", "vm:9999", "does not exist"),
+    "did_defaults": ("did_routing", "target:vm:9999", "does not exist on your account"),
     "newsletter": ("newsletter", "inject:maybe", "must be true/false"),
-    "advanced": ("rtp_timeout", "700", "less than or equal to rtp_hold_timeout"),
+    "advanced": ("rtp_timeout", "700", "less than or equal to the RTP hold timeout (600)"),
 }
 
 
@@ -51,6 +51,13 @@ def settings_of(db: Database, subject: str = demo.DEMO_ACCOUNT) -> dict[str, Any
 
 
 def set_field(page: Page, key: str, value: str) -> None:
+    if value.startswith("target:"):  # a routing picker: its type, then a forged target
+        kind, _sep, ref = value.removeprefix("target:").partition(":")
+        page.locator(f"#f-{key}_type").select_option(kind)
+        page.locator(f"#f-{key}_{kind}").evaluate(
+            f"el => {{ el.add(new Option('{ref}', '{ref}', true, true)); }}"
+        )
+        return
     field = page.locator(f"#f-{key}")
     tag = field.evaluate("el => el.tagName.toLowerCase() + ':' + (el.type || '')")
     if value.startswith("inject:"):
@@ -104,11 +111,12 @@ def test_invalid_value_on_each_tab_shows_the_rule_and_saves_nothing(
         set_field(page, key, bad)
         page.locator("#tab-panel").get_by_role("button", name="Save").click()
         field = page.locator(f"#f-{key}")
-        expect(field).to_have_attribute("aria-invalid", "true")
+        invalid = page.locator(f"#f-{key}_type") if bad.startswith("target:") else field
+        expect(invalid).to_have_attribute("aria-invalid", "true")
         expect(page.locator(f"#f-{key}-error")).to_contain_text(rule)
         expect(page.get_by_role("alert")).to_be_visible()
         assert f"f-{key}-error" in (field.get_attribute("aria-describedby") or "")
-        if not bad.startswith("inject:") and key != "sip_password":
+        if not bad.startswith(("inject:", "target:")) and key != "sip_password":
             expect(field).to_have_value(bad)  # what the user typed is still there
         assert settings_of(e2e_db) == before, tab
         screenshot(page, f"invalid-{tab}")

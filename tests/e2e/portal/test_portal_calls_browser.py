@@ -81,16 +81,19 @@ def test_invalid_source_ip_is_shown_next_to_the_field(page: Page) -> None:
 def test_edit_a_dids_routing_and_see_it_persisted(page: Page, e2e_db: Database) -> None:
     log_in(page)
     page.get_by_role("link", name="DID Numbers").click()
-    expect(page.locator("#did-4385550102")).to_contain_text("ivr:1")
-    expect(page.locator("#did-4385550102")).to_contain_text("montreal1")
+    expect(page.locator("#did-4385550102")).to_contain_text("Main menu (1)")
+    expect(page.locator("#did-4385550102")).to_contain_text("Montreal, QC")
     expect(page.locator("#did-defaults-note a")).to_have_attribute(
         "href", "/portal/settings/did_defaults"
     )
     screenshot(page, "dids")
     page.get_by_role("link", name="Edit 4385550102").click()
-    page.get_by_label("Routing", exact=True).select_option("queue:1")
-    page.get_by_label("Failover when busy", exact=True).select_option("__other__")
-    page.get_by_label("Other target for Failover when busy").fill("sys:busy")
+    page.locator("#f-routing_type").select_option("queue")
+    expect(page.locator("#f-routing_ivr")).to_be_hidden()  # only the chosen type's list
+    page.locator("#f-routing_queue").select_option("1")
+    page.get_by_text("Show Failover Options").click()
+    page.locator("#f-failover_busy_type").select_option("sys")
+    page.locator("#f-failover_busy_sys").select_option(label="Busy signal")
     page.get_by_label("DID POP").select_option("vancouver1")
     page.get_by_label("Dial time").fill("40")
     page.get_by_role("button", name="Save").click()
@@ -103,11 +106,11 @@ def test_edit_a_dids_routing_and_see_it_persisted(page: Page, e2e_db: Database) 
         40,
     )
     page.reload()
-    expect(page.get_by_label("Routing", exact=True)).to_have_value("queue:1")
+    expect(page.locator("#f-routing_type")).to_have_value("queue")
     screenshot(page, "did-edit")
     page.goto("/portal/dids")
-    expect(page.locator("#did-4385550102")).to_contain_text("queue:1")
-    expect(page.locator("#did-4385550102")).to_contain_text("vancouver1")
+    expect(page.locator("#did-4385550102")).to_contain_text("Calling queue: Support queue (1)")
+    expect(page.locator("#did-4385550102")).to_contain_text("Vancouver, BC")
 
 
 def test_french_invalid_did_value_shows_a_french_error(page: Page, e2e_db: Database) -> None:

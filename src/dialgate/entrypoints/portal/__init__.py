@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal import (
     forms,
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
             labels={spec.key: spec.label for spec in (*s.SPECS, s.DESCRIPTION_SPEC)},
             inputmode=forms.inputmode,
             override_keys=s.SUB_OVERRIDE_KEYS,
+            codec_labels=catalogs.CODECS,
         )
     app.mount(web.PREFIX + "/static", StaticFiles(directory=STATIC), name="portal-static")
     for module in (

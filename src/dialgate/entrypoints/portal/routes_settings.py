@@ -15,7 +15,7 @@ from dialgate.adapters import geo
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain.errors import FieldError, ValidationFailed
-from dialgate.entrypoints.portal import forms
+from dialgate.entrypoints.portal import forms, present
 from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
     PREFIX,
@@ -26,7 +26,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
     render,
 )
-from dialgate.services import accounts, billing
+from dialgate.services import accounts, billing, names
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -101,6 +101,13 @@ def account_options(db: Db, account: str) -> Options:
     return Options(tuple(sorted(ctx.mailboxes)), tuple(targets), pops)
 
 
+def words_for(db: Db, session: PortalSession) -> present.Words:
+    """Customer words for this reader: their language and their account's names."""
+    with db.uow(write=False) as uow:
+        account_names = names.account_names(uow, session.account)
+    return present.Words(session.language, account_names)
+
+
 def _tab(tab: str) -> s.Tab:
     try:
         return s.Tab(tab)
@@ -119,6 +126,7 @@ def render_tab(
     errors: list[FieldError] | None = None,
     saved: bool = False,
     balance: billing.BalanceView | None = None,
+    words: present.Words,
 ) -> Response:
     lang = session.language
     error_map = {e.field: translate_error(lang, e) for e in errors or []}
@@ -146,6 +154,9 @@ def render_tab(
         allow_international=allow_intl,
         sub=None,
         balance=balance,
+        words=words,
+        failover_keys=present.ROUTING_SETTING_KEYS[1:],
+        failovers_open=any(e.field in present.ROUTING_SETTING_KEYS[1:] for e in errors or []),
     )
 
 
@@ -167,6 +178,7 @@ def settings_tab(request: Request, tab: str, session: Session, db: Db) -> Respon
         values=view.values,
         options=account_options(db, session.account),
         balance=balance,
+        words=words_for(db, session),
     )
 
 
@@ -192,9 +204,16 @@ def save_tab(request: Request, tab: str, session: CheckedSession, db: Db, form: 
             options=options,
             form=form,
             errors=exc.errors,
+            words=words_for(db, session),
         )
     with db.uow(write=False) as uow:
         view = accounts.show_settings(uow, session.account)
     return render_tab(
-        request, session, tab=the_tab, values=view.values, options=options, saved=True
+        request,
+        session,
+        tab=the_tab,
+        values=view.values,
+        options=options,
+        saved=True,
+        words=words_for(db, session),
     )

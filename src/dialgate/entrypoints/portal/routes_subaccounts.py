@@ -3,6 +3,7 @@ values, each resettable to "inherit"), delete."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -11,9 +12,9 @@ from starlette.datastructures import FormData
 
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
-from dialgate.entrypoints.portal import forms
+from dialgate.entrypoints.portal import forms, present
 from dialgate.entrypoints.portal.messages import translate_error
-from dialgate.entrypoints.portal.routes_settings import account_options
+from dialgate.entrypoints.portal.routes_settings import account_options, words_for
 from dialgate.entrypoints.portal.web import (
     PREFIX,
     CheckedSession,
@@ -29,6 +30,13 @@ from dialgate.services.portal_auth import PortalSession
 router = APIRouter()
 
 OWN_SPECS = [s.spec_for(k) for k in s.SUB_OWN_KEYS]
+CREATE_LABELS = {
+    "username": "Username",
+    "sip_password": "SIP/IAX Password",
+    "description": "Description",
+    "delete": "Delete",
+}
+LABELS = {spec.key: spec.label for spec in (*s.SPECS, s.DESCRIPTION_SPEC)}
 OVERRIDE_SPECS = [s.spec_for(k) for k in s.SUB_OVERRIDE_KEYS]
 
 
@@ -60,6 +68,16 @@ def _list_page(
         error_map={e.field: translate_error(lang, e) for e in errors or []},
         form=form,
         message=message,
+        labels=CREATE_LABELS,
+    )
+
+
+def _sub_field(field: forms.Field) -> forms.Field:
+    """A field as a sub account's page names it (its own SIP password, its voicemail)."""
+    return replace(
+        field,
+        label=present.SUB_LABELS.get(field.key, ""),
+        help=present.SUB_HELP.get(field.key, ""),
     )
 
 
@@ -70,18 +88,27 @@ def _override_field(
     *,
     form: FormData | None,
     error: str | None,
+    words: present.Words,
 ) -> forms.Field:
     kind = forms.widget(spec)
     if kind == "checkbox":
         kind = "tristate"
-    if form is not None:
+    if kind == "codecs":
+        if form is not None:
+            value: Any = (
+                [] if form.get(f"{spec.key}_inherit") == "1" else forms.submitted_value(spec, form)
+            )
+        else:
+            value = list(own.get(spec.key) or ())
+    elif form is not None:
         raw = form.get(spec.key)
-        value: Any = raw if isinstance(raw, str) else ""
+        value = raw if isinstance(raw, str) else ""
     elif spec.key in own:
         value = s.display(spec.key, own[spec.key])
     else:
         value = ""
-    return forms.Field(spec, kind, value, error, inherited=s.display(spec.key, main.get(spec.key)))
+    inherited = words.value(spec.key, s.display(spec.key, main.get(spec.key)))
+    return _sub_field(forms.Field(spec, kind, value, error, inherited=inherited))
 
 
 def _edit_page(
@@ -105,9 +132,10 @@ def _edit_page(
         name = sub.name
     lang = session.language
     error_map = {e.field: translate_error(lang, e) for e in errors or []}
-    own_fields = forms.fields(OWN_SPECS, own, form=form, errors=error_map)
+    words = words_for(db, session)
+    own_fields = [_sub_field(f) for f in forms.fields(OWN_SPECS, own, form=form, errors=error_map)]
     override_fields = [
-        _override_field(spec, own, main, form=form, error=error_map.get(spec.key))
+        _override_field(spec, own, main, form=form, error=error_map.get(spec.key), words=words)
         for spec in OVERRIDE_SPECS
     ]
     return render(
@@ -124,6 +152,8 @@ def _edit_page(
         errors=[(e.field, error_map[e.field]) for e in errors or []],
         saved=saved,
         options=account_options(db, session.account),
+        words=words,
+        labels={**LABELS, **present.SUB_LABELS},
     )
 
 
@@ -166,6 +196,11 @@ def save_subaccount(
 ) -> Response:
     changes: dict[str, str] = forms.changes_from_form(OWN_SPECS, form)
     for spec in OVERRIDE_SPECS:
+        if forms.widget(spec) == "codecs":
+            codecs = forms.codecs_from_form(form, spec.key)
+            if codecs is not None:
+                changes[spec.key] = codecs
+            continue
         raw = form.get(spec.key)
         if isinstance(raw, str):
             changes[spec.key] = raw  # empty = inherit the main account's value

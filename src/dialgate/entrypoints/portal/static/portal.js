@@ -82,8 +82,23 @@
     box.addEventListener("change", function () { warning.hidden = box.checked; });
   }
 
+  // A routing target: only the list of the chosen type is shown (and submitted as the choice).
+  function initTargetPicker(root) {
+    if (root.dataset.ready) { return; }
+    root.dataset.ready = "1";
+    var type = root.querySelector("[data-target-type]");
+    function show() {
+      root.querySelectorAll("[data-for-type]").forEach(function (choice) {
+        choice.hidden = choice.dataset.forType !== type.value;
+      });
+    }
+    type.addEventListener("change", show);
+    show();
+  }
+
   function init(scope) {
     scope.querySelectorAll("[data-countries]").forEach(initCountries);
+    scope.querySelectorAll("[data-target-picker]").forEach(initTargetPicker);
     initIntlWarning(scope);
     scope.querySelectorAll("form[data-confirm]").forEach(function (form) {
       if (form.dataset.ready) { return; }
