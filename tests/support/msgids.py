@@ -11,6 +11,7 @@ from babel.messages.pofile import read_po
 
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
+from dialgate.entrypoints.portal import decision_words as dw
 from dialgate.entrypoints.portal import i18n, messages, present, routes_dids, web
 
 PORTAL = Path(i18n.__file__).parent
@@ -40,6 +41,10 @@ def data_msgids() -> set[str]:
     ids |= {t for templates in messages.TEMPLATES.values() for t in templates}
     ids |= set(messages.CUSTOMER_WORDS.values())
     ids |= set(routes_dids.LABELS.values()) | set(routes_dids.HELP.values())
+    for table in (dw.SKIPPED, dw.REASONS, dw.STEP_TITLES, dw.OUTCOMES, dw.CLASSES, dw.DECK_PARTS):
+        ids |= set(table.values())
+    ids |= {msgid for _pattern, msgid in dw.INVALID_DETAILS}
+    ids |= {"The call is refused.", "Not needed for this call."}
     return ids
 
 

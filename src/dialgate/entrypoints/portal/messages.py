@@ -74,6 +74,13 @@ CUSTOMER_WORDS = {
     "invalid_choice": "choose one of the options offered",
     "invalid_target": "choose where calls go from the lists",
     "unknown_target": "this destination does not exist on your account; choose another one",
+    "wrong_password": "the current password is wrong",
+    "invalid_username": "must be 1 to 12 letters or digits",
+    "used_username": "this username is already used by another sub account",
+    "account_with_dids": (
+        "DIDs or the Default DID Routing still send calls to this sub account; route them "
+        "elsewhere first"
+    ),
 }
 
 

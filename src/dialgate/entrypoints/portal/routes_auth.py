@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.portal import i18n
+from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -175,7 +176,7 @@ def change_password(request: Request, session: CheckedSession, db: Db, form: For
         except ValidationFailed as exc:
             for err in exc.errors:
                 field = "new_password" if err.field == "portal_password" else err.field
-                errors[field] = err.message
+                errors[field] = translate_error(lang, err)
     return render(
         request,
         "password.html",
