@@ -159,7 +159,8 @@ def test_create_and_edit_a_sub_account(page: Page, e2e_db: Database) -> None:
     page.get_by_label("SIP/IAX Password").fill("BobPass1234")
     page.get_by_label("Description").fill("Bob's desk")
     page.get_by_role("button", name="Create").click()
-    page.wait_for_url("**/portal/subaccounts/bob")
+    page.wait_for_url("**/portal/subaccounts/bob?created=1")
+    expect(page.locator("#created")).to_contain_text("100000_bob")
     expect(page.get_by_role("heading", level=1)).to_contain_text("100000_bob")
     expect(page.locator("#f-nat option[value='']")).to_contain_text("Inherit")
     page.locator("#f-nat").select_option("never")
@@ -192,7 +193,11 @@ def test_switch_to_french_and_spanish(page: Page, e2e_db: Database) -> None:
         screenshot(page, "settings-restrictions-es")
         # Remembered per user: a new browser session comes back in Spanish.
         page.context.clear_cookies()
-        log_in(page)
+        page.goto("/portal/login")  # no language picked here: the saved one is used
+        page.locator("#login").fill(demo.DEMO_ACCOUNT)
+        page.locator("#password").fill(demo.DEMO_PASSWORD)
+        page.locator("form button[type=submit]").click()
+        page.wait_for_url("**/portal/settings/routing")
         expect(page.locator("nav.tabs a").first).to_have_text("Enrutamiento de la cuenta")
     finally:
         page.get_by_role("button", name="English").click()
@@ -243,3 +248,23 @@ def test_phone_width_layout_has_no_horizontal_scroll(browser: Any, base_url: str
     assert width <= 375, width
     screenshot(page, "phone-restrictions")
     context.close()
+
+
+def test_country_search_by_calling_code_and_select_all_of_what_is_shown(
+    page: Page, e2e_db: Database
+) -> None:
+    log_in(page)
+    page.goto("/portal/settings/restrictions")
+    search = page.get_by_label("Search Country")
+    for query in ("44", "+44"):
+        search.fill(query)
+        expect(page.get_by_role("checkbox", name=re.compile(r"^United Kingdom"))).to_be_visible()
+        expect(page.get_by_role("checkbox", name=re.compile(r"^Angola"))).to_be_hidden()  # +244
+    search.fill("niger")
+    africa = page.locator("details[data-region=Africa]")
+    africa.get_by_label(re.compile("Select All")).check()
+    search.fill("")
+    ticked = africa.locator("li input[type=checkbox]:checked")
+    expect(ticked).to_have_count(2)  # Niger and Nigeria, not the 59 hidden ones
+    names = sorted(ticked.evaluate_all("boxes => boxes.map(b => b.value)"))
+    assert names == ["NE", "NG"], names

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from dialgate.domain import catalogs
@@ -24,6 +24,7 @@ from dialgate.entrypoints.portal import (
     routes_test,
     web,
 )
+from dialgate.entrypoints.portal.head import HeadAsGet
 
 STATIC = Path(__file__).parent / "static"
 
@@ -39,6 +40,12 @@ def install(app: FastAPI) -> None:
             codec_labels=catalogs.CODECS,
         )
     app.mount(web.PREFIX + "/static", StaticFiles(directory=STATIC), name="portal-static")
+    app.add_middleware(HeadAsGet)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     for module in (
         routes_auth,
         routes_settings,

@@ -48,6 +48,7 @@ def _list_page(
     errors: list[FieldError] | None = None,
     form: FormData | None = None,
     message: str | None = None,
+    deleted: str | None = None,
 ) -> Response:
     with db.uow(write=False) as uow:
         account = accounts.get_account(uow, session.account)
@@ -68,6 +69,7 @@ def _list_page(
         error_map={e.field: translate_error(lang, e) for e in errors or []},
         form=form,
         message=message,
+        deleted=deleted,
         labels=CREATE_LABELS,
     )
 
@@ -120,6 +122,7 @@ def _edit_page(
     form: FormData | None = None,
     errors: list[FieldError] | None = None,
     saved: bool = False,
+    created: bool = False,
 ) -> Response:
     with db.uow(write=False) as uow:
         account = accounts.get_account(uow, session.account)
@@ -151,6 +154,7 @@ def _edit_page(
         override_fields=override_fields,
         errors=[(e.field, error_map[e.field]) for e in errors or []],
         saved=saved,
+        created=created,
         options=account_options(db, session.account),
         words=words,
         labels={**LABELS, **present.SUB_LABELS},
@@ -158,8 +162,10 @@ def _edit_page(
 
 
 @router.get(PREFIX + "/subaccounts")
-def list_subaccounts(request: Request, session: Session, db: Db) -> Response:
-    return _list_page(request, session, db)
+def list_subaccounts(request: Request, session: Session, db: Db, deleted: str = "") -> Response:
+    # Shown once after a delete; only a plausible username is echoed (it is escaped anyway).
+    shown = deleted if accounts.SUB_USERNAME.fullmatch(deleted) else None
+    return _list_page(request, session, db, deleted=shown)
 
 
 @router.post(PREFIX + "/subaccounts")
@@ -182,12 +188,14 @@ def create_subaccount(request: Request, session: CheckedSession, db: Db, form: F
     except Conflict as exc:
         error = FieldError(exc.field or "username", exc.code, str(exc))
         return _list_page(request, session, db, errors=[error], form=form)
-    return redirect(request, f"{PREFIX}/subaccounts/{username}")
+    return redirect(request, f"{PREFIX}/subaccounts/{username}?created=1")
 
 
 @router.get(PREFIX + "/subaccounts/{username}")
-def edit_subaccount(request: Request, username: str, session: Session, db: Db) -> Response:
-    return _edit_page(request, session, db, username)
+def edit_subaccount(
+    request: Request, username: str, session: Session, db: Db, created: str = ""
+) -> Response:
+    return _edit_page(request, session, db, username, created=created == "1")
 
 
 @router.post(PREFIX + "/subaccounts/{username}")
@@ -229,4 +237,4 @@ def delete_subaccount(request: Request, username: str, session: CheckedSession, 
         raise HTTPException(status_code=404) from None
     except Conflict as exc:
         return _list_page(request, session, db, errors=[FieldError("delete", exc.code, str(exc))])
-    return redirect(request, f"{PREFIX}/subaccounts")
+    return redirect(request, f"{PREFIX}/subaccounts?deleted={username}")
