@@ -4,6 +4,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run PORT=8010 HOST=0.0.0.0`
+PORT ?= 8000
+HOST ?= 127.0.0.1
 
 .PHONY: run test check lint typecheck pytest bench bench-sip screenshots clean
 
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/dialgate db upgrade
 	$(BIN)/dialgate demo
-	$(BIN)/dialgate serve --with-worker
+	$(BIN)/dialgate serve --with-worker --host $(HOST) --port $(PORT)
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
