@@ -206,8 +206,8 @@ def test_balance_and_transactions(client: TestClient, alice: Tenant, seeded: Non
     window = {"from": "2024-05-01", "to": "2024-05-01"}
     rows = client.get("/v1/transactions", headers=alice.auth, params=window).json()
     assert [(r["kind"], r["amount"][:6]) for r in rows] == [
-        ("deposit", "25.000"),
-        ("call", "-0.020"),
+        ("deposit", "25.00"),
+        ("call", "-0.02"),
     ]
     assert rows[1]["uniqueid"] == "call-100000-1"
     later = {"from": "2024-05-02", "to": "2024-06-01"}

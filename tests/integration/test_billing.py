@@ -185,7 +185,9 @@ def test_cli_cdr_record_deposit_and_balance(sqlite_url: str, tmp_path: Path) -> 
     bad = run_cli(sqlite_url, "deposit", "100000", "lots")
     assert bad.returncode == 2 and "amount" in bad.stderr
     data = json.loads(run_cli(sqlite_url, "balance", "100000", "--json").stdout)
-    assert data["current_balance"] == "34.980000" and data["calls_total"] == 1
+    assert data["current_balance"] == "34.98" and data["calls_total"] == 1
+    text = run_cli(sqlite_url, "balance", "100000").stdout
+    assert "balance $34.98\n" in text and ".000000" not in text
 
 
 def inbound_cdr(call_id: str, seconds: int = 61, **kw: Any) -> dict[str, Any]:

@@ -31,7 +31,8 @@ def test_international_number_is_denied_when_international_is_disabled(
     log_in(client)
     r = client.get("/portal/test", params={"dialed": "011447012345678"})
     assert r.status_code == 200
-    assert "Not allowed" in r.text and "international_disabled" in r.text
+    assert "Not allowed" in r.text and 'data-reason="international_disabled"' in r.text
+    assert "International calls are disabled for this account." in r.text
     assert 'data-step="international_lock"' in r.text and "International calls" in r.text
     assert "United Kingdom" in r.text
 
@@ -40,10 +41,11 @@ def test_canadian_number_is_allowed_with_route_rate_and_caller_id(client: TestCl
     log_in(client)
     r = client.get("/portal/test", params={"dialed": "5145551234"})
     assert r.status_code == 200
-    assert 'id="decision-code">ok<' in r.text
+    assert 'data-reason="ok"' in r.text
+    assert "The call to Canada – Quebec is allowed." in r.text
     route = re.search(r'id="d-route">([^<]+)<', r.text)
     assert route and route.group(1) == "Value"
-    assert re.search(r'id="d-rate">\$0\.\d+ per minute', r.text)
+    assert re.search(r'id="d-rate">\$0\.\d{4} per minute', r.text)
     assert "5145550100 — not guaranteed" in r.text
     assert "Canada" in r.text
 
@@ -69,13 +71,13 @@ def test_test_page_shares_one_policy_cache_that_sees_setting_changes(
     log_in(client)
     _intl(demo_db, True)
     r = client.get("/portal/test", params={"dialed": "011447012345678"})
-    assert 'id="decision-code">international_disabled<' not in r.text
+    assert 'data-reason="international_disabled"' not in r.text
     cache = client.app.state.policy_cache  # type: ignore[attr-defined]
     _intl(demo_db, False)  # committed through another Database: the feed must drop it
     deadline = time.monotonic() + 5
     while True:
         r = client.get("/portal/test", params={"dialed": "011447012345678"})
-        if 'id="decision-code">international_disabled<' in r.text:
+        if 'data-reason="international_disabled"' in r.text:
             break
         assert time.monotonic() < deadline, "the policy feed never dropped the snapshot"
         time.sleep(0.05)
@@ -109,11 +111,20 @@ def test_did_list_shows_each_did_and_the_default_routing_note(client: TestClient
     assert r.status_code == 200
     for number in ("5145550100", "5145550101", "4385550102"):
         assert f'id="did-{number}"' in r.text
-    assert "account:100000_office" in r.text and "ivr:1" in r.text
+    # Targets and POPs by name, never the header:value notation or the POP's code.
+    assert "account:100000_office" not in r.text and "ivr:1" not in r.text
+    assert "Sub account office (Front office phone)" in r.text
     row = r.text[r.text.index('id="did-4385550102"') :]
     row = row[: row.index("</tr>")]
     cells = [c.strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
-    assert cells == ["Menu line", "<code>ivr:1</code>", "montreal1", "Per Minute", "Yes", "No"]
+    assert cells == [
+        "Menu line",
+        "Digital receptionist (IVR): Main menu (1)",
+        "Montreal, QC",
+        "Per Minute",
+        "Yes",
+        "No",
+    ]
     assert 'href="/portal/settings/did_defaults"' in r.text
 
 
@@ -122,17 +133,21 @@ def test_did_edit_saves_routing_failover_and_dial_time(
 ) -> None:
     token = log_in(client)
     page = client.get("/portal/dids/4385550102")
-    assert page.status_code == 200 and 'value="ivr:1" selected' in page.text
+    assert page.status_code == 200 and '<option value="ivr" selected>' in page.text
+    assert "Show Failover Options" in page.text
     r = client.post(
         "/portal/dids/4385550102",
         data={
             "csrf_token": token,
             "description": "Menu line",
-            "routing": "queue:1",
-            "failover_busy": "__other__",
-            "failover_busy_other": "sys:busy",
-            "failover_unreachable": "none:",
-            "failover_noanswer": "vm:1002",
+            "routing_type": "queue",
+            "routing_queue": "1",
+            "routing_ivr": "1",  # the other lists are posted too; the type decides
+            "failover_busy_type": "sys",
+            "failover_busy_sys": "busy",
+            "failover_unreachable_type": "none",
+            "failover_noanswer_type": "vm",
+            "failover_noanswer_vm": "1002",
             "pop": "toronto1",
             "plan": "flat",
             "cnam_lookup": ["false"],
@@ -162,16 +177,18 @@ def test_invalid_did_values_show_field_errors_and_save_nothing(
         "/portal/dids/5145550101",
         data={
             "csrf_token": token,
-            "routing": "__other__",
-            "routing_other": "vm:9999",
+            "routing_type": "vm",
+            "routing_vm": "9999",  # a forged mailbox
             "dial_time": "500",
             "description": "Changed",
         },
     )
     assert r.status_code == 422
-    assert 'id="f-routing-error"' in r.text and "vm:9999 does not exist" in r.text
+    assert 'id="f-routing-error"' in r.text
+    assert "this destination does not exist on your account" in r.text
+    assert "vm:9999" not in r.text
     assert 'id="f-dial_time-error"' in r.text and "between 5 and 120 seconds" in r.text
-    assert 'value="vm:9999"' in r.text and 'value="Changed"' in r.text  # input kept
+    assert '<option value="9999" selected>' in r.text and 'value="Changed"' in r.text
     with demo_db.uow(write=False) as uow:
         row = dids.get_did(uow, "5145550101", account="100000")
         assert (row.routing, row.description, row.dial_time) == (

@@ -88,9 +88,13 @@ def test_a_forwarding_is_picked_on_the_did_page_and_then_cannot_be_deleted(
     ((ident, _n, _d),) = _entries(demo_db)
     ref = f"fwd:{ident}"
     page = client.get("/portal/dids/5145550100")
-    assert f'<option value="{ref}">{ref} → +15145550199 (Mobile)</option>' in page.text
+    # The picker names the entry by its description and number, never "fwd:<id>".
+    assert 'name="failover_noanswer_fwd"' in page.text
+    assert f'<option value="{ident}">Mobile, +15145550199 ({ident})</option>' in page.text
+    assert f">{ref}<" not in page.text
     r = client.post("/portal/dids/5145550100", data={
-        "csrf_token": token, "failover_noanswer": ref})
+        "csrf_token": token, "failover_noanswer_type": "fwd",
+        "failover_noanswer_fwd": str(ident)})
     assert r.status_code == 200 and 'id="saved"' in r.text
     refused = client.post(f"/portal/forwardings/{ident}/delete", data={"csrf_token": token})
     assert refused.status_code == 409

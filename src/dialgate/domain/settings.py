@@ -363,7 +363,8 @@ SPECS: tuple[SettingSpec, ...] = (
         "did_routing",
         Tab.DID_DEFAULTS,
         "Routing",
-        "Where calls to new DIDs go: account:, vm:, fwd:, ivr:, queue:, grp:, tc:, sys:, none:.",
+        "Where calls to new DIDs go: the account or a sub account, a mailbox, a forwarding, an "
+        "IVR, a queue, a ring group, a time condition or a system action.",
         v.Target(),
         lambda ctx: f"account:{ctx.account}",
     ),
@@ -593,25 +594,25 @@ def _check_cross_fields(effective: Mapping[str, Any], keys: set[str]) -> list[Fi
             FieldError(
                 field,
                 "rtp_timeout_greater_than_rtp_hold_timeout",
-                f"rtp_timeout ({effective['rtp_timeout']}) must be less than or equal to "
-                f"rtp_hold_timeout ({effective['rtp_hold_timeout']})",
+                f"the RTP timeout ({effective['rtp_timeout']}) must be less than or equal to "
+                f"the RTP hold timeout ({effective['rtp_hold_timeout']})",
                 (
                     ("rtp_timeout", str(effective["rtp_timeout"])),
                     ("rtp_hold_timeout", str(effective["rtp_hold_timeout"])),
                 ),
             )
         )
+    # Said in the customer's words (the portal shows them); the field names the key.
+    missing = {
+        "ip": "list at least one IP address or range while the IP restriction is on",
+        "pop": "choose at least one POP while the POP restriction is on",
+    }
     for kind in ("ip", "pop"):
         if effective.get(f"{kind}_restriction_enabled") and not effective.get(
             f"{kind}_restriction"
         ):
             errors.append(
-                FieldError(
-                    f"{kind}_restriction",
-                    f"missing_{kind}_restriction",
-                    f"{kind}_restriction must list at least one entry while "
-                    f"{kind}_restriction_enabled is true",
-                )
+                FieldError(f"{kind}_restriction", f"missing_{kind}_restriction", missing[kind])
             )
     return errors
 

@@ -284,6 +284,8 @@ class Pops(ChoiceList):
 class Codecs(ChoiceList):
     """Codecs from the catalog in the customer's order of preference, or all."""
 
+    widget: ClassVar[str] = "codecs"
+
     @property
     def choices(self) -> Mapping[str, str]:
         return catalogs.CODECS
@@ -291,7 +293,7 @@ class Codecs(ChoiceList):
     def parse(self, raw: object, ctx: ValidationContext) -> tuple[str, ...]:
         items = [c.lower() for c in _items(raw)]
         if not items:
-            raise InvalidValue("empty_list", "must be all or a list of codecs")
+            raise InvalidValue("empty_list", "choose at least one codec, or all codecs")
         if "all" in items:
             if len(items) > 1:
                 raise InvalidValue("invalid_codec", "all cannot be combined with codec names")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import api, ops, portal, voipms
+from dialgate.entrypoints import api, api_docs, ops, portal, voipms
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # served offline by api_docs
+        redoc_url=None,
     )
     app.state.db = db
     app.state.settings = settings
@@ -60,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
     voipms.mount(app)
     portal.install(app)
+    api_docs.install(app)
     ops.install(app, settings)  # last: its middleware must see the fast path's requests too
     return app

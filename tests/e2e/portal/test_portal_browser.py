@@ -33,15 +33,15 @@ GOOD: dict[str, tuple[str, str, Any]] = {
 
 # tab -> (key, bad value, a piece of the rule shown); "inject:" forges a select option
 BAD: dict[str, tuple[str, str, str]] = {
-    "routing": ("canada_route", "inject:bogus", "must be one of value, premium"),
+    "routing": ("canada_route", "inject:bogus", "choose one of the options offered"),
     "restrictions": ("max_call_time_domestic", "5", "between 60 and 86400"),
     "general": ("callerid_number", "123", "must be a 10-digit North American number"),
     "security": ("sip_password", "weak", "at least 8 characters"),
-    "inbound": ("device_type", "inject:fax", "must be one of ata, pbx"),
+    "inbound": ("device_type", "inject:fax", "choose one of the options offered"),
     "notifications": ("balance_threshold", "500", "between 1 and 200"),
-    "did_defaults": ("did_routing", "vm:9999", "does not exist"),
+    "did_defaults": ("did_routing", "target:vm:9999", "does not exist on your account"),
     "newsletter": ("newsletter", "inject:maybe", "must be true/false"),
-    "advanced": ("rtp_timeout", "700", "less than or equal to rtp_hold_timeout"),
+    "advanced": ("rtp_timeout", "700", "less than or equal to the RTP hold timeout (600)"),
 }
 
 
@@ -51,6 +51,13 @@ def settings_of(db: Database, subject: str = demo.DEMO_ACCOUNT) -> dict[str, Any
 
 
 def set_field(page: Page, key: str, value: str) -> None:
+    if value.startswith("target:"):  # a routing picker: its type, then a forged target
+        kind, _sep, ref = value.removeprefix("target:").partition(":")
+        page.locator(f"#f-{key}_type").select_option(kind)
+        page.locator(f"#f-{key}_{kind}").evaluate(
+            f"el => {{ el.add(new Option('{ref}', '{ref}', true, true)); }}"
+        )
+        return
     field = page.locator(f"#f-{key}")
     tag = field.evaluate("el => el.tagName.toLowerCase() + ':' + (el.type || '')")
     if value.startswith("inject:"):
@@ -104,11 +111,12 @@ def test_invalid_value_on_each_tab_shows_the_rule_and_saves_nothing(
         set_field(page, key, bad)
         page.locator("#tab-panel").get_by_role("button", name="Save").click()
         field = page.locator(f"#f-{key}")
-        expect(field).to_have_attribute("aria-invalid", "true")
+        invalid = page.locator(f"#f-{key}_type") if bad.startswith("target:") else field
+        expect(invalid).to_have_attribute("aria-invalid", "true")
         expect(page.locator(f"#f-{key}-error")).to_contain_text(rule)
         expect(page.get_by_role("alert")).to_be_visible()
         assert f"f-{key}-error" in (field.get_attribute("aria-describedby") or "")
-        if not bad.startswith("inject:") and key != "sip_password":
+        if not bad.startswith(("inject:", "target:")) and key != "sip_password":
             expect(field).to_have_value(bad)  # what the user typed is still there
         assert settings_of(e2e_db) == before, tab
         screenshot(page, f"invalid-{tab}")
@@ -151,7 +159,8 @@ def test_create_and_edit_a_sub_account(page: Page, e2e_db: Database) -> None:
     page.get_by_label("SIP/IAX Password").fill("BobPass1234")
     page.get_by_label("Description").fill("Bob's desk")
     page.get_by_role("button", name="Create").click()
-    page.wait_for_url("**/portal/subaccounts/bob")
+    page.wait_for_url("**/portal/subaccounts/bob?created=1")
+    expect(page.locator("#created")).to_contain_text("100000_bob")
     expect(page.get_by_role("heading", level=1)).to_contain_text("100000_bob")
     expect(page.locator("#f-nat option[value='']")).to_contain_text("Inherit")
     page.locator("#f-nat").select_option("never")
@@ -184,7 +193,11 @@ def test_switch_to_french_and_spanish(page: Page, e2e_db: Database) -> None:
         screenshot(page, "settings-restrictions-es")
         # Remembered per user: a new browser session comes back in Spanish.
         page.context.clear_cookies()
-        log_in(page)
+        page.goto("/portal/login")  # no language picked here: the saved one is used
+        page.locator("#login").fill(demo.DEMO_ACCOUNT)
+        page.locator("#password").fill(demo.DEMO_PASSWORD)
+        page.locator("form button[type=submit]").click()
+        page.wait_for_url("**/portal/settings/routing")
         expect(page.locator("nav.tabs a").first).to_have_text("Enrutamiento de la cuenta")
     finally:
         page.get_by_role("button", name="English").click()
@@ -235,3 +248,23 @@ def test_phone_width_layout_has_no_horizontal_scroll(browser: Any, base_url: str
     assert width <= 375, width
     screenshot(page, "phone-restrictions")
     context.close()
+
+
+def test_country_search_by_calling_code_and_select_all_of_what_is_shown(
+    page: Page, e2e_db: Database
+) -> None:
+    log_in(page)
+    page.goto("/portal/settings/restrictions")
+    search = page.get_by_label("Search Country")
+    for query in ("44", "+44"):
+        search.fill(query)
+        expect(page.get_by_role("checkbox", name=re.compile(r"^United Kingdom"))).to_be_visible()
+        expect(page.get_by_role("checkbox", name=re.compile(r"^Angola"))).to_be_hidden()  # +244
+    search.fill("niger")
+    africa = page.locator("details[data-region=Africa]")
+    africa.get_by_label(re.compile("Select All")).check()
+    search.fill("")
+    ticked = africa.locator("li input[type=checkbox]:checked")
+    expect(ticked).to_have_count(2)  # Niger and Nigeria, not the 59 hidden ones
+    names = sorted(ticked.evaluate_all("boxes => boxes.map(b => b.value)"))
+    assert names == ["NE", "NG"], names

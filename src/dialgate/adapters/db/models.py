@@ -106,7 +106,8 @@ class AccountRow(Base):
 
 class SubAccountRow(Base):
     __tablename__ = "subaccounts"
-    __table_args__ = (UniqueConstraint("account_id", "username"),)
+    # AUTOINCREMENT: the VoIP.ms API names sub accounts by id, which must never be reused.
+    __table_args__ = (UniqueConstraint("account_id", "username"), {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True

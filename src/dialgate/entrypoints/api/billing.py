@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from dialgate.entrypoints.amounts import amounts
 from dialgate.entrypoints.api.deps import ApiCaller, DbDep
 from dialgate.entrypoints.api.problems import problem_responses
 from dialgate.entrypoints.api.schemas import BalancePublic, TransactionPublic
@@ -20,7 +21,8 @@ router = APIRouter(prefix="/v1", tags=["billing"], responses=problem_responses(4
 )
 def get_balance(db: DbDep, caller: ApiCaller) -> dict[str, Any]:
     with db.uow(write=False) as uow:
-        return billing.balance(uow, caller.account).to_json()
+        view = billing.balance(uow, caller.account).to_json()
+    return amounts(view, ("current_balance", "spent_total", "spent_today"))
 
 
 @router.get(
@@ -37,4 +39,4 @@ def get_transactions(
 ) -> list[dict[str, Any]]:
     with db.uow(write=False) as uow:
         rows = billing.transaction_history(uow, caller.account, date_from, date_to)
-    return [t.to_json() for t in rows]
+    return [amounts(t.to_json(), ("amount",)) for t in rows]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from dialgate.domain.errors import ValidationFailed
+from dialgate.entrypoints.amounts import amount as money
+from dialgate.entrypoints.amounts import amounts
 from dialgate.entrypoints.cli.common import console, print_json, uow
 from dialgate.lazy import lazy_import
 
@@ -25,17 +27,17 @@ def register(app: typer.Typer) -> None:
         with uow(write=False) as unit:
             view = billing.balance(unit, account)
         if as_json:
-            print_json(view.to_json())
+            print_json(amounts(view.to_json(), ("current_balance", "spent_total", "spent_today")))
             return
         wire = view.to_voipms()
-        console.print(f"account {account}: balance ${wire['current_balance']}", markup=False)
+        console.print(f"account {account}: balance ${money(view.current_balance)}", markup=False)
         console.print(
-            f"  today: spent ${wire['spent_today']}, {wire['calls_today']} calls, "
+            f"  today: spent ${money(view.spent_today)}, {wire['calls_today']} calls, "
             f"{wire['time_today']}",
             markup=False,
         )
         console.print(
-            f"  total: spent ${wire['spent_total']}, {wire['calls_total']} calls, "
+            f"  total: spent ${money(view.spent_total)}, {wire['calls_total']} calls, "
             f"{wire['time_total']}",
             markup=False,
         )
@@ -46,7 +48,7 @@ def register(app: typer.Typer) -> None:
         with uow() as unit:
             new = billing.deposit(unit, account, amount)
             unit.commit()
-        console.print(f"account {account}: balance ${new}", markup=False)
+        console.print(f"account {account}: balance ${money(new)}", markup=False)
 
     cdr_app = typer.Typer(help="Call detail records.", no_args_is_help=True)
 
@@ -73,8 +75,8 @@ def register(app: typer.Typer) -> None:
             note = " (already recorded)" if r.duplicate else ""
             kind = "inbound, " if r.direction == "inbound" else ""
             console.print(
-                f"{r.call_id}: {kind}{r.disposition}, billed {r.billed_s} s, ${r.cost}{note}; "
-                f"balance ${r.balance}",
+                f"{r.call_id}: {kind}{r.disposition}, billed {r.billed_s} s, ${money(r.cost)}"
+                f"{note}; balance ${money(r.balance)}",
                 markup=False,
             )
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal import (
     forms,
@@ -24,6 +25,7 @@ from dialgate.entrypoints.portal import (
     routes_test,
     web,
 )
+from dialgate.entrypoints.portal.head import HeadAsGet
 
 STATIC = Path(__file__).parent / "static"
 
@@ -36,8 +38,15 @@ def install(app: FastAPI) -> None:
             labels={spec.key: spec.label for spec in (*s.SPECS, s.DESCRIPTION_SPEC)},
             inputmode=forms.inputmode,
             override_keys=s.SUB_OVERRIDE_KEYS,
+            codec_labels=catalogs.CODECS,
         )
     app.mount(web.PREFIX + "/static", StaticFiles(directory=STATIC), name="portal-static")
+    app.add_middleware(HeadAsGet)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     for module in (
         routes_auth,
         routes_settings,

@@ -33,11 +33,21 @@ class Field:
     widget: str
     value: Any  # str for text-like widgets, bool for checkboxes, list[str] for multi-pickers
     error: str | None = None
-    inherited: str | None = None  # sub accounts: the main account's value shown for "inherit"
+    inherited: str | None = None  # sub accounts: the main account's value, in words
+    label: str = ""  # a page's own label for the key (sub accounts); else the spec's
+    help: str = ""
 
     @property
     def key(self) -> str:
         return self.spec.key
+
+    @property
+    def title(self) -> str:
+        return self.label or self.spec.label
+
+    @property
+    def help_text(self) -> str:
+        return self.help or self.spec.help
 
 
 def tab_specs(tab: s.Tab) -> list[s.SettingSpec]:
@@ -52,7 +62,7 @@ def form_value(spec: s.SettingSpec, value: Any) -> Any:
         return ""
     if kind == "checkbox":
         return bool(value)
-    if kind in ("countries", "pops"):
+    if kind in ("countries", "pops", "codecs"):
         return list(value or ())
     return s.display(spec.key, value)
 
@@ -63,8 +73,10 @@ def submitted_value(spec: s.SettingSpec, form: FormData) -> Any:
     if kind == "checkbox":
         values = form.getlist(spec.key)
         return bool(values) and str(values[-1]) == "true"
-    if kind in ("countries", "pops"):
+    if kind in ("countries", "pops", "codecs"):
         return [str(v) for v in form.getlist(spec.key)]
+    if kind == "target":
+        return target_from_form(form, spec.key) or ""
     raw = form.get(spec.key)
     return "" if raw is None or not isinstance(raw, str) else raw
 
@@ -92,6 +104,14 @@ def changes_from_form(specs: Iterable[s.SettingSpec], form: FormData) -> dict[st
         elif kind == "pops":
             if "pop_restriction_present" in form:
                 changes[spec.key] = ",".join(submitted_value(spec, form))
+        elif kind == "codecs":
+            codecs = codecs_from_form(form, spec.key)
+            if codecs is not None:
+                changes[spec.key] = codecs
+        elif kind == "target":
+            target = target_from_form(form, spec.key)
+            if target is not None:
+                changes[spec.key] = target
         elif kind == "password":
             raw = form.get(spec.key)
             if isinstance(raw, str) and raw != "":
@@ -99,6 +119,33 @@ def changes_from_form(specs: Iterable[s.SettingSpec], form: FormData) -> dict[st
         elif spec.key in form:
             changes[spec.key] = str(submitted_value(spec, form))
     return changes
+
+
+def target_from_form(form: FormData, name: str) -> str | None:
+    """A routing target from its picker: ``<name>_type`` says the kind (``account``, ``vm``,
+    ``sys``, ...) and ``<name>_<kind>`` which one; the result is the stored ``kind:ref``.
+    A form that posts ``<name>`` itself (scripts, older pages) is read as is."""
+    kind = form.get(f"{name}_type")
+    if isinstance(kind, str):
+        if kind == "none":
+            return "none:"
+        ref = form.get(f"{name}_{kind}")
+        return f"{kind}:{ref if isinstance(ref, str) else ''}"
+    raw = form.get(name)
+    return raw if isinstance(raw, str) else None
+
+
+def codecs_from_form(form: FormData, name: str) -> str | None:
+    """The codec checkboxes as the setting's value: "" to inherit (sub accounts), ``all``, or the
+    ticked codecs; nothing ticked is sent as "," for the rules to refuse."""
+    if f"{name}_present" not in form:
+        return None
+    if form.get(f"{name}_inherit") == "1":
+        return ""
+    ticked = [str(v) for v in form.getlist(name)]
+    if "all" in ticked:
+        return "all"
+    return ",".join(ticked) if ticked else ","
 
 
 def fields(

@@ -40,8 +40,6 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "invalid_callerid": (
         "must be a 10-digit North American number or E.164 digits (8 to 15); got %(value)s",
     ),
-    "invalid_target": ("must be header:value with a known header; got %(value)s",),
-    "unknown_target": ("%(target)s does not exist on account %(account)s",),
     "rtp_timeout_greater_than_rtp_hold_timeout": (
         "the RTP timeout (%(rtp_timeout)s) must be less than or equal to the RTP hold timeout "
         "(%(rtp_hold_timeout)s)",
@@ -76,8 +74,25 @@ def template_for(code: str, names: frozenset[str]) -> str | None:
     return None
 
 
+# Codes whose domain message quotes internal notation (``vm:9999``): the portal says this instead.
+CUSTOMER_WORDS = {
+    "invalid_choice": "choose one of the options offered",
+    "invalid_target": "choose where calls go from the lists",
+    "unknown_target": "this destination does not exist on your account; choose another one",
+    "wrong_password": "the current password is wrong",
+    "invalid_username": "must be 1 to 12 letters or digits",
+    "used_username": "this username is already used by another sub account",
+    "account_with_dids": (
+        "DIDs or the Default DID Routing still send calls to this sub account; route them "
+        "elsewhere first"
+    ),
+}
+
+
 def translate_error(language: str, err: FieldError) -> str:
     """``err`` said in ``language``: by code and params, else its message, else English."""
+    if err.code in CUSTOMER_WORDS:
+        return gettext(language, CUSTOMER_WORDS[err.code])
     if language == DEFAULT_LANGUAGE:
         return err.message  # the domain's own words are the English text
     params = dict(err.params)

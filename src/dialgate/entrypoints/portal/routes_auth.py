@@ -9,9 +9,11 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.portal import i18n
+from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -40,8 +42,20 @@ def _login_language(request: Request) -> str:
     return i18n.negotiate(request.headers.get("accept-language"))
 
 
+def _chosen_language(request: Request, form: FormData | None = None) -> str | None:
+    """A language the visitor picked on the login page (``?lang=``): kept after logging in."""
+    picked = form.get("language") if form is not None else request.query_params.get("lang")
+    return picked if isinstance(picked, str) and picked in i18n.LANGUAGES else None
+
+
 def _login_page(
-    request: Request, *, language: str, error: str | None = None, login: str = "", status: int = 200
+    request: Request,
+    *,
+    language: str,
+    error: str | None = None,
+    login: str = "",
+    status: int = 200,
+    chosen_language: str | None = None,
 ) -> Response:
     # Login CSRF: a double-submit token, since there is no session yet.
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
@@ -54,6 +68,7 @@ def _login_page(
         error=error,
         login=login,
         section="login",
+        chosen_language=chosen_language,
     )
     set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
     set_cookie(request, response, LANG_COOKIE, language, max_age=365 * 86400)
@@ -62,12 +77,15 @@ def _login_page(
 
 @router.get(PREFIX + "/login")
 def login_form(request: Request) -> Response:
-    return _login_page(request, language=_login_language(request))
+    return _login_page(
+        request, language=_login_language(request), chosen_language=_chosen_language(request)
+    )
 
 
 @router.post(PREFIX + "/login")
 async def login(request: Request, db: Db, form: Form) -> Response:
-    language = _login_language(request)
+    chosen = _chosen_language(request, form)
+    language = chosen or _login_language(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     sent = form.get("csrf_token")
     if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
@@ -82,6 +100,8 @@ async def login(request: Request, db: Db, form: Form) -> Response:
             except (LoginFailed, AccountLocked) as exc:
                 uow.commit()  # the failure count is part of the answer
                 return exc
+            if chosen is not None:
+                portal_auth.set_language(uow, new.session, chosen)
             uow.commit()
             return new
 
@@ -97,7 +117,14 @@ async def login(request: Request, db: Db, form: Form) -> Response:
             ) % {"time": f"{outcome.until:%H:%M}"}
         else:
             message = gettext(language, "Wrong account number, email or password.")
-        return _login_page(request, language=language, error=message, login=login_name, status=401)
+        return _login_page(
+            request,
+            language=language,
+            error=message,
+            login=login_name,
+            status=401,
+            chosen_language=chosen,
+        )
     response = redirect(request, f"{PREFIX}/settings")
     set_cookie(
         request,
@@ -121,9 +148,13 @@ def logout(request: Request, session: CheckedSession, db: Db) -> Response:
 
 
 @router.get(PREFIX)
+@router.get(PREFIX + "/")
 @router.get("/")
-def home(request: Request) -> Response:
-    return redirect(request, f"{PREFIX}/settings")
+def home(request: Request, db: Db) -> Response:
+    """One redirect: to the first settings tab, or to the login page without a session."""
+    with db.uow(write=False) as uow:
+        session = portal_auth.resolve(uow, request.cookies.get(SESSION_COOKIE))
+    return redirect(request, f"{PREFIX}/settings/routing" if session else f"{PREFIX}/login")
 
 
 @router.post(PREFIX + "/language")
@@ -175,7 +206,7 @@ def change_password(request: Request, session: CheckedSession, db: Db, form: For
         except ValidationFailed as exc:
             for err in exc.errors:
                 field = "new_password" if err.field == "portal_password" else err.field
-                errors[field] = err.message
+                errors[field] = translate_error(lang, err)
     return render(
         request,
         "password.html",

@@ -13,8 +13,9 @@ from starlette.datastructures import FormData
 
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, NotFound, ValidationFailed
+from dialgate.entrypoints.portal import forms
 from dialgate.entrypoints.portal.messages import translate_error
-from dialgate.entrypoints.portal.routes_settings import Options, account_options
+from dialgate.entrypoints.portal.routes_settings import account_options, words_for
 from dialgate.entrypoints.portal.web import PREFIX, CheckedSession, Db, Form, Session, render
 from dialgate.services import dids
 from dialgate.services.portal_auth import PortalSession
@@ -23,8 +24,6 @@ router = APIRouter()
 
 ROUTING_KEYS = ("routing", "failover_busy", "failover_unreachable", "failover_noanswer")
 CHECKBOX_KEYS = ("cnam_lookup", "e911_enabled")
-# The select's choice that means "use the header:value typed in the text box beside it".
-OTHER = "__other__"
 
 LABELS = {
     "description": "Description",
@@ -52,7 +51,6 @@ HELP = {
     ),
     "dial_time": "Seconds the destination rings before the call counts as not answered (5 to 120).",
 }
-OTHER_HELP = 'Or choose "Other" and type header:value, e.g. fwd:1 or sys:echo.'
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,6 @@ class DidField:
     key: str
     value: Any  # str, or bool for checkboxes
     error: str | None = None
-    other: str = ""  # routing keys: the typed header:value when the select says "Other"
 
     @property
     def label(self) -> str:
@@ -91,10 +88,7 @@ def changes_from_form(form: FormData) -> dict[str, str]:
         if key in CHECKBOX_KEYS:
             raw = _checkbox(form, key)
         elif key in ROUTING_KEYS:
-            choice = form.get(key)
-            if choice == OTHER:
-                choice = form.get(f"{key}_other")
-            raw = choice if isinstance(choice, str) else None
+            raw = forms.target_from_form(form, key)
         else:
             value = form.get(key)
             raw = value if isinstance(value, str) else None
@@ -105,7 +99,6 @@ def changes_from_form(form: FormData) -> dict[str, str]:
 
 def did_fields(
     values: dict[str, Any],
-    options: Options,
     *,
     form: FormData | None = None,
     errors: dict[str, str] | None = None,
@@ -113,19 +106,16 @@ def did_fields(
     errors = errors or {}
     out = []
     for key in dids.DID_KEYS:
-        other = ""
         if form is None:
             value: Any = _stored(values, key)
-            if key in ROUTING_KEYS and value not in options.targets:
-                value, other = OTHER, value
         elif key in CHECKBOX_KEYS:
             value = _checkbox(form, key) == "true"
+        elif key in ROUTING_KEYS:
+            value = forms.target_from_form(form, key) or ""
         else:
             raw = form.get(key)
             value = raw if isinstance(raw, str) else ""
-            raw_other = form.get(f"{key}_other")
-            other = raw_other if isinstance(raw_other, str) else ""
-        out.append(DidField(key, value, errors.get(key), other))
+        out.append(DidField(key, value, errors.get(key)))
     return out
 
 
@@ -156,15 +146,16 @@ def _edit_page(
         session=session,
         section="dids",
         number=view.number,
-        fields=did_fields(view.values, options, form=form, errors=error_map),
+        fields=did_fields(view.values, form=form, errors=error_map),
         errors=[(e.field, error_map[e.field]) for e in errors or []],
         field_labels=LABELS,
         saved=saved,
         options=options,
         plans=catalogs.DID_PLANS,
-        other=OTHER,
-        other_help=OTHER_HELP,
         routing_keys=ROUTING_KEYS,
+        failover_keys=ROUTING_KEYS[1:],
+        failovers_open=any(e.field in ROUTING_KEYS[1:] for e in errors or []),
+        words=words_for(db, session),
     )
 
 
@@ -180,6 +171,7 @@ def list_dids(request: Request, session: Session, db: Db) -> Response:
         section="dids",
         dids=numbers,
         plans=catalogs.DID_PLANS,
+        words=words_for(db, session),
     )
 
 

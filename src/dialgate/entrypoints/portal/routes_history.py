@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dialgate.domain import settings as s
+from dialgate.entrypoints.portal.routes_settings import words_for
 from dialgate.entrypoints.portal.web import PREFIX, Db, Session, render
 from dialgate.services import accounts
 
@@ -30,4 +31,5 @@ def history(request: Request, session: Session, db: Db, tab: str = "") -> Respon
         tabs=tabs,
         selected=selected,
         entries=entries,
+        words=words_for(db, session),
     )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -16,7 +15,7 @@ from dialgate.adapters import geo
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain.errors import FieldError, ValidationFailed
-from dialgate.entrypoints.portal import forms
+from dialgate.entrypoints.portal import forms, present
 from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
     PREFIX,
@@ -27,7 +26,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
     render,
 )
-from dialgate.services import accounts, billing, forwardings
+from dialgate.services import accounts, billing, names
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -87,17 +86,11 @@ class Options:
     mailboxes: tuple[str, ...]
     targets: tuple[str, ...]
     pops: tuple[str, ...]
-    # What a picker shows for a target when its header:value alone says little (fwd:12).
-    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def account_options(db: Db, account: str) -> Options:
     with db.uow(write=False) as uow:
         ctx = accounts.validation_context(uow, accounts.get_account(uow, account))
-        labels = {
-            e.ref: f"{e.ref} → {e.phone_number}" + (f" ({e.description})" if e.description else "")
-            for e in forwardings.list_forwardings(uow, account)
-        }
     targets = [f"account:{ctx.account}", *(f"account:{n}" for n in sorted(ctx.subaccounts))]
     targets += [f"vm:{m}" for m in sorted(ctx.mailboxes)]
     for kind in ("fwd", "ivr", "queue", "grp", "tc"):
@@ -105,11 +98,18 @@ def account_options(db: Db, account: str) -> Options:
     targets += [f"sys:{a}" for a in catalogs.SYSTEM_ACTIONS]
     targets.append("none:")
     pops = tuple(p.name for p in catalogs.DEFAULT_POPS if p.name in ctx.pops)
-    return Options(tuple(sorted(ctx.mailboxes)), tuple(targets), pops, labels)
+    return Options(tuple(sorted(ctx.mailboxes)), tuple(targets), pops)
 
 
 def _ref_order(ref: str) -> tuple[int, str]:
     return (int(ref), "") if ref.isdigit() else (1 << 62, ref)
+
+
+def words_for(db: Db, session: PortalSession) -> present.Words:
+    """Customer words for this reader: their language and their account's names."""
+    with db.uow(write=False) as uow:
+        account_names = names.account_names(uow, session.account)
+    return present.Words(session.language, account_names)
 
 
 def _tab(tab: str) -> s.Tab:
@@ -130,6 +130,7 @@ def render_tab(
     errors: list[FieldError] | None = None,
     saved: bool = False,
     balance: billing.BalanceView | None = None,
+    words: present.Words,
 ) -> Response:
     lang = session.language
     error_map = {e.field: translate_error(lang, e) for e in errors or []}
@@ -157,6 +158,9 @@ def render_tab(
         allow_international=allow_intl,
         sub=None,
         balance=balance,
+        words=words,
+        failover_keys=present.ROUTING_SETTING_KEYS[1:],
+        failovers_open=any(e.field in present.ROUTING_SETTING_KEYS[1:] for e in errors or []),
     )
 
 
@@ -178,6 +182,7 @@ def settings_tab(request: Request, tab: str, session: Session, db: Db) -> Respon
         values=view.values,
         options=account_options(db, session.account),
         balance=balance,
+        words=words_for(db, session),
     )
 
 
@@ -203,9 +208,16 @@ def save_tab(request: Request, tab: str, session: CheckedSession, db: Db, form: 
             options=options,
             form=form,
             errors=exc.errors,
+            words=words_for(db, session),
         )
     with db.uow(write=False) as uow:
         view = accounts.show_settings(uow, session.account)
     return render_tab(
-        request, session, tab=the_tab, values=view.values, options=options, saved=True
+        request,
+        session,
+        tab=the_tab,
+        values=view.values,
+        options=options,
+        saved=True,
+        words=words_for(db, session),
     )

@@ -12,61 +12,20 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dialgate.adapters import geo
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.domain.policy import TRANSPORTS, AuthorizeRequest, Decision
 from dialgate.entrypoints.policy_cache import get_policy_cache
+from dialgate.entrypoints.portal.decision_words import Context, DecisionWords, duration
 from dialgate.entrypoints.portal.messages import translate_error
-from dialgate.entrypoints.portal.web import PREFIX, Db, Session, gettext, render
-from dialgate.services import accounts
+from dialgate.entrypoints.portal.web import PREFIX, Db, Session, render
+from dialgate.services import accounts, billing
 from dialgate.services.authorize import authorize_call
 
 router = APIRouter()
 
 POP_NAMES = tuple(p.name for p in catalogs.DEFAULT_POPS)
 
-# Why a call was refused or allowed, in words a translator can take (the domain's own message
-# quotes values and stays English; it is shown to English readers as is).
-REASONS = {
-    "ok": "The call is allowed.",
-    "unknown_account": "This account does not exist.",
-    "account_disabled": "This account is disabled.",
-    "encryption_required": "Encrypted SIP is on for this account: call over TLS with SRTP.",
-    "ip_not_allowed": "Calls from this address are not allowed by the account's IP restriction.",
-    "pop_not_allowed": "Calls through this POP are not allowed by the account's POP restriction.",
-    "invalid_number": "This is not a number that can be dialed.",
-    "blocked_number": (
-        "NPA-555-1212 is blocked: the only way to reach directory assistance is by dialing 411."
-    ),
-    "directory_assistance_disabled": "411 directory assistance is disabled for this account.",
-    "international_disabled": "International calls are disabled for this account.",
-    "country_not_allowed": "Calls to this country are not allowed for this account.",
-    "no_rate": "There is no rate for this destination on the chosen route.",
-    "rate_above_limit": "The rate to this destination is above the account's limit.",
-    "insufficient_balance": "The balance does not cover this call.",
-    "e911_no_callerid": (
-        "Emergency call refused: the caller ID is not an e911-enabled DID and no e911 default "
-        "caller ID is set."
-    ),
-}
-STEP_TITLES = {
-    "account": "Account",
-    "encryption": "Encrypted SIP",
-    "ip_restriction": "IP restriction",
-    "pop_restriction": "POP restriction",
-    "normalize": "Normalize the number",
-    "classify": "Classify the number",
-    "special_numbers": "Special numbers",
-    "international_lock": "International calls",
-    "allowed_countries": "Allowed countries",
-    "route": "Route",
-    "rate": "Rate",
-    "international_max_rate": "International max rate",
-    "balance": "Balance",
-    "max_duration": "Maximum duration",
-    "caller_id": "Caller ID",
-}
 FIELD_LABELS = {
     "dialed": "Number to dial",
     "subaccount": "Calling account",
@@ -74,25 +33,12 @@ FIELD_LABELS = {
     "pop": "POP (optional)",
     "transport": "Transport",
 }
-OUTCOMES = {"pass": "passed", "deny": "refused", "skip": "skipped"}
 ACTIONS = {
     "call": "Call",
     "emergency": "Emergency call",
     "voicemail": "Voicemail",
     "moh_test": "Music on hold test",
     "reject": "Refused",
-}
-CLASSES = {
-    "us48": "United States (48 states)",
-    "us_other": "United States (other)",
-    "canada": "Canada",
-    "tollfree": "Toll free",
-    "international": "International",
-    "emergency": "Emergency (911)",
-    "directory_assistance": "Directory assistance (411)",
-    "voicemail": "Voicemail",
-    "moh_test": "Music on hold test",
-    "invalid": "Invalid",
 }
 
 
@@ -104,17 +50,6 @@ class TestForm:
     pop: str = ""
     transport: str = "udp"
     srtp: bool = False
-
-
-def duration(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-def reason_text(decision: Decision, language: str) -> str:
-    if language == "en" or decision.reason not in REASONS:
-        return decision.message
-    return gettext(language, REASONS[decision.reason])
 
 
 def _read_form(request: Request) -> TestForm:
@@ -186,11 +121,17 @@ def test_a_number(request: Request, session: Session, db: Db) -> Response:
         else:
             decision = authorize_call(get_policy_cache(request), call)
     error_map = {e.field: translate_error(lang, e) for e in errors}
-    destination = decision.destination if decision else None
-    country = country_en = None
-    if destination is not None and destination.country:
-        country = geo.country_name(destination.country, lang)
-        country_en = geo.country_name(destination.country, "en")
+    said = None
+    if decision is not None:
+        with db.uow(write=False) as uow:
+            subject = f"{session.account}_{form.subaccount}" if form.subaccount else session.account
+            max_rate = accounts.show_settings(uow, subject).values.get("international_max_rate")
+            balance = billing.balance(uow, session.account).current_balance
+        said = DecisionWords(
+            lang,
+            decision,
+            Context(form.dialed, form.source_ip, form.pop, balance, max_rate),
+        )
     return render(
         request,
         "test_number.html",
@@ -205,13 +146,8 @@ def test_a_number(request: Request, session: Session, db: Db) -> Response:
         errors=[(e.field, error_map[e.field]) for e in errors],
         error_map=error_map,
         decision=decision,
-        reason_text=reason_text(decision, lang) if decision else "",
-        country=country,
-        country_en=country_en,
+        said=said,
         duration=duration,
         field_labels=FIELD_LABELS,
-        step_titles=STEP_TITLES,
-        outcomes=OUTCOMES,
         actions=ACTIONS,
-        classes=CLASSES,
     )

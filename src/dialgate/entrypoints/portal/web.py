@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_currency
 from fastapi import Depends, Request
@@ -75,12 +76,13 @@ def _format_dt(value: datetime, language: str) -> str:
     return str(format_datetime(value, "medium", tzinfo=None, locale=language)) + " UTC"
 
 
-def format_money(value: Decimal, language: str) -> str:
-    """Dollars in the reader's format, with every decimal the amount has (rates have four)."""
+def format_money(value: Decimal, language: str, *, places: int = 2) -> str:
+    """Dollars in the reader's format (CLDR's currency pattern) with the precision that matters:
+    balances and charges 2 decimals, per-minute rates 4."""
+    pattern = Locale.parse(language).currency_formats["standard"].pattern
+    pattern = pattern.replace("0.00", "0." + "0" * places)
     return str(
-        format_currency(
-            value, "USD", format="¤#,##0.00####", locale=language, currency_digits=False
-        )
+        format_currency(value, "USD", format=pattern, locale=language, currency_digits=False)
     )
 
 
@@ -99,6 +101,7 @@ def environment(language: str) -> Environment:
     env.globals.update(prefix=PREFIX, nav=NAV, language=language, languages=i18n.LANGUAGES)
     env.filters["datetime"] = lambda v: _format_dt(v, language)
     env.filters["money"] = lambda v: format_money(v, language)
+    env.filters["rate"] = lambda v: format_money(v, language, places=4)
     return env
 
 

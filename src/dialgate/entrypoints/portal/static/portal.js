@@ -11,16 +11,22 @@
     var picked = [];
     root.querySelectorAll("details[data-region]").forEach(function (region) {
       var boxes = region.querySelectorAll("li input[type=checkbox]");
-      var checked = 0;
+      var checked = 0, shown = 0, shownChecked = 0;
       boxes.forEach(function (box) {
-        if (box.checked) { checked += 1; picked.push(box.dataset.name); }
+        var visible = !box.closest("li").hidden;
+        if (visible) { shown += 1; }
+        if (box.checked) {
+          checked += 1; picked.push(box.dataset.name);
+          if (visible) { shownChecked += 1; }
+        }
       });
       var count = region.querySelector("[data-count]");
       if (count) { count.textContent = "(" + checked + "/" + boxes.length + ")"; }
+      // "Select All" speaks for the countries the search shows.
       var selectAll = region.querySelector("[data-select-all]");
       if (selectAll) {
-        selectAll.checked = boxes.length > 0 && checked === boxes.length;
-        selectAll.indeterminate = checked > 0 && checked < boxes.length;
+        selectAll.checked = shown > 0 && shownChecked === shown;
+        selectAll.indeterminate = shownChecked > 0 && shownChecked < shown;
       }
     });
     var summary = root.querySelector("#countries-summary");
@@ -42,8 +48,9 @@
     root.addEventListener("change", function (event) {
       var target = event.target;
       if (target.matches("[data-select-all]")) {
+        // Only the countries the search shows: "Select All" after "niger" means those.
         target.closest("details").querySelectorAll("li input[type=checkbox]").forEach(function (box) {
-          box.checked = target.checked;
+          if (!box.closest("li").hidden) { box.checked = target.checked; }
         });
       }
       if (target.matches("li input[type=checkbox], [data-select-all]")) {
@@ -56,16 +63,20 @@
     if (search) {
       search.addEventListener("input", function () {
         var query = fold(search.value.trim());
+        // "44" or "+44" is a calling code: match it exactly, not inside other numbers.
+        var code = /^\+?\d+$/.test(query) ? query.replace("+", "") : null;
         root.querySelectorAll("details[data-region]").forEach(function (region) {
           var matches = 0;
           region.querySelectorAll("li[data-search]").forEach(function (item) {
-            var hit = !query || item.dataset.search.indexOf(query) !== -1;
+            var hit = !query || (code !== null ? item.dataset.cc === code
+                                               : item.dataset.search.indexOf(query) !== -1);
             item.hidden = !hit;
             if (hit) { matches += 1; }
           });
           region.hidden = !!query && matches === 0;
           if (query) { region.open = matches > 0; }
         });
+        updateCountries(root);
       });
       // Enter in the search box must not submit the whole tab.
       search.addEventListener("keydown", function (event) {
@@ -82,8 +93,23 @@
     box.addEventListener("change", function () { warning.hidden = box.checked; });
   }
 
+  // A routing target: only the list of the chosen type is shown (and submitted as the choice).
+  function initTargetPicker(root) {
+    if (root.dataset.ready) { return; }
+    root.dataset.ready = "1";
+    var type = root.querySelector("[data-target-type]");
+    function show() {
+      root.querySelectorAll("[data-for-type]").forEach(function (choice) {
+        choice.hidden = choice.dataset.forType !== type.value;
+      });
+    }
+    type.addEventListener("change", show);
+    show();
+  }
+
   function init(scope) {
     scope.querySelectorAll("[data-countries]").forEach(initCountries);
+    scope.querySelectorAll("[data-target-picker]").forEach(initTargetPicker);
     initIntlWarning(scope);
     scope.querySelectorAll("form[data-confirm]").forEach(function (form) {
       if (form.dataset.ready) { return; }
