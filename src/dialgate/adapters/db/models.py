@@ -268,7 +268,8 @@ class TransactionRow(Base):
     """The ledger: the balance is the sum of ``amount`` (deposits positive, charges negative)."""
 
     __tablename__ = "transactions"
-    __table_args__ = (Index("ix_transactions_account_at", "account_id", "at"),)
+    # (at, id): the keyset of the statement pages (services.history), newest first.
+    __table_args__ = (Index("ix_transactions_account_at_id", "account_id", "at", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -280,7 +281,8 @@ class TransactionRow(Base):
 
 class CdrRow(Base):
     __tablename__ = "cdrs"
-    __table_args__ = (Index("ix_cdrs_account_started", "account_id", "started_at"),)
+    # (started_at, id): the keyset of the call history pages (services.history).
+    __table_args__ = (Index("ix_cdrs_account_started_id", "account_id", "started_at", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

@@ -14,6 +14,7 @@ from dialgate.entrypoints.api import (
     calls,
     catalogs,
     dids,
+    history,
     problems,
     subaccounts,
 )
@@ -26,5 +27,6 @@ def mount(app: FastAPI) -> None:
     app.include_router(dids.router)
     app.include_router(calls.router)
     app.include_router(billing.router)
+    app.include_router(history.router)
     app.include_router(catalogs.router)
     problems.use_problem_media_type(app)

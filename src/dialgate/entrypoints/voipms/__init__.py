@@ -5,6 +5,7 @@
 - ``methods``: one function per API method, each calling Dialgate services.
 
 - ``dids`` and ``billing``: the DID, balance, transaction and rate methods.
+- ``cdr``: getCDR and its option lists (getCallTypes, getCallAccounts, getCallBilling).
 
 ``METHODS`` is every method the API answers, by name.
 """
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dialgate.domain.errors import AuthenticationFailed, PermissionDenied
-from dialgate.entrypoints.voipms import billing, dids, methods, wire
+from dialgate.entrypoints.voipms import billing, cdr, dids, methods, wire
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
 
@@ -43,7 +44,9 @@ class RedactApiPassword(logging.Filter):
 
 
 _NO_IP_CHECK = frozenset({"getIP"})
-METHODS: dict[str, methods.Method] = {**methods.METHODS, **dids.METHODS, **billing.METHODS}
+METHODS: dict[str, methods.Method] = {
+    **methods.METHODS, **dids.METHODS, **billing.METHODS, **cdr.METHODS
+}
 
 
 def dispatch(db: Database, params: dict[str, str], client_ip: str | None) -> dict[str, Any]:
