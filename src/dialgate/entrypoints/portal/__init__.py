@@ -16,6 +16,8 @@ from dialgate.entrypoints.portal import (
     forms,
     i18n,
     routes_auth,
+    routes_balance,
+    routes_calls,
     routes_dids,
     routes_history,
     routes_settings,
@@ -44,6 +46,8 @@ def install(app: FastAPI) -> None:
         routes_dids,
         routes_test,
         routes_history,
+        routes_calls,
+        routes_balance,
     ):
         app.include_router(module.router, include_in_schema=False)
 

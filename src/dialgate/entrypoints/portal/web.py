@@ -58,6 +58,8 @@ NAV: list[NavItem] = [
     NavItem(f"{PREFIX}/dids", "DID Numbers", "dids"),
     NavItem(f"{PREFIX}/test", "Test a number", "test"),
     NavItem(f"{PREFIX}/history", "Settings History", "history"),
+    NavItem(f"{PREFIX}/calls", "Call History", "calls"),
+    NavItem(f"{PREFIX}/balance", "Balance & Transactions", "balance"),
     NavItem(f"{PREFIX}/password", "Change password", "password"),
 ]
 
