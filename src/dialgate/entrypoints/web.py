@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import api, portal, voipms
+from dialgate.entrypoints import admin, api, portal, voipms
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
@@ -67,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
     voipms.mount(app)
     portal.install(app)
+    admin.mount(app)
     return app

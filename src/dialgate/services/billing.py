@@ -425,3 +425,21 @@ def transaction_history(
         )
         for row in rows
     ]
+
+
+def credit(
+    uow: UnitOfWork,
+    account_number: str,
+    amount: object,
+    *,
+    description: str,
+    now: datetime | None = None,
+) -> Decimal:
+    """A credit from the provider (goodwill, a refund): an ``adjustment`` ledger row, the same
+    bounds as a deposit; returns the new balance."""
+    account = accounts.get_account(uow, account_number)
+    try:
+        value: Decimal = DEPOSIT(amount, s.ValidationContext(account="", email=""))
+    except s.InvalidValue as exc:
+        raise ValidationFailed.single("amount", exc.code, exc.message) from None
+    return _post(uow, account, value, kind="adjustment", description=description, now=_now(now))

@@ -17,6 +17,7 @@ from dialgate.entrypoints.cli import (
     catalog,
     db,
     dids,
+    operators,
     settings,
     worker,
 )
@@ -38,6 +39,7 @@ dids.register(app)
 billing.register(app)
 worker.register(app)
 apikeys.register(app)
+operators.register(app)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 REGISTRATION_MODES = ("memory", "database", "shared")
 CARRIER_KEYS = ("value", "premium", "tollfree_us", "tollfree_ca", "emergency")
 MODULE_PATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+_RPC_RE = re.compile(r"^udp:(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$")
 
 # Token characters that survive inside a curl user:password URL without escaping (Kamailio
 # does not URL-decode httpcon credentials).
@@ -167,6 +168,7 @@ def render_kamailio_config(
     cdr_batch: int = 50,
     registrations: str | None = None,
     server_id: int = 1,
+    rpc_listen: str | None = None,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -177,7 +179,8 @@ def render_kamailio_config(
     address). ``registrations`` is one of ``REGISTRATION_MODES`` (default: ``database`` on
     PostgreSQL, ``memory`` on SQLite); ``server_id`` numbers this node among a POP's nodes.
     ``rundir`` is where Kamailio keeps its runtime files (``-Y``); it is checked here so the
-    ctl socket lands somewhere writable.
+    ctl socket lands somewhere writable. ``rpc_listen`` (``udp:HOST:PORT``) opens Kamailio's
+    JSON-RPC on that datagram socket, for Dialgate to end a suspended account's calls.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -211,6 +214,8 @@ def render_kamailio_config(
         raise ValueError("cdr_batch must be 1..500 records")
     if async_workers < 1 or children < 1 or cdr_queue_size < 1:
         raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
+    if rpc_listen is not None and not _RPC_RE.match(rpc_listen):
+        raise ValueError(f"rpc_listen must be udp:HOST:PORT, not {rpc_listen!r}")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
         raise ValueError("rundir and ctl_socket must be absolute paths")
     env = Environment(
@@ -254,6 +259,7 @@ def render_kamailio_config(
         cdr_batch=cdr_batch,
         registrations=registrations,
         server_id=server_id,
+        rpc_listen=rpc_listen,
     )
 
 
