@@ -4,9 +4,10 @@
                                       [--database-url URL] [--json]
 
 Loads ``--rows`` call records for account 100000 (spread over ``--days`` days ending today, a
-few sub accounts, every disposition; loaded once into ``var/bench-history-<rows>.db`` and kept
-for the next run unless ``--database-url`` names another database), then times, server side
-(the service calls the pages make, in-process, no HTTP), each ``--repeat`` times:
+few sub accounts, every disposition, inserted oldest first as calls end; loaded once into
+``var/bench-history-<rows>.db`` and kept for the next run unless ``--database-url`` names
+another database), then times, server side (the service calls the pages make, in-process, no
+HTTP), each ``--repeat`` times:
 
 - ``first page``: the newest 50 calls of the last 31 days (a month: what the portal opens on);
 - ``deep page``: 50 calls from the middle of the range, by cursor;
@@ -68,10 +69,12 @@ def _load(db: Database, rows: int, days: int) -> None:
     span = days * 86400
     chunk = 20000
     started = time.perf_counter()
+    # Calls are recorded as they end: rows go in oldest first, as in production.
+    offsets = sorted((rnd.randrange(span) for _ in range(rows)), reverse=True)
     for base in range(int(have or 0), rows, chunk):
         batch: list[dict[str, Any]] = []
         for i in range(base, min(base + chunk, rows)):
-            at = end - timedelta(seconds=rnd.randrange(span))
+            at = end - timedelta(seconds=offsets[i])
             disposition = rnd.choice(DISPOSITIONS)
             talk = rnd.randrange(1, 900) if disposition == "answered" else 0
             billed = -(-talk // 6) * 6

@@ -281,10 +281,12 @@ def _keyset_page(
     after = decode_cursor(cursor)
     if after is not None:
         at, row_id = after
+        # The plain bound on the time column is what lets the index seek straight to the
+        # cursor (an OR alone makes SQLite scan); the OR then only settles ties on id.
         if ascending:
-            query = query.where(or_(at_col > at, and_(at_col == at, id_col > row_id)))
+            query = query.where(at_col >= at, or_(at_col > at, id_col > row_id))
         else:
-            query = query.where(or_(at_col < at, and_(at_col == at, id_col < row_id)))
+            query = query.where(at_col <= at, or_(at_col < at, id_col < row_id))
     order = (at_col.asc(), id_col.asc()) if ascending else (at_col.desc(), id_col.desc())
     rows = list(uow.session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
