@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dialgate.entrypoints.admin import api
+from dialgate.entrypoints.admin import api, console
 
 
 def mount(app: FastAPI) -> None:
     app.include_router(api.router)
+    console.install(app)
