@@ -16,7 +16,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -268,6 +268,22 @@ class Page(Generic[T]):
     next_cursor: str | None  # None: this is the last page
 
 
+F = TypeVar("F", CdrFilter, "TransactionFilter")
+
+
+def _from_cursor(f: F, cursor: str | None, *, ascending: bool = False) -> F:
+    """The filter with its time range cut at the cursor: the range is the one bound the index
+    scan can use (SQLite takes a single upper bound, so a second one, the cursor's, would
+    leave it scanning from the end of the range down to the cursor)."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return f
+    at = after[0]
+    if ascending:
+        return replace(f, start=max(f.start, at))
+    return replace(f, end=min(f.end, at + timedelta(microseconds=1)))
+
+
 def _keyset_page(
     uow: UnitOfWork,
     query: Select[Any],
@@ -281,12 +297,12 @@ def _keyset_page(
     after = decode_cursor(cursor)
     if after is not None:
         at, row_id = after
-        # The plain bound on the time column is what lets the index seek straight to the
-        # cursor (an OR alone makes SQLite scan); the OR then only settles ties on id.
+        # The filter's time range was already narrowed to the cursor (``_from_cursor``), so
+        # the index seeks straight to it; this only settles ties on id.
         if ascending:
-            query = query.where(at_col >= at, or_(at_col > at, id_col > row_id))
+            query = query.where(or_(at_col > at, id_col > row_id))
         else:
-            query = query.where(at_col <= at, or_(at_col < at, id_col < row_id))
+            query = query.where(or_(at_col < at, id_col < row_id))
     order = (at_col.asc(), id_col.asc()) if ascending else (at_col.desc(), id_col.desc())
     rows = list(uow.session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
@@ -305,7 +321,7 @@ def cdr_page(
 ) -> Page[CdrView]:
     """One page of call records, newest first, and the cursor of the next one."""
     account = accounts.get_account(uow, account_number)
-    query = select(CdrRow).where(*_cdr_where(account.id, f))
+    query = select(CdrRow).where(*_cdr_where(account.id, _from_cursor(f, cursor)))
     rows, after = _keyset_page(uow, query, CdrRow.started_at, CdrRow.id, cursor, _limit(limit))
     return Page([_cdr_view(r) for r in rows], after)
 
@@ -320,7 +336,7 @@ def any_cdr_page(
     """Call records of every account (the operator console), newest first. ``f.subject``
     narrows to one line; the index on ``started_at`` alone is not there, so a wide range of
     a big system reads the primary order: keep the range short."""
-    query = select(CdrRow).where(*_cdr_where(None, f))
+    query = select(CdrRow).where(*_cdr_where(None, _from_cursor(f, cursor)))
     rows, after = _keyset_page(uow, query, CdrRow.started_at, CdrRow.id, cursor, _limit(limit))
     return Page([_cdr_view(r) for r in rows], after)
 
@@ -495,7 +511,9 @@ def transaction_page(
 ) -> Page[LedgerEntry]:
     """One page of ledger entries, newest first (or oldest first: the REST API's order)."""
     account = accounts.get_account(uow, account_number)
-    query = select(TransactionRow).where(*_tx_where(account.id, f))
+    query = select(TransactionRow).where(
+        *_tx_where(account.id, _from_cursor(f, cursor, ascending=oldest_first))
+    )
     rows, after = _keyset_page(
         uow, query, TransactionRow.at, TransactionRow.id, cursor, _limit(limit),
         ascending=oldest_first,
