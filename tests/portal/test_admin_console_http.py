@@ -1,0 +1,111 @@
+"""The operator console over HTTP: sessions, CSRF, the TOTP step and its lockout, roles, and the
+customer portal's view of a suspension (only the right password learns of it)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import httpx
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from dialgate.services import accounts, billing, operators, suspension
+from dialgate.services.uow import Database
+from tests.portal.test_portal_http import csrf_of, log_in
+
+PASSWORD = "Operator-pass-123"
+
+
+@pytest.fixture
+def secret(demo_db: Database) -> str:
+    with demo_db.uow() as uow:
+        _row, key = operators.create_operator(uow, "root@provider.test", "admin", PASSWORD)
+        operators.create_operator(uow, "desk@provider.test", "support", PASSWORD)
+        uow.commit()
+    assert key is not None
+    return key
+
+
+def password_step(client: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = csrf_of(client.get("/admin/login").text)
+    r = client.post("/admin/login", data={"email": email, "password": password,
+                                          "csrf_token": token}, follow_redirects=False)
+    return r
+
+
+def console_csrf(client: TestClient) -> str:
+    return csrf_of(client.get("/admin/accounts").text)
+
+
+def test_pages_need_a_console_session(client: TestClient, secret: str) -> None:
+    r = client.get("/admin/accounts", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin/login"
+    log_in(client)  # a customer's portal session is no console session
+    assert client.get("/admin/accounts", follow_redirects=False).status_code == 303
+    forged = client.post("/admin/login", data={"email": "root@provider.test",
+                                               "password": PASSWORD, "csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_admins_need_the_code_and_wrong_codes_lock(
+    client: TestClient, demo_db: Database, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = password_step(client, "root@provider.test")
+    assert r.status_code == 303 and r.headers["location"] == "/admin/totp"
+    assert client.get("/admin/accounts", follow_redirects=False).headers["location"] == (
+        "/admin/totp")
+    page = client.get("/admin/totp")
+    token = csrf_of(page.text)
+    good = pyotp.TOTP(secret).now()
+    wrong = "999999" if good != "999999" else "888888"
+    for _ in range(operators.MAX_FAILED_LOGINS - 1):
+        bad = client.post("/admin/totp", data={"code": wrong, "csrf_token": token})
+        assert bad.status_code == 401 and "Wrong email, password or code" in bad.text
+    locked = client.post("/admin/totp", data={"code": wrong, "csrf_token": token})
+    assert "locked until" in locked.text
+    still = client.post("/admin/totp", data={"code": good, "csrf_token": token})
+    assert still.status_code == 401 and "locked until" in still.text
+    assert client.get("/admin/accounts", follow_redirects=False).status_code == 303
+
+
+def test_forms_need_the_session_csrf_token_and_support_moves_no_money(
+    client: TestClient, demo_db: Database, secret: str
+) -> None:
+    password_step(client, "desk@provider.test")
+    token = console_csrf(client)
+    r = client.post("/admin/accounts/100000/suspend", data={"reason": "x", "csrf_token": "no"})
+    assert r.status_code == 403
+    with demo_db.uow(write=False) as uow:
+        before = billing.current_balance(uow, "100000")
+        assert accounts.get_account(uow, "100000").enabled
+    money = client.post("/admin/accounts/100000/money",
+                        data={"kind": "deposit", "amount": "5", "reason": "x",
+                              "csrf_token": token})
+    assert money.status_code == 403 and "cannot move money" in money.text
+    no_reason = client.post("/admin/accounts/100000/suspend",
+                            data={"reason": " ", "csrf_token": token})
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    with demo_db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "100000") == before
+        assert accounts.get_account(uow, "100000").enabled
+
+
+def test_a_suspended_customer_is_told_only_with_the_right_password(
+    client: TestClient, demo_db: Database
+) -> None:
+    with demo_db.uow() as uow:
+        suspension.suspend(uow, operators.CLI, "100000", "unpaid invoice 9")
+        uow.commit()
+    token = csrf_of(client.get("/portal/login?lang=en").text)
+    right = client.post("/portal/login", data={"login": "100000", "password": "DemoPass123",
+                                               "csrf_token": token})
+    assert right.status_code == 403
+    assert "This account is suspended" in right.text and "Reason: unpaid invoice 9" in right.text
+    wrong = client.post("/portal/login", data={"login": "100000", "password": "Nope12345",
+                                               "csrf_token": token})
+    assert wrong.status_code == 401 and "suspended" not in wrong.text
+    assert re.search("Wrong account number, email or password", wrong.text)
+    with demo_db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "100000") == Decimal("25.000000")
