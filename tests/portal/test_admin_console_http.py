@@ -3,6 +3,8 @@ customer portal's view of a suspension (only the right password learns of it).""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from decimal import Decimal
 
@@ -10,7 +12,9 @@ import httpx
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from dialgate.adapters.db.models import RateRow
 from dialgate.services import accounts, billing, operators, suspension
 from dialgate.services.uow import Database
 from tests.portal.test_portal_http import csrf_of, log_in
@@ -109,3 +113,62 @@ def test_a_suspended_customer_is_told_only_with_the_right_password(
     assert re.search("Wrong account number, email or password", wrong.text)
     with demo_db.uow(write=False) as uow:
         assert billing.current_balance(uow, "100000") == Decimal("25.000000")
+
+
+def admin_session(client: TestClient, secret: str) -> str:
+    password_step(client, "root@provider.test")
+    token = csrf_of(client.get("/admin/totp").text)
+    r = client.post("/admin/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    return console_csrf(client)
+
+
+def test_rate_deck_review_diff_and_publish(
+    client: TestClient, demo_db: Database, secret: str
+) -> None:
+    from dialgate.services import rates
+
+    token = admin_session(client, secret)
+    with demo_db.uow(write=False) as uow:
+        live = [rates.lookup(uow, "premium", p) for p in sorted(uow.session.scalars(
+            select(RateRow.prefix).where(RateRow.route == "premium")))]
+    assert all(r is not None for r in live) and len(live) > 3
+    kept, dropped, changed = live[2:], live[0], live[1]
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["prefix", "destination", "rate", "increment"])
+    out.writerow(["99887", "Testland", "0.5", "60"])
+    for r in kept:
+        out.writerow([r.prefix, r.destination, r.per_minute, r.increment_s])
+    out.writerow([changed.prefix, changed.destination, changed.per_minute + 1,
+                  changed.increment_s])
+    deck = buf.getvalue()
+    bad = client.post("/admin/rates/review", data={"route": "premium", "csrf_token": token},
+                      files={"deck": ("deck.csv", "prefix,destination,rate\nabc,X,-1\n")})
+    assert bad.status_code == 422 and "line 2" in bad.text
+    review = client.post("/admin/rates/review", data={"route": "premium", "csrf_token": token},
+                         files={"deck": ("deck.csv", deck)})
+    assert review.status_code == 200, review.text
+    assert re.search(r'id="n-added">1<', review.text)
+    assert re.search(r'id="n-removed">1<', review.text)
+    assert re.search(r'id="n-repriced">1<', review.text)
+    staged = re.search(r'name="token" value="([^"]+)"', review.text)
+    assert staged is not None
+    def live_prefixes() -> set[str]:
+        with demo_db.uow(write=False) as uow:
+            return set(uow.session.scalars(
+                select(RateRow.prefix).where(RateRow.route == "premium")))
+
+    assert "99887" not in live_prefixes()  # nothing is live before publishing
+    done = client.post("/admin/rates/publish", data={"route": "premium", "csrf_token": token,
+                                                     "token": staged.group(1)},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    after = live_prefixes()
+    assert "99887" in after and dropped.prefix not in after
+    with demo_db.uow(write=False) as uow:
+        repriced = rates.lookup(uow, "premium", changed.prefix)
+    assert repriced is not None and repriced.per_minute == changed.per_minute + 1
+    log = client.get("/admin/audit").text
+    assert "rates.publish" in log

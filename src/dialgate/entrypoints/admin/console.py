@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import os
+import re
 import secrets
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,9 +24,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from dialgate.adapters.db.models import CdrRow, OutboxRow
 from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFailed
+from dialgate.domain.rating import ROUTES, parse_deck_csv
 from dialgate.entrypoints.portal.web import (
     SECURITY_HEADERS,
     database,
@@ -32,7 +37,7 @@ from dialgate.entrypoints.portal.web import (
     is_secure,
     redirect,
 )
-from dialgate.services import accounts, admin, history, operators, suspension
+from dialgate.services import accounts, admin, deck_review, history, operators, suspension
 from dialgate.services.operators import ConsoleSession
 from dialgate.services.portal_auth import AccountLocked, LoginFailed
 from dialgate.services.uow import Database
@@ -380,3 +385,78 @@ def install(app: FastAPI) -> None:
         return HTMLResponse("<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1>"
                             "<p>This form has expired. Reload the page and try again.</p>",
                             status_code=403, headers=SECURITY_HEADERS)
+
+
+# --- rate decks ---------------------------------------------------------------------------------
+# An uploaded deck waits in a private directory under a random name until it is published (the
+# review page and the publish form are two requests); a deck-versions table can replace this.
+
+DECK_DIR = Path(tempfile.gettempdir()) / "dialgate-decks"
+
+
+def _staged(token: str) -> Path | None:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token):
+        return None
+    path = DECK_DIR / f"{token}.csv"
+    return path if path.is_file() else None
+
+
+@router.get(PREFIX + "/rates")
+def rates_page(request: Request, session: Console) -> Response:
+    return page(request, "rates.html", session=session, section="rates", routes=ROUTES,
+                errors=[], review=None, token=None, route="value")
+
+
+@router.post(PREFIX + "/rates/review")
+async def rates_review(request: Request, session: Console, db: Db) -> Response:
+    errors: list[str] = []
+    review = None
+    token = None
+    async with request.form(max_part_size=64 * 1024 * 1024) as form:  # closes the upload
+        sent = form.get("csrf_token")
+        if not session.csrf_ok(sent if isinstance(sent, str) else None):
+            raise ConsoleCsrf
+        raw_route = form.get("route")
+        route = raw_route if isinstance(raw_route, str) else ""
+        upload = form.get("deck")
+        text = None
+        if isinstance(upload, StarletteUpload):
+            text = (await upload.read()).decode("utf-8", errors="replace")
+    if text is None:
+        errors = ["deck: choose a CSV file"]
+    else:
+        try:
+            parsed = parse_deck_csv(io.StringIO(text, newline=""))
+            with db.uow(write=False) as uow:
+                review = deck_review.diff(uow, route, parsed)
+            DECK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            token = secrets.token_urlsafe(24)
+            (DECK_DIR / f"{token}.csv").write_text(text, encoding="utf-8")
+        except ValidationFailed as exc:
+            errors = _errors(exc)
+    return page(request, "rates.html", 422 if errors else 200, session=session,
+                section="rates", routes=ROUTES, errors=errors, review=review, token=token,
+                route=route)
+
+
+@router.post(PREFIX + "/rates/publish")
+def rates_publish(request: Request, session: Checked, db: Db, form: Form) -> Response:
+    route, token = _text(form, "route"), _text(form, "token")
+    staged = _staged(token)
+    if staged is None:
+        return page(request, "rates.html", 422, session=session, section="rates",
+                    routes=ROUTES, errors=["deck: upload it again (the review expired)"],
+                    review=None, token=None, route=route)
+    try:
+        parsed = parse_deck_csv(io.StringIO(staged.read_text(encoding="utf-8"), newline=""))
+        with db.uow() as uow:
+            count = deck_review.publish(uow, session.operator, route, parsed)
+            uow.commit()
+    except PermissionDenied as exc:
+        return page(request, "rates.html", 403, session=session, section="rates",
+                    routes=ROUTES, errors=_errors(exc), review=None, token=None, route=route)
+    except ValidationFailed as exc:
+        return page(request, "rates.html", 422, session=session, section="rates",
+                    routes=ROUTES, errors=_errors(exc), review=None, token=None, route=route)
+    staged.unlink(missing_ok=True)
+    return redirect(request, f"{PREFIX}/rates?published={route}&count={count}")
