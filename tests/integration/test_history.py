@@ -75,6 +75,7 @@ def test_totals_and_days(seeded: Database) -> None:
     # 23:59:30 and 00:00:30.. are on different UTC days, on both backends
     assert [(d.day, d.calls) for d in days] == [(date(2024, 5, 1), 3), (date(2024, 5, 2), 4)]
     assert [d.cost for d in days] == [Decimal("0.060000"), Decimal("0.040000")]
+    assert history.totals_of(days) == totals  # the portal's one-pass totals agree
     assert (ledger.deposits, ledger.charges, ledger.entries) == (
         Decimal("50.000000"), Decimal("0.100000"), 8)
     assert [d.deposits for d in ledger_days if d.deposits] == [Decimal("50.000000")]

@@ -416,6 +416,8 @@ class DayFigures:
     cost: Decimal = Decimal(0)
     deposits: Decimal = Decimal(0)
     charges: Decimal = Decimal(0)
+    seconds: int = 0
+    billed_s: int = 0
 
 
 def _utc_day(uow: UnitOfWork, column: Any) -> Any:
@@ -436,22 +438,36 @@ def _all_days(start: datetime, end: datetime) -> list[date]:
 
 
 def cdr_daily(uow: UnitOfWork, account_number: str, f: CdrFilter) -> list[DayFigures]:
-    """Calls and spend per UTC day of the filter's range, every day present (zeros too)."""
+    """Calls, talk time and spend per UTC day of the filter's range, every day present (zeros
+    too). One pass over the range: ``totals_of`` sums it, so a page needs no second scan."""
     account = accounts.get_account(uow, account_number)
     day = _utc_day(uow, CdrRow.started_at)
     found = {
-        _as_date(d): (int(n), Decimal(c))
-        for d, n, c in uow.session.execute(
-            select(day, func.count(CdrRow.id), func.coalesce(func.sum(CdrRow.cost), 0))
+        _as_date(d): (int(n), Decimal(c), int(secs), int(billed))
+        for d, n, c, secs, billed in uow.session.execute(
+            select(day, func.count(CdrRow.id), func.coalesce(func.sum(CdrRow.cost), 0),
+                   func.coalesce(func.sum(CdrRow.duration_s), 0),
+                   func.coalesce(func.sum(CdrRow.billed_s), 0))
             .where(*_cdr_where(account.id, f))
             .group_by(day)
         )
     }
     out = []
     for d in _all_days(f.start, f.end):
-        calls, cost = found.get(d, (0, Decimal(0)))
-        out.append(DayFigures(d, calls=calls, cost=cost.quantize(b.LEDGER_PLACES) + Decimal(0)))
+        calls, cost, secs, billed = found.get(d, (0, Decimal(0), 0, 0))
+        out.append(DayFigures(d, calls=calls, cost=cost.quantize(b.LEDGER_PLACES) + Decimal(0),
+                              seconds=secs, billed_s=billed))
     return out
+
+
+def totals_of(days: list[DayFigures]) -> CdrTotals:
+    """The filter's totals from its per-day figures (``cdr_daily``)."""
+    return CdrTotals(
+        calls=sum(d.calls for d in days),
+        seconds=sum(d.seconds for d in days),
+        billed_s=sum(d.billed_s for d in days),
+        cost=sum((d.cost for d in days), Decimal(0)).quantize(b.LEDGER_PLACES),
+    )
 
 
 # --- the ledger ---------------------------------------------------------------------------------

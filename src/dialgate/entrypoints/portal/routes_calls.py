@@ -246,8 +246,8 @@ def call_history(request: Request, session: Session, db: Db, cursor: str = "") -
             page = history.cdr_page(
                 uow, session.account, f, cursor=cursor or None, limit=PAGE_SIZE
             )
-            totals = history.cdr_totals(uow, session.account, f)
-            days = history.cdr_daily(uow, session.account, f)
+            days = history.cdr_daily(uow, session.account, f)  # one pass: totals and chart
+        totals = history.totals_of(days)
     except ValidationFailed as exc:
         context["errors"] = field_errors(language, exc)
         return render(request, "calls.html", language=language, status_code=422, **context)
