@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     smtp_from: str = "Dialgate <noreply@dialgate.test>"
 
     portal_base_url: str = "http://127.0.0.1:8000"
+    # Kamailio JSON-RPC (jsonrpcs datagram) sockets, one per SIP server, comma separated, e.g.
+    # "udp:127.0.0.1:5090,udp:10.0.0.2:5090": suspending an account ends its calls there.
+    kamailio_rpc: str = ""
 
     # Operations (docs/operations.md). /metrics is served only with a token.
     metrics_token: str | None = None

@@ -26,6 +26,8 @@ class Kind(StrEnum):
     CONFIG_CHANGED = "config_changed"
     E911_CHANGED = "e911_changed"
     API_CHANGED = "api_changed"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    ACCOUNT_RESTORED = "account_restored"
 
 
 TOGGLES = {

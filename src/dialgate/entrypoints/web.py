@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import api, api_docs, ops, portal, voipms
+from dialgate.entrypoints import admin, api, api_docs, ops, portal, voipms
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
     voipms.mount(app)
     portal.install(app)
+    admin.mount(app)
     api_docs.install(app)
     ops.install(app, settings)  # last: its middleware must see the fast path's requests too
     return app

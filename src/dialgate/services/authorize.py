@@ -123,6 +123,11 @@ class PolicyCache:
             self._last_seq = uow.session.scalar(select(func.max(PolicyChangeRow.seq))) or 0
         self.last_feed_read = clock()
 
+    def stats(self) -> dict[str, int | bool]:
+        """What this process's cache holds (the operator console's overview)."""
+        return {"snapshots": len(self._entries), "feed_seq": self._last_seq,
+                "refresher": self._refresher is not None and self._refresher.is_alive()}
+
     # -- invalidation ----------------------------------------------------------------------
 
     def invalidate(self, accounts_changed: Iterable[str]) -> None:

@@ -297,8 +297,20 @@ def deposit(
     now: datetime | None = None,
 ) -> Decimal:
     """Add funds; returns the new balance. A deposit that lifts the balance back to the
-    threshold or above ends the low-balance reminders. A balance is at most
-    ``money.MAX_BALANCE``: a deposit beyond it is refused (checked on the balance the atomic
+    threshold or above ends the low-balance reminders."""
+    return _add_funds(uow, account_number, amount, "deposit", description, now)
+
+
+def _add_funds(
+    uow: UnitOfWork,
+    account_number: str,
+    amount: object,
+    kind: str,
+    description: str,
+    now: datetime | None,
+) -> Decimal:
+    """A deposit or a provider's credit, bounded like a deposit. A balance is at most
+    ``money.MAX_BALANCE``: funds beyond it are refused (checked on the balance the atomic
     update returns, so concurrent deposits cannot pass it together; the caller's transaction
     is rolled back by the error)."""
     account = accounts.get_account(uow, account_number)
@@ -306,7 +318,7 @@ def deposit(
         value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
     except v.InvalidValue as exc:
         raise ValidationFailed.single("amount", exc.code, exc.message) from None
-    after = _post(uow, account, value, kind="deposit", description=description, now=_now(now))
+    after = _post(uow, account, value, kind=kind, description=description, now=_now(now))
     if after > money.MAX_BALANCE:
         raise ValidationFailed.single(
             "amount",
@@ -447,3 +459,16 @@ def transaction_history(
         )
         for row in rows
     ]
+
+
+def credit(
+    uow: UnitOfWork,
+    account_number: str,
+    amount: object,
+    *,
+    description: str,
+    now: datetime | None = None,
+) -> Decimal:
+    """A credit from the provider (goodwill, a refund): an ``adjustment`` ledger row, the same
+    bounds as a deposit; returns the new balance."""
+    return _add_funds(uow, account_number, amount, "adjustment", description, now)

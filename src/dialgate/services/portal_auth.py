@@ -57,6 +57,17 @@ class AccountLocked(AuthenticationFailed):
         self.delay = delay
 
 
+class AccountSuspended(AuthenticationFailed):
+    """The right password for a suspended account: the customer is told, nothing opens."""
+
+    code = "account_suspended"
+
+    def __init__(self, number: str) -> None:
+        super().__init__("this account is suspended")
+        self.number = number
+        self.delay = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class PortalSession:
     """Who is logged in, as the portal's routes see it."""
@@ -118,7 +129,8 @@ def login(
 ) -> NewSession:
     """Check a login (account number or email) and password and open a session.
 
-    Raises ``LoginFailed`` or ``AccountLocked``; both carry the delay to apply. The caller must
+    Raises ``LoginFailed`` or ``AccountLocked``; both carry the delay to apply; the right
+    password of a suspended account raises ``AccountSuspended``. The caller must
     commit in every case: failures are counted in the same transaction.
     """
     now = now or _now()
@@ -130,6 +142,9 @@ def login(
     if account.locked_until is not None and account.locked_until > now:
         _failed(account.number, "locked")
         raise AccountLocked(account.locked_until, MAX_DELAY)
+    if not account.enabled and passwords.verify_password(account.portal_password_hash, password):
+        # Like REGISTER's "Account Disabled": only the right password learns of the suspension.
+        raise AccountSuspended(account.number)
     if not account.enabled or not passwords.verify_password(account.portal_password_hash, password):
         account.failed_logins = (account.failed_logins or 0) + 1
         delay = _delay(account.failed_logins)

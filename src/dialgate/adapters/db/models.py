@@ -353,7 +353,8 @@ class TransactionRow(Base):
     """The ledger: the balance is the sum of ``amount`` (deposits positive, charges negative)."""
 
     __tablename__ = "transactions"
-    __table_args__ = (Index("ix_transactions_account_at", "account_id", "at"),)
+    # (at, id): the keyset of the statement pages (services.history), newest first.
+    __table_args__ = (Index("ix_transactions_account_at_id", "account_id", "at", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -365,7 +366,8 @@ class TransactionRow(Base):
 
 class CdrRow(Base):
     __tablename__ = "cdrs"
-    __table_args__ = (Index("ix_cdrs_account_started", "account_id", "started_at"),)
+    # (started_at, id): the keyset of the call history pages (services.history).
+    __table_args__ = (Index("ix_cdrs_account_started_id", "account_id", "started_at", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     call_id: Mapped[str] = mapped_column(String(128), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -471,3 +473,67 @@ class PortalSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+# --- the provider's operators (operator console and admin API; revision 0008) -----------------
+
+
+class OperatorRow(Base):
+    """A member of the provider's staff: ``admin`` (everything) or ``support`` (no money).
+    Admins must use TOTP; the secret is needed to check codes, so it is stored (never shown
+    again nor logged)."""
+
+    __tablename__ = "operators"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperatorSessionRow(Base):
+    """Console sessions, like the portal's: the cookie's token is stored hashed. ``mfa_done``
+    turns true once the TOTP code was checked (admins); before, only the code page answers."""
+
+    __tablename__ = "operator_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    mfa_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class AdminApiKeyRow(Base):
+    """Admin API keys: they act as their operator (with its role) on ``/admin/v1``."""
+
+    __tablename__ = "admin_api_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OperatorAuditRow(Base):
+    """What operators did (console and admin API), with who did it; append-only."""
+
+    __tablename__ = "operator_audit"
+    __table_args__ = (Index("ix_operator_audit_at", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    operator: Mapped[str] = mapped_column(String(254))  # email, or "cli"
+    via: Mapped[str] = mapped_column(String(32))  # console, admin-api:<key id>, cli
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")

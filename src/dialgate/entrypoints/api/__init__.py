@@ -15,6 +15,7 @@ from dialgate.entrypoints.api import (
     catalogs,
     dids,
     forwardings,
+    history,
     problems,
     subaccounts,
 )
@@ -28,5 +29,6 @@ def mount(app: FastAPI) -> None:
     app.include_router(forwardings.router)
     app.include_router(calls.router)
     app.include_router(billing.router)
+    app.include_router(history.router)
     app.include_router(catalogs.router)
     problems.use_problem_media_type(app)

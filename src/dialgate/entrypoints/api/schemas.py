@@ -306,3 +306,19 @@ class TransactionPublic(BaseModel):
     kind: str = Field(description="deposit, call, did_fee or adjustment")
     description: str
     amount: str = Field(description="USD, decimal string; negative for charges")
+
+
+class CdrPublic(BaseModel):
+    call_id: str
+    account: str = Field(description="The line that made or took the call: 100000 or 100000_office")
+    direction: str = Field(description="outbound or inbound")
+    dialed: str = Field(description="The number dialed; inbound: the DID called")
+    caller_number: str | None = Field(description="Inbound: the caller's number, null if withheld")
+    started_at: datetime
+    answered_at: datetime | None
+    disposition: str = Field(description="answered, busy, noanswer or failed")
+    duration_s: int
+    billed_s: int
+    rate_per_minute: str = Field(description="USD per minute, decimal string")
+    cost: str = Field(description="USD, decimal string")
+    route: str | None

@@ -18,6 +18,7 @@ from dialgate.entrypoints.cli import (
     db,
     dids,
     forwarding,
+    operators,
     ops,
     settings,
     worker,
@@ -41,6 +42,7 @@ billing.register(app)
 worker.register(app)
 apikeys.register(app)
 forwarding.register(app)
+operators.register(app)
 ops.register(app)
 
 

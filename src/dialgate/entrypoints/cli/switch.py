@@ -96,6 +96,9 @@ def register(switch_app: typer.Typer) -> None:
         server_id: int = typer.Option(
             1, "--server-id", help="This node's number among the POP's Kamailio nodes."
         ),
+        rpc_listen: str | None = typer.Option(
+            None, "--rpc", help="udp:HOST:PORT for Kamailio's JSON-RPC (DIALGATE_KAMAILIO_RPC)."
+        ),
         pike_density: int = typer.Option(
             30, "--pike-density", help="Requests per 2 s from one address; 0 = no limit."
         ),
@@ -159,6 +162,7 @@ def register(switch_app: typer.Typer) -> None:
                     http_timeout_s=http_timeout,
                     registrations=registrations,
                     server_id=server_id,
+                    rpc_listen=rpc_listen,
                     pike_density=pike_density or None,
                     tls_cert=str(tls_cert.absolute()) if tls_cert else None,
                     tls_key=str(tls_key.absolute()) if tls_key else None,

@@ -17,6 +17,8 @@ from dialgate.entrypoints.portal import (
     forms,
     i18n,
     routes_auth,
+    routes_balance,
+    routes_calls,
     routes_dids,
     routes_forwardings,
     routes_history,
@@ -55,6 +57,8 @@ def install(app: FastAPI) -> None:
         routes_forwardings,
         routes_test,
         routes_history,
+        routes_calls,
+        routes_balance,
     ):
         app.include_router(module.router, include_in_schema=False)
 

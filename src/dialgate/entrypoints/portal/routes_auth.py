@@ -29,8 +29,13 @@ from dialgate.entrypoints.portal.web import (
     render,
     set_cookie,
 )
-from dialgate.services import portal_auth
-from dialgate.services.portal_auth import AccountLocked, LoginFailed, NewSession
+from dialgate.services import accounts, portal_auth, suspension
+from dialgate.services.portal_auth import (
+    AccountLocked,
+    AccountSuspended,
+    LoginFailed,
+    NewSession,
+)
 
 router = APIRouter()
 
@@ -93,19 +98,29 @@ async def login(request: Request, db: Db, form: Form) -> Response:
     login_name = str(form.get("login") or "")
     password = str(form.get("password") or "")
 
-    def attempt() -> NewSession | LoginFailed | AccountLocked:
+    def attempt() -> NewSession | LoginFailed | AccountLocked | str:
         with db.uow() as uow:
             try:
                 new = portal_auth.login(uow, login_name, password)
             except (LoginFailed, AccountLocked) as exc:
                 uow.commit()  # the failure count is part of the answer
                 return exc
+            except AccountSuspended as exc:
+                account = accounts.get_account(uow, exc.number)
+                return suspension.suspension_reason(uow, account) or ""
             if chosen is not None:
                 portal_auth.set_language(uow, new.session, chosen)
             uow.commit()
             return new
 
     outcome = await run_in_threadpool(attempt)
+    if isinstance(outcome, str):  # suspended: say so clearly, with the provider's reason
+        message = gettext(language, "This account is suspended: calls and registrations are "
+                          "refused. Contact support to restore it.")
+        if outcome:
+            message += " " + gettext(language, "Reason: %(reason)s") % {"reason": outcome}
+        return _login_page(request, language=language, error=message, login=login_name,
+                           status=403)
     if isinstance(outcome, LoginFailed | AccountLocked):
         # Slow down guessing without holding a worker thread.
         await asyncio.sleep(outcome.delay)

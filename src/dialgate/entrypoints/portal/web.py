@@ -60,6 +60,8 @@ NAV: list[NavItem] = [
     NavItem(f"{PREFIX}/forwardings", "Call Forwarding", "forwardings"),
     NavItem(f"{PREFIX}/test", "Test a number", "test"),
     NavItem(f"{PREFIX}/history", "Settings History", "history"),
+    NavItem(f"{PREFIX}/calls", "Call History", "calls"),
+    NavItem(f"{PREFIX}/balance", "Balance & Transactions", "balance"),
     NavItem(f"{PREFIX}/password", "Change password", "password"),
 ]
 

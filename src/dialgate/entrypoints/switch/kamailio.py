@@ -24,6 +24,7 @@ from dialgate.domain.media import CARRIER_LEG
 REGISTRATION_MODES = ("memory", "database", "shared")
 CARRIER_KEYS = ("value", "premium", "tollfree_us", "tollfree_ca", "emergency")
 MODULE_PATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+_RPC_RE = re.compile(r"^udp:(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$")
 
 # Token characters that survive inside a curl user:password URL without escaping (Kamailio
 # does not URL-decode httpcon credentials).
@@ -188,6 +189,7 @@ def render_kamailio_config(
     rtpengines: Sequence[str] = (),
     moh_dir: str | None = None,
     rpc_socket: str | None = None,
+    rpc_listen: str | None = None,
     rtpengine_disable_s: int = 5,
     rtpengine_timeout_ms: int = 500,
     metrics_port: int | None = None,
@@ -206,8 +208,9 @@ def render_kamailio_config(
     (``udp:127.0.0.1:2223``, optionally ``=weight``); with none, calls are not anchored and the
     media rules (NAT, SRTP, codecs, DTMF, RTP time-outs, music on hold) do not apply.
     ``moh_dir`` holds one ``<class>.wav`` per music-on-hold class (``dialgate switch
-    moh-files``); ``rpc_socket`` is the JSON-RPC socket the media watcher uses (default: in
-    ``rundir``).
+    moh-files``). Kamailio's JSON-RPC listens on ``rpc_listen`` (``udp:HOST:PORT``, for a
+    Dialgate on another host: suspensions end calls, the media watcher reads dialogs) or else,
+    with media, on the Unix socket ``rpc_socket`` (default: in ``rundir``).
     ``metrics_port`` (with ``metrics_listen``) serves Kamailio's statistics to Prometheus
     (xhttp_prom) on a TCP socket of its own.
     """
@@ -245,6 +248,8 @@ def render_kamailio_config(
         raise ValueError("cdr_batch must be 1..500 records")
     if async_workers < 1 or children < 1 or cdr_queue_size < 1:
         raise ValueError("children, async_workers and cdr_queue_size must be at least 1")
+    if rpc_listen is not None and not _RPC_RE.match(rpc_listen):
+        raise ValueError(f"rpc_listen must be udp:HOST:PORT, not {rpc_listen!r}")
     if not Path(rundir).is_absolute() or not Path(ctl_socket).is_absolute():
         raise ValueError("rundir and ctl_socket must be absolute paths")
     rtpengine_sock = rtpengine_socket_param(rtpengines)
@@ -306,7 +311,7 @@ def render_kamailio_config(
         rtpengine_disable_s=rtpengine_disable_s,
         rtpengine_timeout_ms=rtpengine_timeout_ms,
         moh_dir=moh_dir.rstrip("/") if moh_dir else "",
-        rpc_socket=rpc_socket,
+        rpc_dgram=rpc_listen or (rpc_socket if rtpengine_sock else ""),
         metrics_port=metrics_port,
         metrics_listen=metrics_listen,
     )

@@ -6,6 +6,7 @@
 
 - ``dids``, ``forwardings`` and ``billing``: the DID, call forwarding, balance, transaction
   and rate methods.
+- ``cdr``: getCDR and its option lists (getCallTypes, getCallAccounts, getCallBilling).
 
 ``METHODS`` is every method the API answers, by name.
 """
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dialgate.domain.errors import AuthenticationFailed, PermissionDenied
-from dialgate.entrypoints.voipms import billing, dids, forwardings, methods, wire
+from dialgate.entrypoints.voipms import billing, cdr, dids, forwardings, methods, wire
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
 
@@ -45,7 +46,7 @@ class RedactApiPassword(logging.Filter):
 
 _NO_IP_CHECK = frozenset({"getIP"})
 METHODS: dict[str, methods.Method] = {
-    **methods.METHODS, **dids.METHODS, **forwardings.METHODS, **billing.METHODS
+    **methods.METHODS, **dids.METHODS, **forwardings.METHODS, **billing.METHODS, **cdr.METHODS
 }
 
 

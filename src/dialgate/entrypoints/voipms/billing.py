@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
 from dialgate.adapters import geo
 from dialgate.domain.errors import ValidationFailed
+from dialgate.entrypoints.voipms import cdr
 from dialgate.entrypoints.voipms import mapping as m
 from dialgate.entrypoints.voipms.methods import Call, Method
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag
 from dialgate.services import billing, rates
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def get_balance(call: Call) -> dict[str, Any]:
@@ -29,21 +26,9 @@ def get_balance(call: Call) -> dict[str, Any]:
     return {"status": "success", "balance": figures}
 
 
-def _date(call: Call, name: str, missing: str) -> date:
-    raw = call.get(name)
-    if raw is None:
-        raise VoipmsError(missing)
-    try:
-        if not _DATE.fullmatch(raw.strip()):
-            raise ValueError(raw)
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise VoipmsError("invalid_date") from None
-
-
 def get_transaction_history(call: Call) -> dict[str, Any]:
-    date_from = _date(call, "date_from", "missing_from_date")
-    date_to = _date(call, "date_to", "missing_to_date")
+    """The documented range rules: both dates, from not after to, 92 days or less."""
+    date_from, date_to = cdr.date_range(call)
     try:
         with call.db.uow(write=False) as uow:
             found = billing.transaction_history(uow, call.account, date_from, date_to)

@@ -1,0 +1,463 @@
+"""The operator console at ``/admin/``: log-in (argon2id password, then a TOTP code for admins),
+CSRF on every form, the portal's failed-login delays and lockout; pages for accounts (search by
+number, email or DID; create; suspend and restore with a reason; deposit or credit with a reason,
+admins only; a customer's settings and history read-only), call records across accounts, the
+operator audit log and a live overview. English only: it is the provider's staff tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import os
+import re
+import secrets
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from dialgate.adapters.db.models import CdrRow, OutboxRow
+from dialgate.domain.deck_csv import parse_deck_csv
+from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFailed
+from dialgate.domain.rating import ROUTES
+from dialgate.entrypoints.portal.web import (
+    SECURITY_HEADERS,
+    database,
+    form_data,
+    format_money,
+    is_secure,
+    redirect,
+)
+from dialgate.services import accounts, admin, deck_review, history, operators, suspension
+from dialgate.services.operators import ConsoleSession
+from dialgate.services.portal_auth import AccountLocked, LoginFailed
+from dialgate.services.uow import Database
+
+PREFIX = "/admin"
+COOKIE = "dg_admin"
+LOGIN_CSRF = "dg_admin_login_csrf"
+TEMPLATES = Path(__file__).parent / "templates"
+router = APIRouter(include_in_schema=False)
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+_env.globals.update(prefix=PREFIX)
+_env.filters["money"] = lambda v: format_money(v, "en")
+_env.filters["when"] = lambda v: f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+class ConsoleLogin(Exception):
+    """No session (or the TOTP step is still due): to the right log-in page."""
+
+    def __init__(self, to: str) -> None:
+        super().__init__(to)
+        self.to = to
+
+
+class ConsoleCsrf(Exception):
+    pass
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path=PREFIX, httponly=True,
+                        samesite="strict", secure=is_secure(request))
+
+
+def _resolve(request: Request) -> ConsoleSession | None:
+    with database(request).uow(write=False) as uow:
+        return operators.resolve(uow, request.cookies.get(COOKIE))
+
+
+def current(request: Request) -> ConsoleSession:
+    session = _resolve(request)
+    if session is None:
+        raise ConsoleLogin(f"{PREFIX}/login")
+    if not session.complete:
+        raise ConsoleLogin(f"{PREFIX}/totp")
+    return session
+
+
+def checked(
+    request: Request,
+    session: Annotated[ConsoleSession, Depends(current)],
+    form: Annotated[FormData, Depends(form_data)],
+) -> ConsoleSession:
+    token = form.get("csrf_token")
+    if not isinstance(token, str) or not session.csrf_ok(token):
+        raise ConsoleCsrf
+    return session
+
+
+Console = Annotated[ConsoleSession, Depends(current)]
+Checked = Annotated[ConsoleSession, Depends(checked)]
+Form = Annotated[FormData, Depends(form_data)]
+Db = Annotated[Database, Depends(database)]
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _errors(exc: DialgateError) -> list[str]:
+    if isinstance(exc, ValidationFailed):
+        return [f"{e.field}: {e.message}" for e in exc.errors]
+    return [str(exc)]
+
+
+# --- log-in ---------------------------------------------------------------------------------
+
+
+def _login_page(request: Request, *, error: str | None = None, email: str = "",
+                status: int = 200) -> Response:
+    token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(32)
+    response = page(request, "login.html", status, csrf_token=token, error=error, email=email)
+    _cookie(request, response, LOGIN_CSRF, token, 3600)
+    return response
+
+
+@router.get(PREFIX + "/")
+def home(request: Request) -> Response:
+    session = _resolve(request)
+    if session is None:
+        return redirect(request, f"{PREFIX}/login")
+    return redirect(request, f"{PREFIX}/accounts" if session.complete else f"{PREFIX}/totp")
+
+
+@router.get(PREFIX + "/login")
+def login_form(request: Request) -> Response:
+    return _login_page(request)
+
+
+async def _throttle(outcome: LoginFailed | AccountLocked) -> str:
+    await asyncio.sleep(outcome.delay)  # slows guessing without holding a thread
+    if isinstance(outcome, AccountLocked):
+        return f"Too many failed attempts: locked until {outcome.until:%H:%M} UTC."
+    return "Wrong email, password or code."
+
+
+@router.post(PREFIX + "/login")
+async def login(request: Request, db: Db, form: Form) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF)
+    sent = form.get("csrf_token")
+    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
+        raise ConsoleCsrf
+    email, password = _text(form, "email"), str(form.get("password") or "")
+
+    def attempt() -> tuple[str, ConsoleSession] | LoginFailed | AccountLocked:
+        with db.uow() as uow:
+            try:
+                result = operators.login(uow, email, password)
+            except (LoginFailed, AccountLocked) as exc:
+                uow.commit()  # the failure count is part of the answer
+                return exc
+            uow.commit()
+            return result
+
+    outcome = await run_in_threadpool(attempt)
+    if isinstance(outcome, LoginFailed | AccountLocked):
+        return _login_page(request, error=await _throttle(outcome), email=email, status=401)
+    token, session = outcome
+    response = redirect(request, f"{PREFIX}/accounts" if session.complete else f"{PREFIX}/totp")
+    _cookie(request, response, COOKIE, token, operators.SESSION_HOURS * 3600)
+    response.delete_cookie(LOGIN_CSRF, path=PREFIX)
+    return response
+
+
+@router.get(PREFIX + "/totp")
+def totp_form(request: Request) -> Response:
+    session = _resolve(request)
+    if session is None:
+        return redirect(request, f"{PREFIX}/login")
+    return page(request, "totp.html", csrf_token=session.csrf_token, error=None)
+
+
+@router.post(PREFIX + "/totp")
+async def totp(request: Request, db: Db, form: Form) -> Response:
+    session = _resolve(request)
+    if session is None:
+        return redirect(request, f"{PREFIX}/login")
+    sent = form.get("csrf_token")
+    if not session.csrf_ok(sent if isinstance(sent, str) else None):
+        raise ConsoleCsrf
+    token, code = request.cookies.get(COOKIE), _text(form, "code")
+
+    def attempt() -> ConsoleSession | LoginFailed | AccountLocked:
+        with db.uow() as uow:
+            try:
+                done = operators.verify_totp(uow, token, code)
+            except (LoginFailed, AccountLocked) as exc:
+                uow.commit()
+                return exc
+            uow.commit()
+            return done
+
+    outcome = await run_in_threadpool(attempt)
+    if isinstance(outcome, LoginFailed | AccountLocked):
+        return page(request, "totp.html", 401, csrf_token=session.csrf_token,
+                    error=await _throttle(outcome))
+    return redirect(request, f"{PREFIX}/accounts")
+
+
+@router.post(PREFIX + "/logout")
+def logout(request: Request, session: Checked, db: Db) -> Response:
+    with db.uow() as uow:
+        operators.logout(uow, request.cookies.get(COOKIE))
+        uow.commit()
+    response = redirect(request, f"{PREFIX}/login")
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+@router.get(PREFIX + "/accounts")
+def account_list(request: Request, session: Console, db: Db, q: str = "") -> Response:
+    with db.uow(write=False) as uow:
+        found = admin.search_accounts(uow, q)
+    return page(request, "accounts.html", session=session, section="accounts", q=q,
+                found=found, errors=[], values={})
+
+
+@router.post(PREFIX + "/accounts")
+def account_create(request: Request, session: Checked, db: Db, form: Form) -> Response:
+    values = {k: _text(form, k) for k in ("number", "email", "language")}
+    try:
+        with db.uow() as uow:
+            admin.create_account(uow, session.operator, number=values["number"],
+                                 email=values["email"], password=str(form.get("password") or ""),
+                                 language=values["language"] or "en")
+            uow.commit()
+    except DialgateError as exc:
+        with db.uow(write=False) as uow:
+            found = admin.search_accounts(uow, "")
+        return page(request, "accounts.html", 422, session=session, section="accounts", q="",
+                    found=found, errors=_errors(exc), values=values)
+    return redirect(request, f"{PREFIX}/accounts/{values['number']}?done=created")
+
+
+def _account_page(request: Request, session: ConsoleSession, db: Database, number: str, *,
+                  errors: list[str] | None = None, status: int = 200) -> Response:
+    with db.uow(write=False) as uow:
+        detail = admin.account_detail(uow, number)
+        changes = accounts.settings_history(uow, number, limit=50)
+        today = datetime.now(UTC).date()
+        start, end = history.day_range(today - timedelta(days=30), today)
+        calls = history.cdr_page(uow, number, history.make_filter(uow, number, start=start,
+                                                                 end=end), limit=20).rows
+        audit = operators.audit_log(uow, target=number, limit=50)
+    return page(request, "account.html", status, session=session, section="accounts",
+                a=detail, changes=changes, calls=calls, audit=audit, errors=errors or [],
+                done=request.query_params.get("done"))
+
+
+@router.get(PREFIX + "/accounts/{number}")
+def account_view(number: str, request: Request, session: Console, db: Db) -> Response:
+    return _account_page(request, session, db, number)
+
+
+@router.post(PREFIX + "/accounts/{number}/suspend")
+def account_suspend(number: str, request: Request, session: Checked, db: Db,
+                    form: Form) -> Response:
+    try:
+        with db.uow() as uow:
+            outcome = suspension.suspend(uow, session.operator, number, _text(form, "reason"))
+            uow.commit()
+    except DialgateError as exc:
+        return _account_page(request, session, db, number, errors=_errors(exc), status=422)
+    report = suspension.kick(
+        suspension.rpc_addresses(request.app.state.settings.kamailio_rpc), outcome.lines)
+    done = "suspended" if not report.errors else "suspended-rpc-errors"
+    return redirect(request, f"{PREFIX}/accounts/{number}?done={done}")
+
+
+@router.post(PREFIX + "/accounts/{number}/restore")
+def account_restore(number: str, request: Request, session: Checked, db: Db,
+                    form: Form) -> Response:
+    try:
+        with db.uow() as uow:
+            suspension.restore(uow, session.operator, number, _text(form, "reason"))
+            uow.commit()
+    except DialgateError as exc:
+        return _account_page(request, session, db, number, errors=_errors(exc), status=422)
+    return redirect(request, f"{PREFIX}/accounts/{number}?done=restored")
+
+
+@router.post(PREFIX + "/accounts/{number}/money")
+def account_money(number: str, request: Request, session: Checked, db: Db,
+                  form: Form) -> Response:
+    try:
+        with db.uow() as uow:
+            admin.move_money(uow, session.operator, number, kind=_text(form, "kind"),
+                             amount=_text(form, "amount"), reason=_text(form, "reason"))
+            uow.commit()
+    except PermissionDenied as exc:
+        return _account_page(request, session, db, number, errors=_errors(exc), status=403)
+    except DialgateError as exc:
+        return _account_page(request, session, db, number, errors=_errors(exc), status=422)
+    return redirect(request, f"{PREFIX}/accounts/{number}?done=money")
+
+
+# --- call records, audit log, overview -------------------------------------------------------
+
+
+@router.get(PREFIX + "/calls")
+def calls(request: Request, session: Console, db: Db) -> Response:
+    params = request.query_params
+    errors: list[str] = []
+    rows: list[history.CdrView] = []
+    next_url = None
+    today = datetime.now(UTC).date()
+    try:
+        date_from = history.parse_date(params.get("from"), "from", history.month_start(today))
+        date_to = history.parse_date(params.get("to"), "to", today)
+        start, end = history.day_range(date_from, date_to)
+        f = history.operator_filter(start=start, end=end, subject=params.get("account"),
+                                    direction=params.get("direction"),
+                                    dispositions=params.getlist("disposition"),
+                                    search=params.get("q"))
+        with db.uow(write=False) as uow:
+            found = history.any_cdr_page(uow, f, cursor=params.get("cursor") or None)
+        rows = found.rows
+        if found.next_cursor:
+            next_url = str(request.url.include_query_params(cursor=found.next_cursor))
+    except ValidationFailed as exc:
+        errors = _errors(exc)
+        date_from, date_to = history.month_start(today), today
+    return page(request, "calls.html", 422 if errors else 200, session=session,
+                section="calls", rows=rows, errors=errors, next_url=next_url,
+                date_from=date_from, date_to=date_to, params=params)
+
+
+@router.get(PREFIX + "/audit")
+def audit(request: Request, session: Console, db: Db, target: str = "") -> Response:
+    with db.uow(write=False) as uow:
+        entries = operators.audit_log(uow, target=target or None, limit=300)
+    return page(request, "audit.html", session=session, section="audit", entries=entries,
+                target=target)
+
+
+@router.get(PREFIX + "/overview")
+def overview(request: Request, session: Console, db: Db) -> Response:
+    """Calls recorded in the last 15 minutes (per second and by outcome) and the email outbox;
+    the page refreshes itself every 15 s."""
+    since = datetime.now(UTC) - timedelta(minutes=15)
+    with db.uow(write=False) as uow:
+        by_outcome = dict(uow.session.execute(
+            select(CdrRow.disposition, func.count(CdrRow.id))
+            .where(CdrRow.ended_at >= since).group_by(CdrRow.disposition)).all())
+        pending = uow.session.scalar(
+            select(func.count(OutboxRow.id)).where(OutboxRow.sent_at.is_(None))) or 0
+        failing = uow.session.scalar(select(func.count(OutboxRow.id)).where(
+            OutboxRow.sent_at.is_(None), OutboxRow.attempts > 0)) or 0
+    total = sum(by_outcome.values())
+    cache = getattr(request.app.state, "policy_cache", None)
+    return page(request, "overview.html", session=session, section="overview",
+                by_outcome=by_outcome, total=total, per_second=round(total / 900, 3),
+                pending=pending, failing=failing, pid=os.getpid(),
+                cache=cache.stats() if cache is not None else None)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+    @app.exception_handler(ConsoleLogin)
+    async def _to_login(request: Request, exc: ConsoleLogin) -> Response:
+        return redirect(request, exc.to)
+
+    @app.exception_handler(ConsoleCsrf)
+    async def _csrf(request: Request, exc: ConsoleCsrf) -> Response:
+        return HTMLResponse("<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1>"
+                            "<p>This form has expired. Reload the page and try again.</p>",
+                            status_code=403, headers=SECURITY_HEADERS)
+
+
+# --- rate decks ---------------------------------------------------------------------------------
+# An uploaded deck waits in a private directory under a random name until it is published (the
+# review page and the publish form are two requests); a deck-versions table can replace this.
+
+DECK_DIR = Path(tempfile.gettempdir()) / "dialgate-decks"
+
+
+def _staged(token: str) -> Path | None:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token):
+        return None
+    path = DECK_DIR / f"{token}.csv"
+    return path if path.is_file() else None
+
+
+@router.get(PREFIX + "/rates")
+def rates_page(request: Request, session: Console) -> Response:
+    return page(request, "rates.html", session=session, section="rates", routes=ROUTES,
+                errors=[], review=None, token=None, route="value")
+
+
+@router.post(PREFIX + "/rates/review")
+async def rates_review(request: Request, session: Console, db: Db) -> Response:
+    errors: list[str] = []
+    review = None
+    token = None
+    async with request.form(max_part_size=64 * 1024 * 1024) as form:  # closes the upload
+        sent = form.get("csrf_token")
+        if not session.csrf_ok(sent if isinstance(sent, str) else None):
+            raise ConsoleCsrf
+        raw_route = form.get("route")
+        route = raw_route if isinstance(raw_route, str) else ""
+        upload = form.get("deck")
+        text = None
+        if isinstance(upload, StarletteUpload):
+            text = (await upload.read()).decode("utf-8", errors="replace")
+    if text is None:
+        errors = ["deck: choose a CSV file"]
+    else:
+        try:
+            parsed = parse_deck_csv(io.StringIO(text, newline=""))
+            with db.uow(write=False) as uow:
+                review = deck_review.diff(uow, route, parsed)
+            DECK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            token = secrets.token_urlsafe(24)
+            (DECK_DIR / f"{token}.csv").write_text(text, encoding="utf-8")
+        except ValidationFailed as exc:
+            errors = _errors(exc)
+    return page(request, "rates.html", 422 if errors else 200, session=session,
+                section="rates", routes=ROUTES, errors=errors, review=review, token=token,
+                route=route)
+
+
+@router.post(PREFIX + "/rates/publish")
+def rates_publish(request: Request, session: Checked, db: Db, form: Form) -> Response:
+    route, token = _text(form, "route"), _text(form, "token")
+    staged = _staged(token)
+    if staged is None:
+        return page(request, "rates.html", 422, session=session, section="rates",
+                    routes=ROUTES, errors=["deck: upload it again (the review expired)"],
+                    review=None, token=None, route=route)
+    try:
+        parsed = parse_deck_csv(io.StringIO(staged.read_text(encoding="utf-8"), newline=""))
+        with db.uow() as uow:
+            count = deck_review.publish(uow, session.operator, route, parsed)
+            uow.commit()
+    except PermissionDenied as exc:
+        return page(request, "rates.html", 403, session=session, section="rates",
+                    routes=ROUTES, errors=_errors(exc), review=None, token=None, route=route)
+    except ValidationFailed as exc:
+        return page(request, "rates.html", 422, session=session, section="rates",
+                    routes=ROUTES, errors=_errors(exc), review=None, token=None, route=route)
+    staged.unlink(missing_ok=True)
+    return redirect(request, f"{PREFIX}/rates?published={route}&count={count}")
