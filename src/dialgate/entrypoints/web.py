@@ -1,5 +1,9 @@
 """The HTTP application: one ASGI app carrying the REST API, the VoIP.ms facade, the switch
-endpoints and the portal (each mounted by its own entrypoint package)."""
+endpoints and the portal (each mounted by its own entrypoint package).
+
+``settings.role`` chooses what one process serves: ``switch`` (only ``/switch/v1``, what
+Kamailio calls), ``web`` (everything else) or ``all``. Production runs the two roles as
+separate processes, so the CPU a flood costs the web side is never the switch's."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import api, portal, voipms
+from dialgate.entrypoints import api, guards, portal, voipms
+from dialgate.entrypoints.api import problems
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
@@ -43,12 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if cache is not None:
             cache.stop_refresher()
+        app.state.hash_pool.shutdown()
         db.dispose()
 
     # Dialgate sets up no OpenTelemetry providers; left on, FastAPI's native telemetry would
     # look for them on every request (about a third of a switch request's Python time).
     app = FastAPI(
-        title="Dialgate",
+        title="Dialgate" if settings.role == "all" else f"Dialgate ({settings.role})",
         version=__version__,
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -62,9 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             uow.session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    api.mount(app)
-    switch_http.mount(app)
-    app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
-    voipms.mount(app)
-    portal.install(app)
+    if settings.role in ("all", "web"):
+        api.mount(app)
+    else:
+        problems.install(app)  # the switch endpoints' errors are problem+json too
+    if settings.role in ("all", "switch"):
+        switch_http.mount(app)
+        app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
+    if settings.role in ("all", "web"):
+        voipms.mount(app)
+        portal.install(app)
+    guards.install(app, settings)  # last: the body limit must be the outermost layer
     return app

@@ -371,9 +371,17 @@ def show_settings(uow: UnitOfWork, subject: str) -> SettingsView:
 
 
 def update_settings(
-    uow: UnitOfWork, subject: str, changes: Mapping[str, object], *, actor: str
+    uow: UnitOfWork,
+    subject: str,
+    changes: Mapping[str, object],
+    *,
+    actor: str,
+    hashed: Mapping[str, tuple[str, str]] | None = None,
 ) -> s.Outcome:
-    """Apply a change set to a main or sub account, all or nothing, with its audit trail."""
+    """Apply a change set to a main or sub account, all or nothing, with its audit trail.
+
+    ``hashed``: secrets the caller already hashed outside the transaction (key -> (plain text,
+    argon2 hash)), so that argon2 does not run while the transaction holds its locks."""
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)
     ctx = validation_context(uow, account)
@@ -384,9 +392,12 @@ def update_settings(
             return outcome
         account.settings = dump_settings(outcome.values)
         if "portal_password" in outcome.secrets:
-            account.portal_password_hash = passwords.hash_password(
-                outcome.secrets["portal_password"]
-            )
+            plain = outcome.secrets["portal_password"]
+            ready = (hashed or {}).get("portal_password")
+            if ready is not None and ready[0] == plain:
+                account.portal_password_hash = ready[1]
+            else:
+                account.portal_password_hash = passwords.hash_password(plain)
         _set_subscriber(
             uow,
             account.number,

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from enum import StrEnum
 
 import typer
 
 from dialgate.config import get_settings
 from dialgate.entrypoints.cli.common import console, database
 from dialgate.services import accounts, demo
+
+
+class Role(StrEnum):
+    all = "all"
+    web = "web"
+    switch = "switch"
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +53,13 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="TCP port."),
+        role: Role = typer.Option(
+            Role.all,
+            "--role",
+            help="What to serve: switch (/switch/v1, for Kamailio), web (portal, REST and "
+            "VoIP.ms APIs) or all. Run switch and web as separate processes in production.",
+        ),
+        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
         with_worker: bool = typer.Option(
             False, "--with-worker", help="Also deliver notification emails in this process."
         ),
@@ -52,8 +67,9 @@ def register(app: typer.Typer) -> None:
         """Serve Dialgate over HTTP (and, with --with-worker, send the outbox's emails)."""
         import uvicorn
 
-        from dialgate.entrypoints.web import create_app
-
+        # The role travels in the environment: worker processes build their app from it.
+        os.environ["DIALGATE_ROLE"] = role.value
+        get_settings.cache_clear()
         stop = threading.Event()
         worker: threading.Thread | None = None
         if with_worker:
@@ -62,12 +78,23 @@ def register(app: typer.Typer) -> None:
             )
             worker.start()
         console.print(
-            f"Dialgate on http://{host}:{port} — demo login {demo.DEMO_ACCOUNT} / "
-            f"{demo.DEMO_PASSWORD}",
+            f"Dialgate ({role.value}) on http://{host}:{port} — demo login "
+            f"{demo.DEMO_ACCOUNT} / {demo.DEMO_PASSWORD}",
             markup=False,
         )
         try:
-            uvicorn.run(create_app(), host=host, port=port, log_level="info")
+            uvicorn.run(
+                "dialgate.entrypoints.web:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+                # Forwarded headers are honoured by the app itself, and only from
+                # DIALGATE_TRUSTED_PROXIES; uvicorn's own handling would trust loopback.
+                proxy_headers=False,
+                forwarded_allow_ips="",
+            )
         finally:
             stop.set()
             if worker is not None:
