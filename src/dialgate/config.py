@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The switch's largest call-record batch: 500 records (switch.http.MAX_CDR_BATCH) of at most
+# 512 bytes each (the Kamailio template's buffer per record).
+MIN_BODY_BYTES = 500 * 512
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
 
 
@@ -40,8 +43,10 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or
     # CIDRs. Empty (the default): no one's, not even loopback's.
     trusted_proxies: str = ""
-    # Largest request body accepted, in bytes; checked before anything parses the body.
-    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Largest request body accepted, in bytes; checked before anything parses the body. At
+    # least what the switch's largest call-record batch can be (500 records of at most 512
+    # bytes, what Kamailio's pv buffer holds: see kamailio.cfg.j2), so batches always fit.
+    max_body_bytes: int = Field(default=1_000_000, ge=MIN_BODY_BYTES)
     # argon2 checks for requests: at most this many at once (default: half the cores), and at
     # most hash_queue waiting; beyond, requests are refused at once.
     hash_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)

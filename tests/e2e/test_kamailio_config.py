@@ -129,3 +129,16 @@ def test_registrations_are_kept_where_asked_and_the_config_is_valid(
     assert ('modparam("usrloc", "db_url"' in text) == (db_mode != 0)
     assert ('"server_id_filter", 1' in text) == (db_mode == 1)
     assert _check(cfg).returncode == 0, _check(cfg).stderr
+
+
+def test_the_largest_cdr_batch_fits_the_smallest_body_limit(tmp_path: Path) -> None:
+    """A batch is built in one pv buffer, so its size is bounded by the buffer's; the smallest
+    body limit Dialgate accepts (DIALGATE_MAX_BODY_BYTES) must take the largest batch."""
+    import re
+
+    from dialgate.config import MIN_BODY_BYTES
+
+    text = render_kamailio_config(**_options(tmp_path, cdr_batch=500))  # type: ignore[arg-type]
+    match = re.search(r"^pv_buffer_size=(\d+)", text, re.MULTILINE)
+    assert match is not None
+    assert int(match.group(1)) <= MIN_BODY_BYTES

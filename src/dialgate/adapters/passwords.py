@@ -51,6 +51,8 @@ class HashPool:
 
     def __init__(self, workers: int, queue: int) -> None:
         self.workers = workers
+        self.queue = queue
+        self.closed = False
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._slots = threading.BoundedSemaphore(workers + queue)
         self._lock = threading.Lock()
@@ -90,6 +92,7 @@ class HashPool:
         return str(await asyncio.wrap_future(self._submit(hash_password, password)))
 
     def shutdown(self) -> None:
+        self.closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 

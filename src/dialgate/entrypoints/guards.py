@@ -8,6 +8,7 @@ from typing import cast
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -26,8 +27,8 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
-def _too_large(limit: int) -> list[Message]:
-    body = orjson.dumps(
+def _too_large_body(limit: int) -> bytes:
+    return orjson.dumps(
         {
             "type": "about:blank",
             "title": "Content Too Large",
@@ -36,6 +37,10 @@ def _too_large(limit: int) -> list[Message]:
             "code": "body_too_large",
         }
     )
+
+
+def _too_large(limit: int) -> list[Message]:
+    body = _too_large_body(limit)
     return [
         {
             "type": "http.response.start",
@@ -110,6 +115,17 @@ def install(app: FastAPI, settings: Settings) -> None:
         # from the right, skipping trusted hops, so a client cannot prepend a fake address.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    async def on_too_large(request: Request, exc: Exception) -> Response:
+        # Raised while a route read the body: the same answer as the middleware's.
+        return Response(
+            _too_large_body(settings.max_body_bytes),
+            status_code=413,
+            media_type="application/problem+json",
+            headers={"Connection": "close"},
+        )
+
+    app.add_exception_handler(BodyTooLarge, on_too_large)
 
 
 def hash_pool(request: Request) -> HashPool:

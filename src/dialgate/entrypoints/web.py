@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
+from dialgate.adapters.passwords import HashPool
 from dialgate.config import Settings, get_settings
 from dialgate.entrypoints import api, guards, portal, voipms
 from dialgate.entrypoints.api import problems
@@ -33,6 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.hash_pool.closed:  # the app is being started again (tests do)
+            old = app.state.hash_pool
+            app.state.hash_pool = HashPool(old.workers, old.queue)
         switch_http.warm_up(app)
         # What start-up built (numbering plan, snapshots, metadata: ~170k objects) lives as long
         # as the process; a full collection would walk it all (~150 ms, a stall in the middle

@@ -67,11 +67,12 @@ def login_form(request: Request) -> Response:
     return _login_page(request, language=_login_language(request))
 
 
-# Throttles (docs/architecture.md, "Abuse"). Every attempt counts against its source address;
-# failures count against the login name too, from every source, and a spent login budget still
-# lets in the browsers that logged in to that account before (the device cookie), so neither
-# budget is a lock a stranger can put on someone else's account.
-ATTEMPTS_PER_SOURCE = ratelimit.parse("10/minute")
+# Throttles (docs/architecture.md, "Abuse"). Failed attempts count against their source address
+# and against the login name (from every source); a spent login budget still lets in the
+# browsers that logged in to that account before (the device cookie), so neither budget is a
+# lock a stranger can put on someone else's account. Successful logins count nowhere (an
+# office behind one NAT address logs in as often as it likes).
+FAILURES_PER_SOURCE = ratelimit.parse("10/minute")
 FAILURES_PER_LOGIN = ratelimit.parse("20/hour")
 DEVICE_COOKIE = "dg_device"
 DEVICE_DAYS = 365
@@ -99,8 +100,8 @@ async def login(request: Request, db: Db, form: Form) -> Response:
     source = ratelimit.source_key(guards.client_ip(request))
     login_key = portal_auth.login_key(login_name)
 
-    if not throttle.hit(ATTEMPTS_PER_SOURCE, "portal-login", source):
-        retry = throttle.retry_after(ATTEMPTS_PER_SOURCE, "portal-login", source)
+    if throttle.exhausted(FAILURES_PER_SOURCE, "portal-login-src", source):
+        retry = throttle.retry_after(FAILURES_PER_SOURCE, "portal-login-src", source)
         return _throttled(request, language, login_name, retry)
 
     def find() -> portal_auth.LoginTarget:
@@ -138,6 +139,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
     except ValidationFailed:
         new = None  # disabled or changed between the read and the write: a failed login
     if new is None:
+        throttle.hit(FAILURES_PER_SOURCE, "portal-login-src", source)
         throttle.hit(FAILURES_PER_LOGIN, "portal-login-fail", login_key)
         # Slow down guessing without holding a worker thread.
         await asyncio.sleep(portal_auth.FAILURE_DELAY)
