@@ -147,14 +147,6 @@ def device_ok(secret_key: str, account: str, token: str | None) -> bool:
     )
 
 
-def end_sessions(uow: UnitOfWork, account_id: int, *, keep_token: str | None = None) -> None:
-    """End the account's portal sessions (all of them, or all but ``keep_token``'s)."""
-    query = delete(PortalSessionRow).where(PortalSessionRow.account_id == account_id)
-    if keep_token:
-        query = query.where(PortalSessionRow.id_hash != passwords.token_digest(keep_token))
-    uow.session.execute(query)
-
-
 def resolve(
     uow: UnitOfWork, token: str | None, *, now: datetime | None = None
 ) -> PortalSession | None:
@@ -198,14 +190,15 @@ def change_password(
         raise ValidationFailed(
             [FieldError("current_password", "wrong_password", "the current password is wrong")]
         )
+    # The account's other portal sessions end with the change (update_settings does it).
     accounts.update_settings(
         uow,
         session.account,
         {"portal_password": new},
         actor=f"portal:{session.account}",
         hashed={"portal_password": (new, new_hash)} if new_hash else None,
+        keep_session=keep_token,
     )
-    end_sessions(uow, session.account_id, keep_token=keep_token)
 
 
 def password_hash_of(uow: UnitOfWork, account: str) -> str:
