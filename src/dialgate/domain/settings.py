@@ -303,10 +303,20 @@ def single_pop(raw: object, ctx: ValidationContext) -> str:
     return name
 
 
+MAX_NOTIFICATION_EMAILS = 10
+
+
 def emails(raw: object, ctx: ValidationContext) -> tuple[str, ...]:
     items = _items(raw)
     if not items:
         raise InvalidValue("empty_list", "must list at least one email address")
+    if len(items) > MAX_NOTIFICATION_EMAILS:
+        # The balance alert goes to every address: a long list would make Dialgate a mailer
+        # for whoever holds an API key.
+        raise InvalidValue(
+            "too_many_emails",
+            f"at most {MAX_NOTIFICATION_EMAILS} addresses; got {len(items)}",
+        )
     out = []
     for item in items:
         try:
