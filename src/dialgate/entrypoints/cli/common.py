@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pydantic
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dialgate import bootstrap
+from dialgate.config import get_settings
 from dialgate.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -27,9 +33,38 @@ err_console = Console(stderr=True, highlight=False)
 EXIT_USAGE = 2
 
 
+# A CLI run waits this long for another writer (the server, a worker, other CLI runs) before
+# giving up: scripts run many commands at once, and on a busy machine a writer can hold
+# SQLite's one write lock for seconds.
+CLI_BUSY_TIMEOUT_MS = 60_000
+
+
+class CliError(Exception):
+    """A problem with what the command was given (its environment included): a clear message,
+    exit status 2 (``code`` is shown in brackets, like the other errors')."""
+
+    def __init__(self, message: str, code: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+        self.exit_code = exit_code
+
+
+def _check_sqlite_exists(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    if not Path(parsed.database).exists():
+        raise CliError(
+            f"no database at {parsed.database} (DIALGATE_DATABASE_URL); "
+            "create it with `dialgate db upgrade`",
+            "database_missing",
+        )
+
+
 @contextmanager
 def database() -> Iterator[Database]:
-    db = bootstrap.database()
+    _check_sqlite_exists(get_settings().database_url)
+    db = bootstrap.database(busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
     try:
         yield db
     finally:
@@ -79,13 +114,55 @@ def report_error(exc: DialgateError) -> None:
         err_console.print(f"error: {exc}", markup=False)
 
 
+def _database_error(exc: DBAPIError) -> CliError:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "locked" in first or "busy" in first:
+        return CliError(
+            f"the database stayed busy for {CLI_BUSY_TIMEOUT_MS // 1000} s (another writer "
+            "holds it); nothing was changed, try again",
+            "database_busy",
+            exit_code=1,
+        )
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        return CliError(
+            "the database has no Dialgate schema; run `dialgate db upgrade` first",
+            "database_not_migrated",
+        )
+    if isinstance(exc, OperationalError):
+        return CliError(f"cannot use the database: {first}", "database_unavailable")
+    return CliError(f"the database refused the change: {first}", "database_error", exit_code=1)
+
+
 def run_guarded(app: typer.Typer) -> int:
-    """Run the CLI, mapping Dialgate errors and usage errors to exit status 2."""
+    """Run the CLI, mapping Dialgate errors, bad input files and database problems to a clear
+    message on stderr (no traceback) and exit status 2 (1 for a database that stayed busy)."""
+    try:
+        return _run(app)
+    except CliError as exc:
+        err_console.print(f"error: {exc} [{exc.code}]", markup=False)
+        return exc.exit_code
+
+
+def _run(app: typer.Typer) -> int:
     try:
         app(standalone_mode=False)
     except DialgateError as exc:
         report_error(exc)
         return EXIT_USAGE
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8",
+            "not_utf8",
+        ) from None
+    except csv.Error as exc:
+        raise CliError(f"the CSV file cannot be read: {exc}", "invalid_csv") from None
+    except DBAPIError as exc:
+        raise _database_error(exc) from None
+    except pydantic.ValidationError as exc:  # the DIALGATE_* environment
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"configuration: {problems}", "invalid_configuration") from None
     except typer.Abort:
         return 1
     except typer.TyperException as exc:  # usage errors: unknown option, bad parameter, ...
