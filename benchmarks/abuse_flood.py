@@ -10,7 +10,8 @@ and ``dialgate serve --role web`` as two processes; ``all``: one process for eve
 - baseline: ``POST /switch/v1/authorize`` back to back for a few seconds, nothing else;
 - flood: ``--login-threads`` threads post wrong portal logins and ``--api-threads`` threads call
   the VoIP.ms API with wrong passwords, as fast as they can, while one process measures
-  ``/switch/v1/authorize`` and another ``PATCH /v1/account/settings`` (every 0.25 s).
+  ``/switch/v1/authorize`` and another ``PATCH /v1/account/settings`` (every 0.25 s, by another
+  customer than the caller unless ``--patch-same-account``).
 
 The measuring clients run in processes of their own so that the flood threads' GIL does not
 show up in their figures. Everything targets 127.0.0.1 and stops by itself. It prints
@@ -62,15 +63,24 @@ def free_port() -> int:
         return port
 
 
-def prepare(url: str) -> tuple[str, str]:
-    """Migrate and seed; returns (switch token, customer API key)."""
+OTHER_ACCOUNT = "200000"
+
+
+def prepare(url: str, *, patch_same_account: bool) -> tuple[str, str]:
+    """Migrate and seed; returns (switch token, the PATCHing customer's API key). The customer
+    is another account than the one whose calls are authorized, unless ``patch_same_account``
+    (then every PATCH also makes the switch rebuild the caller's policy snapshot)."""
     migrate.upgrade(url)
     db = Database(url)
     with db.uow() as uow:
         accounts.sync_pops(uow)
         demo.load_demo(uow)
         _info, switch = apikeys.create_switch_token(uow, name="bench")
-        _info, key = apikeys.create_api_key(uow, demo.DEMO_ACCOUNT, name="bench")
+        accounts.create_account(
+            uow, number=OTHER_ACCOUNT, email="other@example.com", password="Other123x"
+        )
+        customer = demo.DEMO_ACCOUNT if patch_same_account else OTHER_ACCOUNT
+        _info, key = apikeys.create_api_key(uow, customer, name="bench")
         apikeys.enable_voipms_api(
             uow, demo.DEMO_ACCOUNT, password=API_PASSWORD, allowed_ips=["127.0.0.1"]
         )
@@ -248,6 +258,11 @@ def main() -> int:
     parser.add_argument("--login-threads", type=int, default=24)
     parser.add_argument("--api-threads", type=int, default=24)
     parser.add_argument(
+        "--patch-same-account",
+        action="store_true",
+        help="PATCH the account whose calls are authorized (each change recompiles its policy)",
+    )
+    parser.add_argument(
         "--web-nice",
         type=int,
         default=10,
@@ -258,7 +273,7 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="dialgate-abuse-"))
     url = f"sqlite:///{workdir / 'dialgate.db'}"
-    switch_token, api_key = prepare(url)
+    switch_token, api_key = prepare(url, patch_same_account=args.patch_same_account)
     servers: list[subprocess.Popen[bytes]] = []
     try:
         if args.mode == "split":
