@@ -6,6 +6,8 @@ from dialgate.config import Settings, get_settings
 from dialgate.services.uow import Database
 
 
-def database(settings: Settings | None = None) -> Database:
+def database(settings: Settings | None = None, *, busy_timeout_ms: int | None = None) -> Database:
     settings = settings or get_settings()
-    return Database(settings.database_url)
+    if busy_timeout_ms is None:
+        return Database(settings.database_url)
+    return Database(settings.database_url, busy_timeout_ms=busy_timeout_ms)

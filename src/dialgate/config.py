@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The switch's largest call-record batch: 500 records (switch.http.MAX_CDR_BATCH) of at most
+# 512 bytes each (the Kamailio template's buffer per record).
+MIN_BODY_BYTES = 500 * 512
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
 
 
@@ -44,6 +49,27 @@ class Settings(BaseSettings):
     kamailio_ctl: str | None = None  # unix socket of Kamailio's ctl module (kamcmd -s)
     rtpengine_ng: str | None = None  # rtpengine's ng control address, host:port (UDP)
 
+    # Which endpoints this process serves: "switch" (what Kamailio calls), "web" (portal, REST
+    # API, VoIP.ms API) or "all". Run the switch in its own processes so that nothing a
+    # stranger can reach competes with calls for CPU (docs/architecture.md, "Abuse").
+    role: Literal["all", "web", "switch"] = "all"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or
+    # CIDRs. Empty (the default): no one's, not even loopback's.
+    trusted_proxies: str = ""
+    # Largest request body accepted, in bytes; checked before anything parses the body. At
+    # least what the switch's largest call-record batch can be (500 records of at most 512
+    # bytes, what Kamailio's pv buffer holds: see kamailio.cfg.j2), so batches always fit.
+    max_body_bytes: int = Field(default=1_000_000, ge=MIN_BODY_BYTES)
+    # argon2 checks for requests: at most this many at once (default: half the cores), and at
+    # most hash_queue waiting; beyond, requests are refused at once.
+    hash_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
+    hash_queue: int = Field(default=32, ge=0)
+    # Where the throttles count (a URI of the ``limits`` library); memory:// is per process.
+    rate_limit_storage: str = "memory://"
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         # A default secret outside development would let anyone forge sessions and CSRF tokens.
@@ -51,6 +77,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DIALGATE_SECRET_KEY must be set to a private value outside development"
             )
+        for proxy in self.trusted_proxy_list():
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"DIALGATE_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+                ) from None
         if len(self.secret_key) < 16:
             raise ValueError("DIALGATE_SECRET_KEY must be at least 16 characters")
         return self

@@ -87,7 +87,8 @@ def all_strings(value: Any) -> bool:
 
 def test_the_api_is_off_until_enabled(vclient: TestClient, api_db: Database, alice: Tenant) -> None:
     api = Api(vclient, alice)
-    assert api.get("getIP") == {"status": "invalid_credentials"}
+    # No API yet: no address is allowed, so the password is not even looked at.
+    assert api.get("getIP") == {"status": "ip_not_enabled"}
     enable(api_db, alice, "127.0.0.1")
     assert api.get("getIP") == {"status": "success", "ip": "127.0.0.1"}
     with api_db.uow() as uow:
@@ -102,21 +103,23 @@ def test_credential_statuses(api: Api) -> None:
     }
     wrong = {"api_username": api.tenant.email, "api_password": "Wrong1234", "method": "getIP"}
     assert api.client.get(URL, params=wrong).json() == {"status": "invalid_credentials"}
-    # The API username is the account's email, not its number.
+    # The API username is the account's email, not its number: an unknown username allows no
+    # address, so it answers like a known one called from elsewhere (nothing to enumerate).
     number = {"api_username": api.tenant.number, "api_password": API_PASSWORD, "method": "getIP"}
-    assert api.client.get(URL, params=number).json() == {"status": "invalid_credentials"}
+    assert api.client.get(URL, params=number).json() == {"status": "ip_not_enabled"}
     assert api.client.get(URL, params=api.creds()).json() == {"status": "missing_method"}
     assert api.get("getEverything") == {"status": "invalid_method"}
 
 
-def test_only_allowed_ips_may_call_except_getip(
+def test_only_allowed_ips_may_call_even_getip(
     app: FastAPI, api_db: Database, alice: Tenant
 ) -> None:
     enable(api_db, alice, "10.0.0.0/8")
     with TestClient(app, client=("192.0.2.7", 1234)) as outside:
         api = Api(outside, alice)
         assert api.get("getRoutes") == {"status": "ip_not_enabled"}
-        assert api.get("getIP") == {"status": "success", "ip": "192.0.2.7"}
+        # getIP too: valid credentials from anywhere would otherwise confirm a guessed password.
+        assert api.get("getIP") == {"status": "ip_not_enabled"}
     with TestClient(app, client=("10.1.2.3", 1234)) as inside:
         assert Api(inside, alice).get("getRoutes")["status"] == "success"
 

@@ -158,3 +158,16 @@ def test_without_rtpengine_no_media_module_is_loaded(tmp_path: Path) -> None:
 def test_invalid_media_options_are_refused(tmp_path: Path, bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         render_kamailio_config(**_options(tmp_path, **bad))  # type: ignore[arg-type]
+
+
+def test_the_largest_cdr_batch_fits_the_smallest_body_limit(tmp_path: Path) -> None:
+    """A batch is built in one pv buffer, so its size is bounded by the buffer's; the smallest
+    body limit Dialgate accepts (DIALGATE_MAX_BODY_BYTES) must take the largest batch."""
+    import re
+
+    from dialgate.config import MIN_BODY_BYTES
+
+    text = render_kamailio_config(**_options(tmp_path, cdr_batch=500))  # type: ignore[arg-type]
+    match = re.search(r"^pv_buffer_size=(\d+)", text, re.MULTILINE)
+    assert match is not None
+    assert int(match.group(1)) <= MIN_BODY_BYTES

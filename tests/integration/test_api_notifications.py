@@ -30,7 +30,8 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 def setup_account(db: Database, **settings: str) -> None:
     with db.uow() as uow:
         accounts.create_account(
-            uow, number="100000", email="owner@example.com", password="Portal1234"
+            # The first notification address is the account's own: one recipient per notice.
+            uow, number="100000", email="first@example.com", password="Portal1234"
         )
         uow.session.flush()
         accounts.update_settings(

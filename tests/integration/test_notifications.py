@@ -108,19 +108,21 @@ def test_crossing_the_threshold_emails_every_address_once_in_the_accounts_langua
     charge(db, "c2", "1.00", clock)  # 4.50: crosses
     charge(db, "c3", "1.00", clock)  # 3.50: already below, no new email
     result = outbox.run_once(db, mailer_for(smtp.port), clock)
-    assert result.sent == 1
-    (mail,) = smtp.sink.messages
-    assert sorted(mail.envelope_to) == ["first@example.com", "second@example.com"]
-    assert mail.subject == "Votre solde est inférieur à $5.00"
-    assert "$4.50" in mail.text and "$4.50" in mail.html
-    assert mail.message.get_content_type() == "multipart/alternative"
+    assert result.sent == 2  # one message per address: no address sees the others
+    mails = sorted(smtp.sink.messages, key=lambda m: m.envelope_to)
+    assert [m.envelope_to for m in mails] == [["first@example.com"], ["second@example.com"]]
+    for mail, other in zip(mails, reversed(mails), strict=True):
+        assert other.envelope_to[0] not in mail.message.as_string()
+        assert mail.subject == "Votre solde est inférieur à $5.00"
+        assert "$4.50" in mail.text and "$4.50" in mail.html
+        assert mail.message.get_content_type() == "multipart/alternative"
 
 
 def test_reminder_each_day_while_below_then_deposit_stops_them(
     db: Database, smtp: SmtpServer
 ) -> None:
     clock = Clock()
-    setup_account(db)
+    setup_account(db, notification_emails="first@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
     mailer = mailer_for(smtp.port)
@@ -162,7 +164,7 @@ def test_a_deposit_that_leaves_the_balance_below_keeps_the_reminders(
 
 def test_threshold_change_stops_the_reminders(db: Database, smtp: SmtpServer) -> None:
     clock = Clock()
-    setup_account(db)
+    setup_account(db, notification_emails="owner@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
     with db.uow() as uow:
@@ -185,7 +187,7 @@ def test_disabled_threshold_sends_no_balance_email(db: Database, smtp: SmtpServe
     assert (result.sent, result.reminders) == (0, 0)
 
 
-def test_config_change_emails_the_first_address_once_with_secrets_redacted(
+def test_config_change_emails_the_first_address_and_the_owner_with_secrets_redacted(
     db: Database, smtp: SmtpServer
 ) -> None:
     clock = Clock()
@@ -200,16 +202,24 @@ def test_config_change_emails_the_first_address_once_with_secrets_redacted(
         )
         uow.commit()
     outbox.run_once(db, mailer_for(smtp.port), clock)
-    by_subject = {m.subject: m for m in smtp.sink.messages}
+    by_subject: dict[str, list[Any]] = {}
+    for m in smtp.sink.messages:
+        by_subject.setdefault(m.subject, []).append(m)
     assert set(by_subject) == {
         "Configuration change on account 100000",
         "e911 change on account 100000",
     }
-    config = by_subject["Configuration change on account 100000"]
-    assert config.envelope_to == ["first@example.com"]
+    # The first address, and the account's own email: whoever points the first address
+    # elsewhere (a stolen API key) cannot hide the changes from the owner.
+    configs = by_subject["Configuration change on account 100000"]
+    assert sorted(m.envelope_to for m in configs) == [
+        ["first@example.com"],
+        ["owner@example.com"],
+    ]
+    config = configs[0]
     assert "nat: yes -> no" in config.text and "sip_password: *** -> ***" in config.text
     assert "NewSecret99" not in config.text + config.html
-    assert "e911_callerid" in by_subject["e911 change on account 100000"].text
+    assert "e911_callerid" in by_subject["e911 change on account 100000"][0].text
 
 
 def test_toggles_off_mean_no_change_emails_and_invalid_changes_enqueue_nothing(
@@ -232,7 +242,7 @@ def test_toggles_off_mean_no_change_emails_and_invalid_changes_enqueue_nothing(
 
 def test_smtp_down_then_back_delivers_each_message_once(db: Database, smtp: SmtpServer) -> None:
     clock = Clock()
-    setup_account(db)
+    setup_account(db, notification_emails="owner@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
     down = mailer_for(free_port())  # nothing listens there
@@ -269,7 +279,7 @@ def test_worker_killed_between_send_and_mark_resends_once_after_the_lease(
     db: Database, smtp: SmtpServer
 ) -> None:
     clock = Clock()
-    setup_account(db)
+    setup_account(db, notification_emails="owner@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
     with pytest.raises(Crash):
@@ -316,3 +326,20 @@ def test_run_worker_stops_when_asked(db: Database, smtp: SmtpServer) -> None:
     thread.start()
     thread.join(timeout=30)
     assert not thread.is_alive() and sent
+
+
+def test_at_most_ten_notification_addresses(db: Database) -> None:
+    setup_account(db)
+    many = ", ".join(f"user{n}@example.com" for n in range(11))
+    with db.uow() as uow, pytest.raises(ValidationFailed) as caught:
+        accounts.update_settings(uow, "100000", {"notification_emails": many}, actor="t")
+    assert [(e.field, e.code) for e in caught.value.errors] == [
+        ("notification_emails", "too_many_emails")
+    ]
+    with db.uow(write=False) as uow:
+        values = accounts.show_settings(uow, "100000").values
+    assert values["notification_emails"] == ("first@example.com", "second@example.com")
+    ten = ", ".join(f"user{n}@example.com" for n in range(10))
+    with db.uow() as uow:
+        accounts.update_settings(uow, "100000", {"notification_emails": ten}, actor="t")
+        uow.commit()

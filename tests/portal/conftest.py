@@ -30,5 +30,4 @@ def client(demo_db: Database) -> Iterator[TestClient]:
 
 @pytest.fixture(autouse=True)
 def _no_login_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(portal_auth, "DELAY_STEP", 0.01)
-    monkeypatch.setattr(portal_auth, "MAX_DELAY", 0.02)
+    monkeypatch.setattr(portal_auth, "FAILURE_DELAY", 0.01)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal import i18n, web
-from dialgate.services import accounts, demo, portal_auth
+from dialgate.services import accounts, demo
 from dialgate.services.uow import Database
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -155,31 +155,6 @@ def test_empty_secret_field_leaves_the_password_unchanged(client: TestClient) ->
         data={"csrf_token": csrf, "sip_password": "", "ip_restriction_enabled": "false"},
     )
     assert r.status_code == 200
-
-
-def test_repeated_bad_passwords_lock_the_account_even_for_the_right_password(
-    client: TestClient, demo_db: Database
-) -> None:
-    token = csrf_of(client.get("/portal/login").text)
-    for _ in range(portal_auth.MAX_FAILED_LOGINS - 1):
-        r = client.post(
-            "/portal/login", data={"login": "100000", "password": "nope", "csrf_token": token}
-        )
-        assert r.status_code == 401 and "Wrong account number" in r.text
-    r = client.post(
-        "/portal/login", data={"login": "100000", "password": "nope", "csrf_token": token}
-    )
-    assert r.status_code == 401 and "locked until" in r.text
-    r = client.post(
-        "/portal/login",
-        data={"login": "100000", "password": demo.DEMO_PASSWORD, "csrf_token": token},
-    )
-    assert r.status_code == 401 and "locked until" in r.text
-
-
-def test_failed_login_delay_grows_then_caps() -> None:
-    assert portal_auth._delay(1) < portal_auth._delay(2) <= portal_auth.MAX_DELAY
-    assert portal_auth._delay(100) == portal_auth.MAX_DELAY
 
 
 def test_logout_ends_the_session_server_side(client: TestClient) -> None:

@@ -46,6 +46,7 @@ def start_server(
                 "--workers",
                 str(workers),
                 "--no-access-log",
+                "--no-proxy-headers",  # the app trusts only DIALGATE_TRUSTED_PROXIES
                 "--log-level",
                 "warning",
                 *extra,

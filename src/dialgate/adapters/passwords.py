@@ -6,9 +6,13 @@ md5(user:realm:password) on the server side; that digest is all we keep of a SIP
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,6 +33,67 @@ def verify_password(stored_hash: str, password: str) -> bool:
 
 def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
+
+
+class HashPoolBusy(Exception):
+    """More password checks are waiting than the pool accepts: refuse instead of queueing."""
+
+
+class HashPool:
+    """Where argon2 runs for requests: at most ``workers`` at once, at most ``queue`` waiting.
+
+    argon2id costs a third of a second of CPU on purpose. Run on the event loop it would stall
+    every request; run inside a database transaction it would hold SQLite's write lock; run in
+    an unbounded pool a flood of guesses would take every core from the call path. Here a flood
+    can use ``workers`` cores at most, and the surplus is refused at once (``HashPoolBusy``).
+    argon2-cffi releases the GIL while hashing, so the threads really run in parallel.
+    """
+
+    def __init__(self, workers: int, queue: int) -> None:
+        self.workers = workers
+        self.queue = queue
+        self.closed = False
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._slots = threading.BoundedSemaphore(workers + queue)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Checks running or waiting now."""
+        return self._in_flight
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+        self._slots.release()
+
+    def _submit(self, fn: Any, *args: str) -> Future[Any]:
+        if not self._slots.acquire(blocking=False):
+            raise HashPoolBusy
+        with self._lock:
+            self._in_flight += 1
+        try:
+            future = self._executor.submit(fn, *args)
+        except BaseException:
+            with self._lock:
+                self._in_flight -= 1
+            self._slots.release()
+            raise
+        # The slot is freed when the work ends, not when a waiter gives up (a client that hung
+        # up must not let more work in while its hash still runs).
+        future.add_done_callback(self._done)
+        return future
+
+    async def verify(self, stored_hash: str, password: str) -> bool:
+        return bool(await asyncio.wrap_future(self._submit(verify_password, stored_hash, password)))
+
+    async def hash(self, password: str) -> str:
+        return str(await asyncio.wrap_future(self._submit(hash_password, password)))
+
+    def shutdown(self) -> None:
+        self.closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def sip_ha1(username: str, realm: str, password: str) -> str:

@@ -4,7 +4,11 @@
   balance from at-or-above the threshold to below it; a reminder each day while it stays below;
   a deposit that lifts it back, or a threshold change, ends the alert; no threshold, no email.
 - Configuration, e911 and API changes: one email per change set listing what changed (values
-  already redacted by the settings layer), to the first address only, when its toggle is on.
+  already redacted by the settings layer), to the first address, when its toggle is on, and
+  also to the account's own email (the one the provider registered) when the first address is
+  another: whoever holds an API key can point the first address anywhere, and the owner must
+  still hear of the changes (including that one).
+- Each recipient gets a message of its own: addresses never see one another.
 """
 
 from __future__ import annotations
@@ -71,13 +75,12 @@ def reminder_due(
     return threshold is not None and balance < threshold and now - last_sent_at >= REMINDER_EVERY
 
 
-def recipients(kind: Kind, emails: Sequence[str]) -> tuple[str, ...]:
-    """The balance alerts go to every address; the other notifications to the first only."""
-    if not emails:
-        return ()
+def recipients(kind: Kind, emails: Sequence[str], account_email: str = "") -> tuple[str, ...]:
+    """The balance alerts go to every address; the other notifications to the first and to the
+    account's own email."""
     if kind in (Kind.BALANCE_LOW, Kind.BALANCE_REMINDER):
         return tuple(emails)
-    return (emails[0],)
+    return tuple(dict.fromkeys(e for e in (*emails[:1], account_email) if e))
 
 
 def split_changes(lines: Sequence[ChangeLine]) -> dict[Kind, tuple[ChangeLine, ...]]:
@@ -196,6 +199,7 @@ def change_message(
     account: str,
     lines: Sequence[ChangeLine],
     emails: Sequence[str],
+    account_email: str = "",
 ) -> Message:
     intro = _t(language, "changes.intro", account=account)
     items = [
@@ -213,7 +217,7 @@ def change_message(
     text = intro + "\n\n" + "\n".join(f"- {i}" for i in items) + f"\n\n{footer}\n"
     return Message(
         kind=kind,
-        to=recipients(kind, emails),
+        to=recipients(kind, emails, account_email),
         subject=_t(language, f"{kind.value}.subject", account=account),
         text=text,
         html=_html([intro, footer], items),

@@ -313,10 +313,18 @@ class Codecs(ChoiceList):
 class EmailList(ChoiceList):
     """Email addresses, normalized, in the customer's order (the first one matters)."""
 
+    max_items: int = 10
+
     def parse(self, raw: object, ctx: ValidationContext) -> tuple[str, ...]:
         items = _items(raw)
         if not items:
             raise InvalidValue("empty_list", "must list at least one email address")
+        if len(items) > self.max_items:
+            # The balance alert goes to every address: a long list would make Dialgate a mailer
+            # for whoever holds an API key.
+            raise InvalidValue(
+                "too_many_emails", f"at most {self.max_items} addresses; got {len(items)}"
+            )
         out = []
         for item in items:
             try:

@@ -1,5 +1,9 @@
 """The HTTP application: one ASGI app carrying the REST API, the VoIP.ms facade, the switch
-endpoints and the portal (each mounted by its own entrypoint package)."""
+endpoints and the portal (each mounted by its own entrypoint package).
+
+``settings.role`` chooses what one process serves: ``switch`` (only ``/switch/v1``, what
+Kamailio calls), ``web`` (everything else) or ``all``. Production runs the two roles as
+separate processes, so the CPU a flood costs the web side is never the switch's."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import __version__, bootstrap
+from dialgate.adapters.passwords import HashPool
 from dialgate.config import Settings, get_settings
-from dialgate.entrypoints import admin, api, api_docs, ops, portal, voipms
+from dialgate.entrypoints import admin, api, api_docs, guards, ops, portal, voipms
+from dialgate.entrypoints.api import problems
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
@@ -27,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.hash_pool.closed:  # the app is being started again (tests do)
+            old = app.state.hash_pool
+            app.state.hash_pool = HashPool(old.workers, old.queue)
         switch_http.warm_up(app)
         # What start-up built (numbering plan, snapshots, metadata: ~170k objects) lives as long
         # as the process; a full collection would walk it all (~150 ms, a stall in the middle
@@ -42,12 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if cache is not None:
             cache.stop_refresher()
+        app.state.hash_pool.shutdown()
         db.dispose()
 
     # Dialgate sets up no OpenTelemetry providers; left on, FastAPI's native telemetry would
     # look for them on every request (about a third of a switch request's Python time).
     app = FastAPI(
-        title="Dialgate",
+        title="Dialgate" if settings.role == "all" else f"Dialgate ({settings.role})",
         version=__version__,
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -57,12 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
 
-    api.mount(app)
-    switch_http.mount(app)
-    app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
-    voipms.mount(app)
-    portal.install(app)
-    admin.mount(app)
-    api_docs.install(app)
-    ops.install(app, settings)  # last: its middleware must see the fast path's requests too
+    if settings.role in ("all", "web"):
+        api.mount(app)
+    else:
+        problems.install(app)  # the switch endpoints' errors are problem+json too
+    if settings.role in ("all", "switch"):
+        switch_http.mount(app)
+        app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
+    if settings.role in ("all", "web"):
+        voipms.mount(app)
+        portal.install(app)
+        admin.mount(app)
+        api_docs.install(app)
+    # /healthz, /readyz and /metrics in every role; its middleware must see the fast path's
+    # requests too, so it goes outside it.
+    ops.install(app, settings)
+    guards.install(app, settings)  # last: the body limit must be the outermost layer
     return app

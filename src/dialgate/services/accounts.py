@@ -24,6 +24,7 @@ from dialgate.adapters.db.models import (
     MailboxRow,
     PolicyChangeRow,
     PopRow,
+    PortalSessionRow,
     RoutingTargetRow,
     SubAccountRow,
     SubscriberRow,
@@ -377,10 +378,28 @@ def show_settings(uow: UnitOfWork, subject: str) -> SettingsView:
     return SettingsView(subject, effective.values, effective.sources)
 
 
+def _end_portal_sessions(uow: UnitOfWork, account: AccountRow, *, keep: str | None) -> None:
+    query = delete(PortalSessionRow).where(PortalSessionRow.account_id == account.id)
+    if keep:
+        query = query.where(PortalSessionRow.id_hash != passwords.token_digest(keep))
+    uow.session.execute(query)
+
+
 def update_settings(
-    uow: UnitOfWork, subject: str, changes: Mapping[str, object], *, actor: str
+    uow: UnitOfWork,
+    subject: str,
+    changes: Mapping[str, object],
+    *,
+    actor: str,
+    hashed: Mapping[str, tuple[str, str]] | None = None,
+    keep_session: str | None = None,
 ) -> s.Outcome:
-    """Apply a change set to a main or sub account, all or nothing, with its audit trail."""
+    """Apply a change set to a main or sub account, all or nothing, with its audit trail.
+
+    ``hashed``: secrets the caller already hashed outside the transaction (key -> (plain text,
+    argon2 hash)), so that argon2 does not run while the transaction holds its locks. A new
+    portal password ends every portal session of the account, but ``keep_session``'s (the
+    cookie token of the portal session that made the change)."""
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)
     ctx = validation_context(uow, account)
@@ -391,9 +410,13 @@ def update_settings(
             return outcome
         account.settings = dump_settings(outcome.values)
         if "portal_password" in outcome.secrets:
-            account.portal_password_hash = passwords.hash_password(
-                outcome.secrets["portal_password"]
-            )
+            plain = outcome.secrets["portal_password"]
+            ready = (hashed or {}).get("portal_password")
+            if ready is not None and ready[0] == plain:
+                account.portal_password_hash = ready[1]
+            else:
+                account.portal_password_hash = passwords.hash_password(plain)
+            _end_portal_sessions(uow, account, keep=keep_session)
         _set_subscriber(
             uow,
             account.number,

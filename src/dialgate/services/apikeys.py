@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import select
 
@@ -302,34 +301,72 @@ def _ip_allowed(client_ip: str | None, allowed: Sequence[str]) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class VoipmsCredentials:
+    """What a VoIP.ms API call is checked against, read in a short read transaction so that the
+    argon2 check runs outside it (and in the caller's bounded pool)."""
+
+    account: str | None  # None: no such email, or no API password set
+    password_hash: str
+    allowed_ips: tuple[str, ...]
+    usable: bool  # the API and the account are both enabled
+
+
+def voipms_credentials(uow: UnitOfWork, username: str) -> VoipmsCredentials:
+    account = accounts.find_account_by_login(uow, username) if "@" in username else None
+    row = uow.session.get(VoipmsApiRow, account.id) if account is not None else None
+    if account is None or row is None or not row.password_hash:
+        return VoipmsCredentials(None, "", (), False)
+    _enabled, ips = _api_state(row)
+    return VoipmsCredentials(
+        account.number, row.password_hash, tuple(ips), bool(row.enabled and account.enabled)
+    )
+
+
+def check_voipms_source(
+    username: str | None, password: str | None, creds: VoipmsCredentials, client_ip: str | None
+) -> None:
+    """The checks that come before the password, so that from an address the account does not
+    allow no password is ever checked (and nothing is learnt): missing credentials, then the
+    allow-list. An unknown email allows no address, so it answers exactly like a known one
+    called from elsewhere."""
+    if not username or not password:
+        raise _denied(AuthenticationFailed, "missing_credentials", "username or password missing")
+    if creds.account is None or not _ip_allowed(client_ip, creds.allowed_ips):
+        raise _denied(PermissionDenied, "ip_not_enabled", "this IP is not enabled for API use")
+
+
+def check_voipms_verified(creds: VoipmsCredentials, verified: bool) -> str:
+    """After the password check: the account number, or why not."""
+    if not verified or creds.account is None:
+        raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
+    if not creds.usable:
+        raise _denied(PermissionDenied, "api_not_enabled", "the API is not enabled")
+    return creds.account
+
+
 def authenticate_voipms(
     uow: UnitOfWork,
     *,
     username: str | None,
     password: str | None,
     client_ip: str | None,
-    check_ip: bool = True,
-) -> AccountRow:
-    """The account behind VoIP.ms API credentials (``api_username`` is the account's email).
+) -> str:
+    """The account number behind VoIP.ms API credentials (``api_username`` is the account's
+    email), all checks in order, for callers without a hash pool (the HTTP facade runs the same
+    steps with argon2 outside the transaction).
 
-    Raises AuthenticationFailed (code ``missing_credentials`` or ``invalid_credentials``) or
-    PermissionDenied (``api_not_enabled``, ``ip_not_enabled``).
+    Raises AuthenticationFailed (``missing_credentials``, ``invalid_credentials``) or
+    PermissionDenied (``ip_not_enabled``, ``api_not_enabled``).
     """
-    if not username or not password:
-        raise _denied(AuthenticationFailed, "missing_credentials", "username or password missing")
-    account = accounts.find_account_by_login(uow, username) if "@" in username else None
-    row = uow.session.get(VoipmsApiRow, account.id) if account is not None else None
-    if account is None or row is None or not row.password_hash:
-        # Spend the same time as a real check, so timing does not reveal which emails exist.
-        passwords.verify_password(_dummy_hash(), password)
-        raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
-    if not _verify_cached(row.password_hash, password):
-        raise _denied(AuthenticationFailed, "invalid_credentials", "username or password wrong")
-    if not row.enabled or not account.enabled:
-        raise _denied(PermissionDenied, "api_not_enabled", "the API is not enabled")
-    if check_ip and not _ip_allowed(client_ip, list((row.allowed_ips or {}).get("ips", []))):
-        raise _denied(PermissionDenied, "ip_not_enabled", "this IP is not enabled for API use")
-    return account
+    creds = voipms_credentials(uow, username or "")
+    check_voipms_source(username, password, creds, client_ip)
+    verified = verified_recently(creds.password_hash, password or "") or passwords.verify_password(
+        creds.password_hash, password or ""
+    )
+    if verified:
+        remember_verified(creds.password_hash, password or "")
+    return check_voipms_verified(creds, verified)
 
 
 # Scripts call the VoIP.ms API many times a minute with the same password; argon2id costs
@@ -340,19 +377,17 @@ _VERIFIED_TTL_S = 300.0
 _VERIFIED_MAX = 4096
 
 
-def _verify_cached(stored_hash: str, password: str) -> bool:
-    key = hashlib.sha256(f"{stored_hash}\0{password}".encode()).hexdigest()
-    now = time.monotonic()
-    if _VERIFIED.get(key, 0.0) > now:
-        return True
-    if not passwords.verify_password(stored_hash, password):
-        return False
+def _verified_key(stored_hash: str, password: str) -> str:
+    return hashlib.sha256(f"{stored_hash}\0{password}".encode()).hexdigest()
+
+
+def verified_recently(stored_hash: str, password: str) -> bool:
+    return bool(stored_hash) and _VERIFIED.get(_verified_key(stored_hash, password), 0.0) > (
+        time.monotonic()
+    )
+
+
+def remember_verified(stored_hash: str, password: str) -> None:
     if len(_VERIFIED) >= _VERIFIED_MAX:
         _VERIFIED.clear()
-    _VERIFIED[key] = now + _VERIFIED_TTL_S
-    return True
-
-
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return passwords.hash_password("not-a-real-password-0")
+    _VERIFIED[_verified_key(stored_hash, password)] = time.monotonic() + _VERIFIED_TTL_S

@@ -34,21 +34,24 @@ def _emails(settings: dict[str, Any], account: AccountRow) -> tuple[str, ...]:
 def enqueue(
     uow: UnitOfWork, account: AccountRow, message: n.Message, *, now: datetime | None = None
 ) -> OutboxRow | None:
-    if not message.to:
-        return None
+    """One outbox row (one email) per recipient, so that no address sees the others and one
+    bad address does not hold back the rest. Returns the first row, or None if none."""
     at = _now(now)
-    row = OutboxRow(
-        account_id=account.id,
-        kind=message.kind.value,
-        recipients={"to": list(message.to)},
-        subject=message.subject,
-        body_text=message.text,
-        body_html=message.html,
-        created_at=at,
-        next_attempt_at=at,
-    )
-    uow.session.add(row)
-    return row
+    first = None
+    for address in message.to:
+        row = OutboxRow(
+            account_id=account.id,
+            kind=message.kind.value,
+            recipients={"to": [address]},
+            subject=message.subject,
+            body_text=message.text,
+            body_html=message.html,
+            created_at=at,
+            next_attempt_at=at,
+        )
+        uow.session.add(row)
+        first = first or row
+    return first
 
 
 def _notify_changes(
@@ -71,6 +74,7 @@ def _notify_changes(
             account=account.number,
             lines=part,
             emails=_emails(settings, account),
+            account_email=account.email,
         )
         row = enqueue(uow, account, message, now=now)
         if row is not None:

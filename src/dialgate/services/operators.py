@@ -32,7 +32,6 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from dialgate.services.portal_auth import DELAY_STEP, MAX_DELAY, AccountLocked, LoginFailed
 from dialgate.services.uow import UnitOfWork
 
 ROLES = ("admin", "support")
@@ -44,6 +43,32 @@ KEY_PREFIX = "dgadm"
 ISSUER = "Dialgate"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}")
 _DUMMY_HASH = passwords.hash_password("not-a-real-password-Dummy0")
+
+# Operator log-ins keep a per-operator lockout: operators are few and known, and a locked-out
+# operator is let back in by another admin (customers' portal uses per-source throttles).
+DELAY_STEP = 0.25  # seconds added per consecutive failure
+MAX_DELAY = 2.0
+
+
+class LoginFailed(AuthenticationFailed):
+    """Wrong email or password. ``delay``: seconds the transport should wait before answering."""
+
+    code = "login_failed"
+
+    def __init__(self, delay: float) -> None:
+        super().__init__("wrong email or password")
+        self.delay = delay
+
+
+class AccountLocked(AuthenticationFailed):
+    """Too many failed logins; the operator accepts none until ``until`` (UTC)."""
+
+    code = "account_locked"
+
+    def __init__(self, until: datetime, delay: float) -> None:
+        super().__init__(f"too many failed logins; locked until {until:%H:%M} UTC")
+        self.until = until
+        self.delay = delay
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,71 +1,42 @@
-"""Portal log-in: passwords, server-side sessions, CSRF tokens and the failed-login lockout.
+"""Portal log-in: passwords, server-side sessions and CSRF tokens.
 
 The session cookie carries a random token; the database keeps only its SHA-256 (a stolen
 database cannot be replayed as cookies). Each session has its own CSRF token, checked on every
 POST by the portal.
 
-Failed logins slow down: the caller is told to wait ``delay`` seconds before answering (growing
-with each failure), and after ``MAX_FAILED_LOGINS`` the account is locked for
-``LOCK_MINUTES``. Wrong passwords and unknown logins look the same to the caller.
+A login is three steps, so that argon2 never runs inside a transaction (on SQLite a write
+transaction holds the database's one write lock): ``find_login`` reads the stored hash in a
+short read transaction, the caller verifies it outside any transaction (in the bounded
+``passwords.HashPool``), and ``open_session`` writes the session in a short write transaction.
+An unknown login is verified against a dummy hash, so both cost the same and look the same.
+
+Guessing is throttled by the transport per source address and per login name (see
+``entrypoints/portal/routes_auth``), never by locking the account: a lock that a stranger can
+trigger is a way to keep the owner out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from dialgate.adapters import metrics, passwords
+from dialgate.adapters import passwords
 from dialgate.adapters.db.models import AccountRow, PortalSessionRow
 from dialgate.domain import catalogs
-from dialgate.domain.errors import AuthenticationFailed, FieldError, ValidationFailed
+from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.services import accounts
 from dialgate.services.uow import UnitOfWork
 
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
 SESSION_HOURS = 12
-log = logging.getLogger(__name__)
-DELAY_STEP = 0.25  # seconds added per consecutive failure
-MAX_DELAY = 2.0
+# What a failed login waits before its answer (on the event loop: it costs no thread).
+FAILURE_DELAY = 0.5
 # Verified against when the login is unknown, so that case costs the same time as a bad password.
-_DUMMY_HASH = passwords.hash_password("not-a-real-password-Dummy0")
-
-
-class LoginFailed(AuthenticationFailed):
-    """Wrong login or password. ``delay``: seconds the transport should wait before answering."""
-
-    code = "login_failed"
-
-    def __init__(self, delay: float) -> None:
-        super().__init__("wrong account number, email or password")
-        self.delay = delay
-
-
-class AccountLocked(AuthenticationFailed):
-    """Too many failed logins; the account accepts none until ``until`` (UTC)."""
-
-    code = "account_locked"
-
-    def __init__(self, until: datetime, delay: float) -> None:
-        super().__init__(f"too many failed logins; locked until {until:%H:%M} UTC")
-        self.until = until
-        self.delay = delay
-
-
-class AccountSuspended(AuthenticationFailed):
-    """The right password for a suspended account: the customer is told, nothing opens."""
-
-    code = "account_suspended"
-
-    def __init__(self, number: str) -> None:
-        super().__init__("this account is suspended")
-        self.number = number
-        self.delay = 0.0
+DUMMY_HASH = passwords.hash_password("not-a-real-password-Dummy0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +59,62 @@ class NewSession:
     session: PortalSession
 
 
+@dataclass(frozen=True, slots=True)
+class LoginTarget:
+    """What a login attempt is checked against (read before any hashing)."""
+
+    account_id: int | None  # None: no such login (checked against DUMMY_HASH)
+    account: str
+    password_hash: str
+    enabled: bool
+
+    @property
+    def can_log_in(self) -> bool:
+        return self.account_id is not None and self.enabled
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _delay(failures: int) -> float:
-    return min(DELAY_STEP * failures, MAX_DELAY)
+def login_key(login_name: str) -> str:
+    """The login name as the throttles count it (number or email, case-folded, hashed so the
+    limiter's memory never holds what strangers typed)."""
+    return hashlib.sha256(login_name.strip().lower().encode()).hexdigest()[:32]
 
 
-def _open_session(uow: UnitOfWork, account: AccountRow, now: datetime) -> NewSession:
+def find_login(uow: UnitOfWork, login_name: str) -> LoginTarget:
+    account = accounts.find_account_by_login(uow, login_name) if login_name.strip() else None
+    if account is None:
+        return LoginTarget(None, "", DUMMY_HASH, False)
+    return LoginTarget(account.id, account.number, account.portal_password_hash, account.enabled)
+
+
+def open_session(
+    uow: UnitOfWork,
+    target: LoginTarget,
+    *,
+    new_hash: str | None = None,
+    now: datetime | None = None,
+) -> NewSession:
+    """A session for a login whose password was verified. ``new_hash``: the same password
+    hashed with current parameters (computed by the caller outside the transaction) when
+    ``passwords.needs_rehash`` said so."""
+    now = now or _now()
+    account = uow.session.get(AccountRow, target.account_id)
+    # Checked again: the account may have been disabled (or its password changed) meanwhile.
+    if account is None or not account.enabled or account.portal_password_hash != (
+        target.password_hash
+    ):
+        raise ValidationFailed.single("login", "login_failed", "wrong login or password")
+    if new_hash is not None:
+        account.portal_password_hash = new_hash
+    # Old sessions of this account that have expired are cleaned up on the way.
+    uow.session.execute(
+        delete(PortalSessionRow).where(
+            PortalSessionRow.account_id == account.id, PortalSessionRow.expires_at <= now
+        )
+    )
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     uow.session.add(
@@ -113,61 +131,20 @@ def _open_session(uow: UnitOfWork, account: AccountRow, now: datetime) -> NewSes
     )
 
 
-def _failed(account: str | None, why: str) -> None:
-    metrics.LOGIN_FAILURES.inc()
-    log.info("portal login refused", extra={"account": account, "why": why})
+def device_token(secret_key: str, account: str) -> str:
+    """A cookie value proving this browser logged in to ``account`` before.
+
+    When a login name is being guessed from many addresses, its per-login budget runs out;
+    browsers that carry this token for the account may still try (OWASP's "device cookie"),
+    so a distributed guesser cannot keep the owner out."""
+    mac = hmac.new(secret_key.encode(), f"portal-device:{account}".encode(), hashlib.sha256)
+    return mac.hexdigest()
 
 
-def login(
-    uow: UnitOfWork,
-    login_name: str,
-    password: str,
-    *,
-    now: datetime | None = None,
-    max_failed: int = MAX_FAILED_LOGINS,
-    lock_minutes: int = LOCK_MINUTES,
-) -> NewSession:
-    """Check a login (account number or email) and password and open a session.
-
-    Raises ``LoginFailed`` or ``AccountLocked``; both carry the delay to apply; the right
-    password of a suspended account raises ``AccountSuspended``. The caller must
-    commit in every case: failures are counted in the same transaction.
-    """
-    now = now or _now()
-    account = accounts.find_account_by_login(uow, login_name) if login_name.strip() else None
-    if account is None:
-        passwords.verify_password(_DUMMY_HASH, password)
-        _failed(None, "unknown_login")
-        raise LoginFailed(DELAY_STEP)
-    if account.locked_until is not None and account.locked_until > now:
-        _failed(account.number, "locked")
-        raise AccountLocked(account.locked_until, MAX_DELAY)
-    if not account.enabled and passwords.verify_password(account.portal_password_hash, password):
-        # Like REGISTER's "Account Disabled": only the right password learns of the suspension.
-        raise AccountSuspended(account.number)
-    if not account.enabled or not passwords.verify_password(account.portal_password_hash, password):
-        account.failed_logins = (account.failed_logins or 0) + 1
-        delay = _delay(account.failed_logins)
-        _failed(account.number, "wrong_password" if account.enabled else "disabled")
-        if account.failed_logins >= max_failed:
-            account.failed_logins = 0
-            account.locked_until = now + timedelta(minutes=lock_minutes)
-            metrics.LOGIN_LOCKOUTS.inc()
-            log.warning("portal account locked", extra={"account": account.number,
-                                                        "minutes": lock_minutes})
-            raise AccountLocked(account.locked_until, delay)
-        raise LoginFailed(delay)
-    account.failed_logins = 0
-    account.locked_until = None
-    if passwords.needs_rehash(account.portal_password_hash):
-        account.portal_password_hash = passwords.hash_password(password)
-    # Old sessions of this account that have expired are cleaned up on the way.
-    uow.session.execute(
-        delete(PortalSessionRow).where(
-            PortalSessionRow.account_id == account.id, PortalSessionRow.expires_at <= now
-        )
+def device_ok(secret_key: str, account: str, token: str | None) -> bool:
+    return bool(token) and bool(account) and hmac.compare_digest(
+        device_token(secret_key, account), token or ""
     )
-    return _open_session(uow, account, now)
 
 
 def resolve(
@@ -198,23 +175,34 @@ def logout(uow: UnitOfWork, token: str | None) -> None:
 
 
 def change_password(
-    uow: UnitOfWork, session: PortalSession, *, current: str, new: str, keep_token: str
+    uow: UnitOfWork,
+    session: PortalSession,
+    *,
+    current_ok: bool,
+    new: str,
+    new_hash: str | None,
+    keep_token: str,
 ) -> None:
-    """Change the portal password after checking the current one; other sessions end."""
-    account = accounts.get_account(uow, session.account)
-    if not passwords.verify_password(account.portal_password_hash, current):
+    """Change the portal password; other sessions end. ``current_ok``: whether the current
+    password was verified (by the caller, outside the transaction); ``new_hash``: ``new``
+    hashed by the caller outside it (None: hashed here)."""
+    if not current_ok:
         raise ValidationFailed(
             [FieldError("current_password", "wrong_password", "the current password is wrong")]
         )
+    # The account's other portal sessions end with the change (update_settings does it).
     accounts.update_settings(
-        uow, session.account, {"portal_password": new}, actor=f"portal:{session.account}"
+        uow,
+        session.account,
+        {"portal_password": new},
+        actor=f"portal:{session.account}",
+        hashed={"portal_password": (new, new_hash)} if new_hash else None,
+        keep_session=keep_token,
     )
-    uow.session.execute(
-        delete(PortalSessionRow).where(
-            PortalSessionRow.account_id == account.id,
-            PortalSessionRow.id_hash != passwords.token_digest(keep_token),
-        )
-    )
+
+
+def password_hash_of(uow: UnitOfWork, account: str) -> str:
+    return accounts.get_account(uow, account).portal_password_hash
 
 
 def set_language(uow: UnitOfWork, session: PortalSession, language: str) -> None:

@@ -9,15 +9,19 @@ from typing import Self
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialgate.adapters.db.session import make_engine, make_session_factory
+from dialgate.adapters.db.session import (
+    DEFAULT_BUSY_TIMEOUT_MS,
+    make_engine,
+    make_session_factory,
+)
 
 
 class Database:
     """The engine and session factories of one database (what bootstrap wires into services)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
         self._read = make_session_factory(self.engine)
         # On SQLite, write transactions take the write lock up front (BEGIN IMMEDIATE).
         self._write = make_session_factory(self.engine.execution_options(dialgate_write=True))

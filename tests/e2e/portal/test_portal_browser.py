@@ -1,11 +1,12 @@
 """The portal in a real browser: every tab saves and refuses bad values, the country picker,
-sub accounts, languages, CSRF and lockout. Screenshots go to var/screenshots/."""
+sub accounts, languages, CSRF and login throttling. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,14 @@ from playwright.sync_api import Page, expect
 from dialgate.domain import settings as s
 from dialgate.services import accounts, demo
 from dialgate.services.uow import Database
-from tests.e2e.portal.conftest import LOCK_ACCOUNT, LOCK_PASSWORD, log_in, screenshot
+from tests.e2e.portal.conftest import (
+    LOCK_ACCOUNT,
+    LOCK_PASSWORD,
+    _free_port,
+    log_in,
+    screenshot,
+)
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -225,18 +233,26 @@ def test_forged_post_without_csrf_token_is_refused(
     assert settings_of(e2e_db)["nat"] != "never"
 
 
-def test_lockout_after_repeated_bad_passwords(page: Page) -> None:
-    page.goto("/portal/login?lang=en")
-    for _ in range(5):
-        page.get_by_label("Account number or email").fill(LOCK_ACCOUNT)
-        page.get_by_label("Password").fill("WrongPass999")
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("alert")).to_be_visible()
-    expect(page.get_by_role("alert")).to_contain_text("locked until")
-    page.get_by_label("Password").fill(LOCK_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("alert")).to_contain_text("locked until")
-    screenshot(page, "login-locked")
+def test_repeated_bad_passwords_throttle_the_source_not_the_account(
+    browser: Any, page: Page, e2e_db_url: str, tmp_path: Path
+) -> None:
+    # A server of its own: its throttles must not touch the other tests' logins.
+    with running_server(e2e_db_url, _free_port(), tmp_path / "server.log") as url:
+        context = browser.new_context(base_url=url)
+        guesser = context.new_page()
+        guesser.goto("/portal/login?lang=en")
+        for _ in range(10):
+            guesser.get_by_label("Account number or email").fill(LOCK_ACCOUNT)
+            guesser.get_by_label("Password").fill("WrongPass999")
+            guesser.get_by_role("button", name="Log in").click()
+            expect(guesser.get_by_role("alert")).to_contain_text("Wrong account number")
+        guesser.get_by_label("Password").fill(LOCK_PASSWORD)
+        guesser.get_by_role("button", name="Log in").click()
+        expect(guesser.get_by_role("alert")).to_contain_text("Too many login attempts")
+        screenshot(guesser, "login-throttled")
+        context.close()
+    # The account itself is not locked: its owner, coming from elsewhere, logs in.
+    log_in(page, LOCK_ACCOUNT, LOCK_PASSWORD)
 
 
 def test_phone_width_layout_has_no_horizontal_scroll(browser: Any, base_url: str) -> None:

@@ -18,23 +18,32 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets Kamailio (a reader of the subscriber table) and the worker run beside the server.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
-def make_engine(url: str) -> Engine:
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        # First: even switching to WAL may have to wait for another connection's lock.
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # WAL lets Kamailio (a reader of the subscriber table) and the worker run beside the
+        # server.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return pragmas
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """``busy_timeout_ms``: how long a SQLite connection waits for another writer's lock."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         # pysqlite defers BEGIN until the first write, so two read-then-write transactions can
         # both read and then one fails with "database is locked". We emit BEGIN ourselves, and
         # BEGIN IMMEDIATE (take the write lock first) for engines marked ``dialgate_write``.

@@ -39,8 +39,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
 )
 from dialgate.services import accounts, admin, deck_review, history, operators, suspension
-from dialgate.services.operators import ConsoleSession
-from dialgate.services.portal_auth import AccountLocked, LoginFailed
+from dialgate.services.operators import AccountLocked, ConsoleSession, LoginFailed
 from dialgate.services.uow import Database
 
 PREFIX = "/admin"

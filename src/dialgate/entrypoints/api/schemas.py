@@ -39,6 +39,15 @@ MainSettingsUpdate: type[BaseModel] = create_model(  # type: ignore[call-overloa
     "MainSettingsUpdate",
     __config__=_STRICT,
     **{k: _field(k, required=False) for k in s.MAIN_KEYS},
+    current_portal_password=(
+        str | None,
+        Field(
+            default=None,
+            max_length=1024,
+            description="Required with portal_password: the portal password in use now. "
+            "A change ends every portal session.",
+        ),
+    ),
 )
 SubSettingsPublic: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "SubSettingsPublic",

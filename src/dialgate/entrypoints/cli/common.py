@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -22,19 +25,53 @@ from dialgate.domain.errors import (
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
-    from dialgate import bootstrap
+    from sqlalchemy.exc import DBAPIError
+
+    from dialgate import bootstrap, config
     from dialgate.services.uow import Database, UnitOfWork
 else:  # SQLAlchemy and pydantic-settings load only for commands that use the database
     bootstrap = lazy_import("dialgate.bootstrap")
+    config = lazy_import("dialgate.config")
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 EXIT_USAGE = 2
 
 
+# A CLI run waits this long for another writer (the server, a worker, other CLI runs) before
+# giving up: scripts run many commands at once, and on a busy machine a writer can hold
+# SQLite's one write lock for seconds.
+CLI_BUSY_TIMEOUT_MS = 60_000
+
+
+class CliError(Exception):
+    """A problem with what the command was given (its environment included): a clear message,
+    exit status 2 (``code`` is shown in brackets, like the other errors')."""
+
+    def __init__(self, message: str, code: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+        self.exit_code = exit_code
+
+
+def _check_sqlite_exists(url: str) -> None:
+    from sqlalchemy.engine import make_url  # only for commands that use the database
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    if not Path(parsed.database).exists():
+        raise CliError(
+            f"no database at {parsed.database} (DIALGATE_DATABASE_URL); "
+            "create it with `dialgate db upgrade`",
+            "database_missing",
+        )
+
+
 @contextmanager
 def database() -> Iterator[Database]:
-    db = bootstrap.database()
+    _check_sqlite_exists(config.get_settings().database_url)
+    db = bootstrap.database(busy_timeout_ms=CLI_BUSY_TIMEOUT_MS)
     try:
         yield db
     finally:
@@ -84,14 +121,53 @@ def report_error(exc: DialgateError) -> None:
         err_console.print(f"error: {exc}", markup=False)
 
 
+def _database_error(exc: DBAPIError) -> CliError:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "locked" in first or "busy" in first:
+        return CliError(
+            f"the database stayed busy for {CLI_BUSY_TIMEOUT_MS // 1000} s (another writer "
+            "holds it); nothing was changed, try again",
+            "database_busy",
+            exit_code=1,
+        )
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        return CliError(
+            "the database has no Dialgate schema; run `dialgate db upgrade` first",
+            "database_not_migrated",
+        )
+    from sqlalchemy.exc import OperationalError  # loaded: exc is one of its errors
+
+    if isinstance(exc, OperationalError):
+        return CliError(f"cannot use the database: {first}", "database_unavailable")
+    return CliError(f"the database refused the change: {first}", "database_error", exit_code=1)
+
+
 def run_guarded(app: typer.Typer) -> int:
-    """Run the CLI, mapping Dialgate errors and usage errors to exit status 2."""
+    """Run the CLI, mapping Dialgate errors, bad input files and database problems to a clear
+    message on stderr (no traceback) and exit status 2 (1 for a database that stayed busy)."""
+    try:
+        return _run(app)
+    except CliError as exc:
+        err_console.print(f"error: {exc} [{exc.code}]", markup=False)
+        return exc.exit_code
+
+
+def _run(app: typer.Typer) -> int:
     try:
         # Without standalone mode, click hands back typer.Exit's code instead of exiting.
         result = app(standalone_mode=False)
     except DialgateError as exc:
         report_error(exc)
         return EXIT_USAGE
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8",
+            "not_utf8",
+        ) from None
+    except csv.Error as exc:
+        raise CliError(f"the CSV file cannot be read: {exc}", "invalid_csv") from None
     except typer.Abort:
         return 1
     except typer.TyperException as exc:  # usage errors: unknown option, bad parameter, ...
@@ -102,4 +178,16 @@ def run_guarded(app: typer.Typer) -> int:
             err_console.print(f"error: {exc}", markup=False)
         code = getattr(exc, "exit_code", EXIT_USAGE)
         return code if isinstance(code, int) else EXIT_USAGE
+    except Exception as exc:
+        # SQLAlchemy and pydantic are imported lazily: if either raised, it is loaded by now.
+        database_errors = sys.modules.get("sqlalchemy.exc")
+        if database_errors is not None and isinstance(exc, database_errors.DBAPIError):
+            raise _database_error(exc) from None
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and isinstance(exc, pydantic.ValidationError):  # DIALGATE_*
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise CliError(f"configuration: {problems}", "invalid_configuration") from None
+        raise
     return result if isinstance(result, int) else 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import typer
@@ -20,6 +22,12 @@ else:
     demo = lazy_import("dialgate.services.demo")
 
 log = logging.getLogger("dialgate.serve")
+
+
+class Role(StrEnum):
+    all = "all"
+    web = "web"
+    switch = "switch"
 
 
 def register(app: typer.Typer) -> None:
@@ -56,6 +64,12 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="TCP port."),
+        role: Role = typer.Option(
+            Role.all,
+            "--role",
+            help="What to serve: switch (/switch/v1, for Kamailio), web (portal, REST and "
+            "VoIP.ms APIs) or all. Run switch and web as separate processes in production.",
+        ),
         with_worker: bool = typer.Option(
             False, "--with-worker", help="Also deliver notification emails in this process."
         ),
@@ -67,8 +81,10 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from dialgate.entrypoints.cli import ops
-        from dialgate.entrypoints.web import create_app
 
+        # The role travels in the environment: worker processes build their app from it.
+        os.environ["DIALGATE_ROLE"] = role.value
+        config.get_settings.cache_clear()
         ops.prepare_logging()
         ops.prepare_metrics_dir(workers)
         stop = threading.Event()
@@ -78,13 +94,22 @@ def register(app: typer.Typer) -> None:
                 target=_worker_loop, args=(stop,), name="outbox-worker", daemon=True
             )
             worker.start()
-        log.info("dialgate serving", extra={"url": f"http://{host}:{port}", "workers": workers})
+        log.info("dialgate serving", extra={
+            "url": f"http://{host}:{port}", "role": role.value, "workers": workers,
+        })
         try:
-            if workers > 1:  # each worker process builds its own app
-                uvicorn.run("dialgate.entrypoints.web:create_app", factory=True, host=host,
-                            port=port, workers=workers, log_config=None)
-            else:
-                uvicorn.run(create_app(), host=host, port=port, log_config=None)
+            uvicorn.run(
+                "dialgate.entrypoints.web:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,  # dialgate.logs formats every line as JSON
+                # Forwarded headers are honoured by the app itself, and only from
+                # DIALGATE_TRUSTED_PROXIES; uvicorn's own handling would trust loopback.
+                proxy_headers=False,
+                forwarded_allow_ips="",
+            )
         finally:
             stop.set()
             if worker is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import secrets
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from dialgate.adapters import metrics, passwords, ratelimit
 from dialgate.domain.errors import ValidationFailed
+from dialgate.entrypoints import guards
 from dialgate.entrypoints.portal import i18n
 from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
@@ -30,13 +33,9 @@ from dialgate.entrypoints.portal.web import (
     set_cookie,
 )
 from dialgate.services import accounts, portal_auth, suspension
-from dialgate.services.portal_auth import (
-    AccountLocked,
-    AccountSuspended,
-    LoginFailed,
-    NewSession,
-)
+from dialgate.services.portal_auth import NewSession
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -87,6 +86,27 @@ def login_form(request: Request) -> Response:
     )
 
 
+# Throttles (docs/architecture.md, "Abuse"). Failed attempts count against their source address
+# and against the login name (from every source); a spent login budget still lets in the
+# browsers that logged in to that account before (the device cookie), so neither budget is a
+# lock a stranger can put on someone else's account. Successful logins count nowhere (an
+# office behind one NAT address logs in as often as it likes).
+FAILURES_PER_SOURCE = ratelimit.parse("10/minute")
+FAILURES_PER_LOGIN = ratelimit.parse("20/hour")
+DEVICE_COOKIE = "dg_device"
+DEVICE_DAYS = 365
+
+
+def _throttled(request: Request, language: str, login_name: str, retry_after: int) -> Response:
+    metrics.LOGIN_LOCKOUTS.inc()  # throttled: the closest thing to a lockout there is now
+    message = gettext(language, "Too many login attempts. Wait a few minutes, then try again.")
+    response = _login_page(
+        request, language=language, error=message, login=login_name, status=429
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @router.post(PREFIX + "/login")
 async def login(request: Request, db: Db, form: Form) -> Response:
     chosen = _chosen_language(request, form)
@@ -95,43 +115,75 @@ async def login(request: Request, db: Db, form: Form) -> Response:
     sent = form.get("csrf_token")
     if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
         raise CsrfRejected
-    login_name = str(form.get("login") or "")
-    password = str(form.get("password") or "")
+    login_name = str(form.get("login") or "")[:320]
+    password = str(form.get("password") or "")[:1024]
+    throttle = guards.throttle(request)
+    source = ratelimit.source_key(guards.client_ip(request))
+    login_key = portal_auth.login_key(login_name)
 
-    def attempt() -> NewSession | LoginFailed | AccountLocked | str:
-        with db.uow() as uow:
-            try:
-                new = portal_auth.login(uow, login_name, password)
-            except (LoginFailed, AccountLocked) as exc:
-                uow.commit()  # the failure count is part of the answer
-                return exc
-            except AccountSuspended as exc:
-                account = accounts.get_account(uow, exc.number)
-                return suspension.suspension_reason(uow, account) or ""
-            if chosen is not None:
-                portal_auth.set_language(uow, new.session, chosen)
-            uow.commit()
-            return new
+    if throttle.exhausted(FAILURES_PER_SOURCE, "portal-login-src", source):
+        retry = throttle.retry_after(FAILURES_PER_SOURCE, "portal-login-src", source)
+        return _throttled(request, language, login_name, retry)
 
-    outcome = await run_in_threadpool(attempt)
-    if isinstance(outcome, str):  # suspended: say so clearly, with the provider's reason
-        message = gettext(language, "This account is suspended: calls and registrations are "
-                          "refused. Contact support to restore it.")
-        if outcome:
-            message += " " + gettext(language, "Reason: %(reason)s") % {"reason": outcome}
-        return _login_page(request, language=language, error=message, login=login_name,
-                           status=403)
-    if isinstance(outcome, LoginFailed | AccountLocked):
+    def find() -> portal_auth.LoginTarget:
+        with db.uow(write=False) as uow:
+            return portal_auth.find_login(uow, login_name)
+
+    target = await run_in_threadpool(find)
+    secret = request.app.state.settings.secret_key
+    known_device = portal_auth.device_ok(
+        secret, target.account, request.cookies.get(DEVICE_COOKIE)
+    )
+    if not known_device and throttle.exhausted(FAILURES_PER_LOGIN, "portal-login-fail", login_key):
+        retry = throttle.retry_after(FAILURES_PER_LOGIN, "portal-login-fail", login_key)
+        return _throttled(request, language, login_name, retry)
+
+    pool = guards.hash_pool(request)
+    new: NewSession | None = None
+    try:
+        # Unknown logins are checked against a dummy hash: same work, same answer, same time.
+        verified = await pool.verify(target.password_hash, password)
+        if verified and target.can_log_in:
+            new_hash = (
+                await pool.hash(password) if passwords.needs_rehash(target.password_hash) else None
+            )
+
+            def open_session() -> NewSession:
+                with db.uow() as uow:
+                    opened = portal_auth.open_session(uow, target, new_hash=new_hash)
+                    if chosen is not None:
+                        portal_auth.set_language(uow, opened.session, chosen)
+                    uow.commit()
+                    return opened
+
+            new = await run_in_threadpool(open_session)
+        elif verified and target.account_id is not None and not target.enabled:
+            # Like REGISTER's "Account Disabled": only the right password learns of the
+            # suspension, and then the customer is told why.
+            def reason() -> str:
+                with db.uow(write=False) as uow:
+                    account = accounts.get_account(uow, target.account)
+                    return suspension.suspension_reason(uow, account) or ""
+
+            why = await run_in_threadpool(reason)
+            message = gettext(language, "This account is suspended: calls and registrations are "
+                              "refused. Contact support to restore it.")
+            if why:
+                message += " " + gettext(language, "Reason: %(reason)s") % {"reason": why}
+            return _login_page(request, language=language, error=message, login=login_name,
+                               status=403)
+    except passwords.HashPoolBusy:
+        return _throttled(request, language, login_name, 1)
+    except ValidationFailed:
+        new = None  # disabled or changed between the read and the write: a failed login
+    if new is None:
+        metrics.LOGIN_FAILURES.inc()
+        log.info("portal login refused", extra={"account": target.account or None})
+        throttle.hit(FAILURES_PER_SOURCE, "portal-login-src", source)
+        throttle.hit(FAILURES_PER_LOGIN, "portal-login-fail", login_key)
         # Slow down guessing without holding a worker thread.
-        await asyncio.sleep(outcome.delay)
-        if isinstance(outcome, AccountLocked):
-            message = gettext(
-                language,
-                "Too many failed attempts: this account is locked until %(time)s UTC. "
-                "Try again later.",
-            ) % {"time": f"{outcome.until:%H:%M}"}
-        else:
-            message = gettext(language, "Wrong account number, email or password.")
+        await asyncio.sleep(portal_auth.FAILURE_DELAY)
+        message = gettext(language, "Wrong account number, email or password.")
         return _login_page(
             request,
             language=language,
@@ -145,8 +197,15 @@ async def login(request: Request, db: Db, form: Form) -> Response:
         request,
         response,
         SESSION_COOKIE,
-        outcome.token,
+        new.token,
         max_age=portal_auth.SESSION_HOURS * 3600,
+    )
+    set_cookie(
+        request,
+        response,
+        DEVICE_COOKIE,
+        portal_auth.device_token(secret, target.account),
+        max_age=DEVICE_DAYS * 86400,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -199,29 +258,52 @@ def password_form(request: Request, session: Session) -> Response:
 
 
 @router.post(PREFIX + "/password")
-def change_password(request: Request, session: CheckedSession, db: Db, form: Form) -> Response:
-    current = str(form.get("current_password") or "")
-    new = str(form.get("new_password") or "")
-    confirm = str(form.get("confirm_password") or "")
+async def change_password(
+    request: Request, session: CheckedSession, db: Db, form: Form
+) -> Response:
+    current = str(form.get("current_password") or "")[:1024]
+    new = str(form.get("new_password") or "")[:1024]
+    confirm = str(form.get("confirm_password") or "")[:1024]
     errors: dict[str, str] = {}
     lang = session.language
     if new != confirm:
         errors["confirm_password"] = gettext(lang, "The two new passwords differ.")
     else:
+
+        def stored_hash() -> str:
+            with db.uow(write=False) as uow:
+                return portal_auth.password_hash_of(uow, session.account)
+
+        # argon2 runs in the bounded pool, outside every transaction.
+        pool = guards.hash_pool(request)
         try:
+            current_ok = await pool.verify(await run_in_threadpool(stored_hash), current)
+            new_hash = await pool.hash(new) if current_ok else None
+        except passwords.HashPoolBusy:
+            current_ok, new_hash = False, None
+            errors["current_password"] = gettext(
+                lang, "Too many login attempts. Wait a few minutes, then try again."
+            )
+
+        def change() -> None:
             with db.uow() as uow:
                 portal_auth.change_password(
                     uow,
                     session,
-                    current=current,
+                    current_ok=current_ok,
                     new=new,
+                    new_hash=new_hash,
                     keep_token=request.cookies.get(SESSION_COOKIE) or "",
                 )
                 uow.commit()
-        except ValidationFailed as exc:
-            for err in exc.errors:
-                field = "new_password" if err.field == "portal_password" else err.field
-                errors[field] = translate_error(lang, err)
+
+        if not errors:
+            try:
+                await run_in_threadpool(change)
+            except ValidationFailed as exc:
+                for err in exc.errors:
+                    field = "new_password" if err.field == "portal_password" else err.field
+                    errors[field] = translate_error(lang, err)
     return render(
         request,
         "password.html",

@@ -21,7 +21,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from dialgate.adapters import passwords, ratelimit
 from dialgate.domain.errors import AuthenticationFailed, PermissionDenied
+from dialgate.entrypoints import guards
 from dialgate.entrypoints.voipms import billing, cdr, dids, forwardings, methods, wire
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
@@ -44,34 +46,60 @@ class RedactApiPassword(logging.Filter):
         return True
 
 
-_NO_IP_CHECK = frozenset({"getIP"})
 METHODS: dict[str, methods.Method] = {
     **methods.METHODS, **dids.METHODS, **forwardings.METHODS, **billing.METHODS, **cdr.METHODS
 }
 
+# Failed password checks (docs/architecture.md, "Abuse"). Only callers from an allowed address
+# ever reach a password check, so these budgets cannot be spent by strangers on an account that
+# lists its addresses; for accounts open to every address (0.0.0.0) they bound the guessing.
+FAILURES_PER_SOURCE = ratelimit.parse("10/minute")
+FAILURES_PER_USER = ratelimit.parse("60/hour")
 
-def dispatch(db: Database, params: dict[str, str], client_ip: str | None) -> dict[str, Any]:
+
+def run_method(db: Database, number: str, params: dict[str, str], client_ip: str | None) -> Any:
     method_name = params.get("method")
-    try:
+    if method_name is None:
+        raise wire.VoipmsError("missing_method")
+    method = METHODS.get(method_name)
+    if method is None:
+        raise wire.VoipmsError("invalid_method")
+    return method(methods.Call(db, number, params, client_ip))
+
+
+async def authenticate(
+    request: Request, db: Database, params: dict[str, str], client_ip: str | None
+) -> str:
+    """The caller's account number: allow-list first, then throttles, then argon2 (in the
+    bounded pool, outside any transaction)."""
+    username, password = params.get("api_username"), params.get("api_password")
+
+    def read() -> apikeys.VoipmsCredentials:
         with db.uow(write=False) as uow:
-            account = apikeys.authenticate_voipms(
-                uow,
-                username=params.get("api_username"),
-                password=params.get("api_password"),
-                client_ip=client_ip,
-                check_ip=method_name not in _NO_IP_CHECK,
-            )
-            number = account.number
-        if method_name is None:
-            raise wire.VoipmsError("missing_method")
-        method = METHODS.get(method_name)
-        if method is None:
-            raise wire.VoipmsError("invalid_method")
-        return method(methods.Call(db, number, params, client_ip))
-    except (AuthenticationFailed, PermissionDenied) as exc:
-        return {"status": exc.code}
-    except wire.VoipmsError as exc:
-        return {"status": exc.status}
+            return apikeys.voipms_credentials(uow, username or "")
+
+    creds = await run_in_threadpool(read)
+    apikeys.check_voipms_source(username, password, creds, client_ip)
+    assert password is not None and username is not None  # checked just above
+    if apikeys.verified_recently(creds.password_hash, password):
+        return apikeys.check_voipms_verified(creds, True)
+    throttle = guards.throttle(request)
+    source = ratelimit.source_key(client_ip)
+    user = username.strip().lower()
+    if throttle.exhausted(FAILURES_PER_SOURCE, "voipms-fail", source) or throttle.exhausted(
+        FAILURES_PER_USER, "voipms-fail-user", user
+    ):
+        raise wire.VoipmsError("api_limit_exceeded")
+    try:
+        verified = await guards.hash_pool(request).verify(creds.password_hash, password)
+    except passwords.HashPoolBusy:
+        raise wire.VoipmsError("api_limit_exceeded") from None
+    if verified:
+        apikeys.remember_verified(creds.password_hash, password)
+    else:
+        throttle.hit(FAILURES_PER_SOURCE, "voipms-fail", source)
+        throttle.hit(FAILURES_PER_USER, "voipms-fail-user", user)
+    return apikeys.check_voipms_verified(creds, verified)
 
 
 def mount(app: FastAPI) -> None:
@@ -82,8 +110,14 @@ def mount(app: FastAPI) -> None:
     async def rest_php(request: Request) -> JSONResponse:
         params = await wire.read_params(request)
         db: Database = request.app.state.db
-        client_ip = request.client.host if request.client else None
-        body = await run_in_threadpool(dispatch, db, params, client_ip)
+        client_ip = guards.client_ip(request)
+        try:
+            number = await authenticate(request, db, params, client_ip)
+            body = await run_in_threadpool(run_method, db, number, params, client_ip)
+        except (AuthenticationFailed, PermissionDenied) as exc:
+            body = {"status": exc.code}
+        except wire.VoipmsError as exc:
+            body = {"status": exc.status}
         return JSONResponse(wire.stringify(body))
 
     app.add_api_route(

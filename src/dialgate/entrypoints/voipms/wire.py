@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -30,6 +31,8 @@ async def read_params(request: Request) -> dict[str, str]:
     if request.method == "POST" and content_type.startswith(_FORM_TYPES):
         try:
             form = await request.form()
+        except HTTPException:  # e.g. the body limit's 413: not a malformed body
+            raise
         except Exception:  # a malformed body is treated as an empty one, like unknown params
             form = None
         if form is not None:

@@ -1,0 +1,329 @@
+"""Floods on what strangers can reach, while calls are authorized and a customer saves settings.
+
+``python benchmarks/abuse_flood.py [--seconds 20] [--mode split|all] [--login-threads 24]
+[--api-threads 24]``
+
+On a fresh SQLite database (demo account, a switch token, a customer API key, the VoIP.ms API
+on for 127.0.0.1), it starts Dialgate as deployed (``split``: ``dialgate serve --role switch``
+and ``dialgate serve --role web`` as two processes; ``all``: one process for everything), then:
+
+- baseline: ``POST /switch/v1/authorize`` back to back for a few seconds, nothing else;
+- flood: ``--login-threads`` threads post wrong portal logins and ``--api-threads`` threads call
+  the VoIP.ms API with wrong passwords, as fast as they can, while one process measures
+  ``/switch/v1/authorize`` and another ``PATCH /v1/account/settings`` (every 0.25 s, by another
+  customer than the caller unless ``--patch-same-account``).
+
+The measuring clients run in processes of their own so that the flood threads' GIL does not
+show up in their figures. Everything targets 127.0.0.1 and stops by itself. It prints
+latencies (p50, p99, max, in ms) and every status seen; the targets are authorize p99 < 20 ms,
+PATCH < 1 s and no 500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dialgate.adapters.db import migrate
+from dialgate.services import accounts, apikeys, demo
+from dialgate.services.uow import Database
+
+API_PASSWORD = "ApiPass123"
+AUTHORIZE = {
+    "account": demo.DEMO_ACCOUNT,
+    "dialed": "5145551234",
+    "source_ip": "203.0.113.10",
+    "pop": "montreal1",
+    "trace": False,
+}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+OTHER_ACCOUNT = "200000"
+
+
+def prepare(url: str, *, patch_same_account: bool) -> tuple[str, str]:
+    """Migrate and seed; returns (switch token, the PATCHing customer's API key). The customer
+    is another account than the one whose calls are authorized, unless ``patch_same_account``
+    (then every PATCH also makes the switch rebuild the caller's policy snapshot)."""
+    migrate.upgrade(url)
+    db = Database(url)
+    with db.uow() as uow:
+        accounts.sync_pops(uow)
+        demo.load_demo(uow)
+        _info, switch = apikeys.create_switch_token(uow, name="bench")
+        accounts.create_account(
+            uow, number=OTHER_ACCOUNT, email="other@example.com", password="Other123x"
+        )
+        customer = demo.DEMO_ACCOUNT if patch_same_account else OTHER_ACCOUNT
+        _info, key = apikeys.create_api_key(uow, customer, name="bench")
+        apikeys.enable_voipms_api(
+            uow, demo.DEMO_ACCOUNT, password=API_PASSWORD, allowed_ips=["127.0.0.1"]
+        )
+        uow.commit()
+    db.dispose()
+    return switch, key
+
+
+def serve(url: str, role: str, port: int, log: Path, nice: int = 0) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DIALGATE_DATABASE_URL": url,
+        "DIALGATE_ENVIRONMENT": "test",
+        "DIALGATE_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+    }
+    with log.open("ab") as out:
+        command = [sys.executable, "-m", "dialgate", "serve", "--role", role, "--port", str(port)]
+        proc = subprocess.Popen(
+            ["nice", "-n", str(nice), *command] if nice else command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dialgate ({role}) exited:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return proc
+        time.sleep(0.1)
+    raise RuntimeError(f"dialgate ({role}) not ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+# --- measuring clients (each in its own process) ------------------------------------------
+
+
+def measure_authorize(base: str, token: str, seconds: float, out: Any) -> None:
+    times: list[float] = []
+    statuses: Counter[int] = Counter()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            start = time.perf_counter()
+            try:
+                status = client.post("/switch/v1/authorize", json=AUTHORIZE).status_code
+            except httpx.HTTPError:
+                status = 0
+            times.append(time.perf_counter() - start)
+            statuses[status] += 1
+            time.sleep(0.005)  # about 150 calls a second: a POP's steady call setup rate
+    out.put(("authorize", times, dict(statuses)))
+
+
+def measure_patch(base: str, key: str, seconds: float, out: Any) -> None:
+    times: list[float] = []
+    statuses: Counter[int] = Counter()
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        end = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < end:
+            n += 1
+            body = {"nat": "yes" if n % 2 else "no"}
+            start = time.perf_counter()
+            try:
+                status = client.patch("/v1/account/settings", json=body).status_code
+            except httpx.HTTPError:
+                status = 0
+            times.append(time.perf_counter() - start)
+            statuses[status] += 1
+            time.sleep(0.25)
+    out.put(("patch", times, dict(statuses)))
+
+
+def flood(base: str, logins: int, api: int, seconds: float, out: Any) -> None:
+    """The attackers: threads in one process, each as fast as the server answers."""
+    statuses: Counter[tuple[str, int | str]] = Counter()
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def portal() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            token = CSRF.search(client.get("/portal/login").text)
+            assert token is not None
+            data = {"login": demo.DEMO_ACCOUNT, "password": "Wrong999x", "csrf_token": token[1]}
+            while time.monotonic() < end:
+                try:
+                    status: int | str = client.post("/portal/login", data=data).status_code
+                except httpx.HTTPError as exc:
+                    status = f"error {type(exc).__name__}"
+                with lock:
+                    statuses[("portal login", status)] += 1
+
+    def voipms() -> None:
+        params = {
+            "api_username": demo.DEMO_EMAIL,
+            "api_password": "Wrong999x",
+            "method": "getBalance",
+        }
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while time.monotonic() < end:
+                try:
+                    r = client.get("/api/v1/rest.php", params=params)
+                    status: int | str = f"{r.status_code} {r.json().get('status')}"
+                except (httpx.HTTPError, ValueError) as exc:
+                    status = f"error {type(exc).__name__}"
+                with lock:
+                    statuses[("voip.ms api", status)] += 1
+
+    threads = [threading.Thread(target=portal) for _ in range(logins)]
+    threads += [threading.Thread(target=voipms) for _ in range(api)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(("flood", [], {f"{k[0]}: {k[1]}": v for k, v in statuses.items()}))
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def summary(times: list[float]) -> str:
+    if not times:
+        return "no samples"
+    ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (
+        f"n={len(ordered):6d}  p50={statistics.median(ordered) * 1000:7.1f}  "
+        f"p99={p99 * 1000:7.1f}  max={ordered[-1] * 1000:7.1f}  (ms)"
+    )
+
+
+def run_phase(
+    name: str, targets: list[tuple[Any, tuple[Any, ...]]], seconds: float
+) -> dict[str, tuple[list[float], dict[Any, int]]]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=fn, args=(*args, seconds, queue)) for fn, args in targets]
+    for p in procs:
+        p.start()
+    results = {}
+    for _ in procs:
+        kind, times, statuses = queue.get(timeout=seconds + 120)
+        results[kind] = (times, statuses)
+    for p in procs:
+        p.join(30)
+    print(f"\n== {name} ({seconds:.0f} s) ==")
+    for kind, (times, statuses) in results.items():
+        if times:
+            print(f"{kind:10s} {summary(times)}  statuses {statuses}")
+        else:
+            for label, count in sorted(statuses.items()):
+                print(f"{kind:10s} {label}: {count}")
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument("--mode", choices=("split", "all"), default="split")
+    parser.add_argument("--login-threads", type=int, default=24)
+    parser.add_argument("--api-threads", type=int, default=24)
+    parser.add_argument(
+        "--patch-same-account",
+        action="store_true",
+        help="PATCH the account whose calls are authorized (each change recompiles its policy)",
+    )
+    parser.add_argument(
+        "--web-nice",
+        type=int,
+        default=10,
+        help="niceness of the web process in split mode (the documented deployment gives the "
+        "switch the CPU first); 0 to compare",
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="dialgate-abuse-"))
+    url = f"sqlite:///{workdir / 'dialgate.db'}"
+    switch_token, api_key = prepare(url, patch_same_account=args.patch_same_account)
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        if args.mode == "split":
+            switch_port, web_port = free_port(), free_port()
+            servers.append(serve(url, "switch", switch_port, workdir / "switch.log"))
+            servers.append(serve(url, "web", web_port, workdir / "web.log", args.web_nice))
+        else:
+            switch_port = web_port = free_port()
+            servers.append(serve(url, "all", web_port, workdir / "all.log"))
+        switch_base = f"http://127.0.0.1:{switch_port}"
+        web_base = f"http://127.0.0.1:{web_port}"
+        print(
+            f"mode {args.mode}: switch {switch_base}, web {web_base}"
+            f"{f' (nice {args.web_nice})' if args.mode == 'split' else ''}; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+            "(on a shared machine the figures are noisy)"
+        )
+        run_phase(
+            "baseline",
+            [(measure_authorize, (switch_base, switch_token))],
+            args.baseline_seconds,
+        )
+        results = run_phase(
+            f"flood: {args.login_threads} wrong-login + {args.api_threads} VoIP.ms API threads",
+            [
+                (flood, (web_base, args.login_threads, args.api_threads)),
+                (measure_authorize, (switch_base, switch_token)),
+                (measure_patch, (web_base, api_key)),
+            ],
+            args.seconds,
+        )
+        authorize_times = sorted(results["authorize"][0])
+        patch_times = results["patch"][0]
+        p99 = authorize_times[min(len(authorize_times) - 1, int(len(authorize_times) * 0.99))]
+        errors = sum(
+            count
+            for _kind, (_t, statuses) in results.items()
+            for label, count in statuses.items()
+            if str(label).startswith("500") or label == 500 or ": 500" in str(label)
+        )
+        print(
+            f"\nverdict: authorize p99 {p99 * 1000:.1f} ms (target < 20), "
+            f"PATCH max {max(patch_times) * 1000:.0f} ms (target < 1000), 500s: {errors}"
+        )
+    finally:
+        for proc in servers:
+            stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""``dialgate serve`` as deployed: roles in separate processes, forwarded headers believed only
+from DIALGATE_TRUSTED_PROXIES (uvicorn's own default trusts loopback), the body limit on a real
+socket."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dialgate.services import accounts, apikeys
+from dialgate.services.uow import Database
+from tests.support.pg import free_port
+from tests.support.server import stop_server
+
+URL = "/api/v1/rest.php"
+EMAIL = "owner@example.com"
+API_PASSWORD = "ApiPass123"
+
+
+@contextlib.contextmanager
+def serve(db_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DIALGATE_DATABASE_URL": db_url,
+        "DIALGATE_ENVIRONMENT": "test",
+        "DIALGATE_SECRET_KEY": "test-secret-key-0123456789abcdef",
+        **env,
+    }
+    if "DIALGATE_TRUSTED_PROXIES" not in env:
+        environment.pop("DIALGATE_TRUSTED_PROXIES", None)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dialgate", "serve", "--port", str(port), *args],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        yield url
+    finally:
+        stop_server(proc)
+
+
+@pytest.fixture
+def owner_db(sqlite_db: Database) -> Database:
+    with sqlite_db.uow() as uow:
+        accounts.create_account(uow, number="100000", email=EMAIL, password="Portal123x")
+        apikeys.enable_voipms_api(
+            uow, "100000", password=API_PASSWORD, allowed_ips=["127.0.0.1", "10.0.0.0/8"]
+        )
+        uow.commit()
+    return sqlite_db
+
+
+def get_ip(url: str, **headers: str) -> dict[str, str]:
+    params = {"api_username": EMAIL, "api_password": API_PASSWORD, "method": "getIP"}
+    body: dict[str, str] = httpx.get(url + URL, params=params, headers=headers, timeout=5).json()
+    return body
+
+
+def test_forwarded_for_from_loopback_is_not_believed_by_default(
+    owner_db: Database, tmp_path: Path
+) -> None:
+    with serve(owner_db.url, tmp_path / "web.log", "--role", "web") as url:
+        assert get_ip(url, **{"X-Forwarded-For": "10.9.9.9"}) == {
+            "status": "success",
+            "ip": "127.0.0.1",
+        }
+    with serve(
+        owner_db.url, tmp_path / "proxied.log", DIALGATE_TRUSTED_PROXIES="127.0.0.1"
+    ) as url:
+        assert get_ip(url, **{"X-Forwarded-For": "10.9.9.9"})["ip"] == "10.9.9.9"
+
+
+def test_roles_serve_their_own_endpoints(owner_db: Database, tmp_path: Path) -> None:
+    with serve(owner_db.url, tmp_path / "switch.log", "--role", "switch") as url:
+        assert httpx.post(url + "/switch/v1/authorize", json={}).status_code == 401
+        assert httpx.get(url + "/portal/login").status_code == 404
+        assert httpx.get(url + URL).status_code == 404
+    with serve(owner_db.url, tmp_path / "web.log", "--role", "web") as url:
+        assert httpx.post(url + "/switch/v1/authorize", json={}).status_code == 404
+        assert httpx.get(url + "/portal/login").status_code == 200
+
+
+def test_a_chunked_flood_is_cut_off_at_the_body_limit(owner_db: Database, tmp_path: Path) -> None:
+    with serve(owner_db.url, tmp_path / "web.log", "--role", "web") as url:
+        port = int(url.rsplit(":", 1)[1])
+        chunk = b"x" * 65536
+        sent = 0
+        answer = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /api/v1/rest.php HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            deadline = time.monotonic() + 20
+            while sent < 200 * 1024 * 1024 and time.monotonic() < deadline:
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable:
+                    break  # the server answered (or closed) before the body ended
+                try:
+                    sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                except (TimeoutError, ConnectionError):
+                    break  # the server stopped reading
+                sent += len(chunk)
+            with contextlib.suppress(OSError):
+                answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert sent < 10 * 1024 * 1024  # refused after ~1 MB, not after 200 MB

@@ -1,0 +1,165 @@
+"""Portal log-in under abuse: guesses are throttled per source and per login name, never by a
+lock a stranger can put on an account; unknown and known logins look and cost the same; argon2
+never holds the database."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from dialgate.adapters import ratelimit
+from dialgate.entrypoints.portal import routes_auth
+from dialgate.entrypoints.web import create_app
+from dialgate.services import accounts, demo
+from dialgate.services.uow import Database
+from tests.portal.test_portal_http import csrf_of
+
+STRANGER = ("198.51.100.66", 40000)
+OWNER = ("203.0.113.10", 40000)
+
+
+class Clients:
+    """Clients of ONE app (one set of throttles) seen from different source addresses."""
+
+    def __init__(self) -> None:
+        self.app = create_app()
+        self._open: dict[tuple[str, int], TestClient] = {}
+
+    def __getitem__(self, address: tuple[str, int]) -> TestClient:
+        if address not in self._open:
+            self._open[address] = TestClient(self.app, client=address).__enter__()
+        return self._open[address]
+
+    def close(self) -> None:
+        for client in self._open.values():
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def app_clients(demo_db: Database) -> Iterator[Clients]:
+    clients = Clients()
+    try:
+        yield clients
+    finally:
+        clients.close()
+
+
+def attempt(client: TestClient, login: str, password: str) -> Response:
+    token = csrf_of(client.get("/portal/login").text)
+    return client.post(
+        "/portal/login",
+        data={"login": login, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+def account_row(db: Database) -> tuple[int, object]:
+    with db.uow(write=False) as uow:
+        row = accounts.get_account(uow, demo.DEMO_ACCOUNT)
+        return row.failed_logins, row.locked_until
+
+
+def test_a_strangers_guesses_do_not_keep_the_owner_out(
+    app_clients: Clients, demo_db: Database
+) -> None:
+    before = account_row(demo_db)
+    stranger = app_clients[STRANGER]
+    statuses = [attempt(stranger, demo.DEMO_ACCOUNT, "Wrong999x").status_code for _ in range(12)]
+    # The source is throttled (429 with Retry-After) once its budget is spent...
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+    throttled = attempt(stranger, demo.DEMO_ACCOUNT, demo.DEMO_PASSWORD)
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
+    assert "Too many login attempts" in throttled.text
+    # ...but the account is not locked: its owner, elsewhere, logs in at once.
+    assert attempt(app_clients[OWNER], demo.DEMO_ACCOUNT, demo.DEMO_PASSWORD).status_code == 303
+    assert account_row(demo_db) == before  # nothing about the account was written
+
+
+def test_a_login_guessed_from_many_sources_stays_open_to_the_owners_browser(
+    app_clients: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_auth, "FAILURES_PER_LOGIN", ratelimit.parse("3/hour"))
+    owner = app_clients[OWNER]
+    assert attempt(owner, demo.DEMO_ACCOUNT, demo.DEMO_PASSWORD).status_code == 303
+    for n in range(3):  # a distributed guesser: each source well under its own budget
+        guesser = app_clients[(f"192.0.2.{n + 1}", 5000)]
+        assert attempt(guesser, demo.DEMO_ACCOUNT, "Wrong999x").status_code == 401
+    # The login's budget is spent: a new browser, even with the right password, must wait...
+    newcomer = app_clients[("192.0.2.200", 5000)]
+    assert attempt(newcomer, demo.DEMO_ACCOUNT, demo.DEMO_PASSWORD).status_code == 429
+    # ...the owner's browser, which logged in before, is not kept out.
+    assert attempt(owner, demo.DEMO_ACCOUNT, demo.DEMO_PASSWORD).status_code == 303
+
+
+def test_unknown_and_known_logins_answer_alike(
+    app_clients: Clients,
+) -> None:
+    known = attempt(app_clients[STRANGER], demo.DEMO_ACCOUNT, "Wrong999x")
+    unknown = attempt(app_clients[OWNER], "999999", "Wrong999x")
+    assert known.status_code == unknown.status_code == 401
+
+    def page(r: Response) -> str:
+        text = r.text.replace(csrf_of(r.text), "TOKEN")
+        return text.replace(demo.DEMO_ACCOUNT, "LOGIN").replace("999999", "LOGIN")
+
+    assert page(known) == page(unknown)
+
+
+def test_unknown_and_known_logins_take_the_same_time(
+    app_clients: Clients,
+) -> None:
+    """Both run one argon2 check at production cost (~0.3 s here); skipping it for unknown
+    logins would make them several times faster."""
+
+    def timed(source: int, login: str) -> float:
+        client = app_clients[(f"192.0.2.{source}", 5000)]
+        token = csrf_of(client.get("/portal/login").text)
+        start = time.perf_counter()
+        r = client.post(
+            "/portal/login", data={"login": login, "password": "Wrong999x", "csrf_token": token}
+        )
+        assert r.status_code == 401
+        return time.perf_counter() - start
+
+    known = statistics.median(timed(1, demo.DEMO_ACCOUNT) for _ in range(5))
+    unknown = statistics.median(timed(2, "nobody@example.com") for _ in range(5))
+    assert 0.5 < known / unknown < 2.0, (known, unknown)
+
+
+def test_password_checks_do_not_hold_the_database(
+    app_clients: Clients, demo_db: Database
+) -> None:
+    """While wrong logins are being checked (argon2), other writers commit without waiting."""
+    done = threading.Event()
+
+    def flood(n: int) -> None:
+        client = app_clients[(f"192.0.2.{n + 10}", 5000)]
+        while not done.is_set():
+            attempt(client, demo.DEMO_ACCOUNT, "Wrong999x")
+
+    threads = [threading.Thread(target=flood, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while app_clients.app.state.hash_pool.in_flight < 2:  # the flood is hashing
+            assert time.monotonic() < deadline, "the flood never reached the hash pool"
+            time.sleep(0.005)
+        waits = []
+        for _ in range(10):
+            start = time.perf_counter()
+            with demo_db.uow() as uow:  # BEGIN IMMEDIATE: the SQLite write lock
+                uow.commit()
+            waits.append(time.perf_counter() - start)
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    # An argon2 check takes ~0.3 s: had it run in a write transaction, writers would wait that.
+    assert max(waits) < 0.15, waits
