@@ -37,9 +37,13 @@ def test_add_a_forwarding_pick_it_for_a_did_and_deletion_is_refused(
     screenshot(page, "call-forwarding")
 
     page.goto(f"/portal/dids/{DID}")
-    picker = page.get_by_label("Failover on no answer", exact=True)
-    picker.select_option(ref)
-    expect(picker.locator("option:checked")).to_have_text(f"{ref} → +16135550142 (Cottage)")
+    page.get_by_text("Show Failover Options").click()
+    page.locator("#f-failover_noanswer_type").select_option("fwd")
+    entry = page.locator("#f-failover_noanswer_fwd")
+    ident = ref.partition(":")[2]
+    entry.select_option(ident)
+    # The picker names the entry by its description and number, never "fwd:<id>".
+    expect(entry.locator("option:checked")).to_have_text(f"Cottage, +16135550142 ({ident})")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#saved")).to_be_visible()
 
