@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
-from dialgate.domain import forwarding as f
 from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
-from dialgate.services import forwardings
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.domain import forwarding as f
+    from dialgate.services import forwardings
+else:  # the numbering data loads only when a forwarding command runs
+    f = lazy_import("dialgate.domain.forwarding")
+    forwardings = lazy_import("dialgate.services.forwardings")
 
 FIELDS_HELP = (
     "field=value ...: phone_number, description, callerid_override, dtmf_digits, pause "

@@ -3,10 +3,17 @@ staff for the operator console (``/admin/``) and the admin API (``/admin/v1``)."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from dialgate.entrypoints.cli.common import console, print_json, uow
-from dialgate.services import operators
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate.services import operators
+else:  # argon2 and the database load only when an operator command runs
+    operators = lazy_import("dialgate.services.operators")
 
 
 def register(app: typer.Typer) -> None:

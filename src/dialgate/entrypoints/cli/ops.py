@@ -14,16 +14,22 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate import logs
-from dialgate.config import DEV_SECRET_KEY, Settings, get_settings
 from dialgate.entrypoints.cli.common import console, print_json
-from dialgate.services.uow import Database
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from dialgate import config
+    from dialgate.config import Settings
+    from dialgate.services import uow as unit_of_work
+else:  # SQLAlchemy and pydantic-settings load only for the commands that need them
+    config = lazy_import("dialgate.config")
+    unit_of_work = lazy_import("dialgate.services.uow")
 
 TIMEOUT = 3.0
 
@@ -31,7 +37,7 @@ TIMEOUT = 3.0
 def prepare_logging() -> None:
     """JSON logs for a long-running command (from the configuration, if it loads)."""
     try:
-        settings = get_settings()
+        settings = config.get_settings()
     except ValidationError:
         logs.configure()
         return
@@ -69,7 +75,7 @@ class Check:
 
 def check_configuration(settings: Settings) -> list[Check]:
     out = [Check("configuration", "ok", f"environment {settings.environment}")]
-    if settings.environment == "production" and settings.secret_key == DEV_SECRET_KEY:
+    if settings.environment == "production" and settings.secret_key == config.DEV_SECRET_KEY:
         out.append(Check("configuration", "fail", "the development secret key is in use",
                          "set DIALGATE_SECRET_KEY to a private random value"))
     if not settings.metrics_token:
@@ -84,8 +90,11 @@ def check_configuration(settings: Settings) -> list[Check]:
 
 
 def check_database(settings: Settings) -> Check:
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
     shown = logs.mask(settings.database_url)
-    db = Database(settings.database_url)
+    db = unit_of_work.Database(settings.database_url)
     try:
         with db.uow(write=False) as uow:
             uow.session.execute(text("SELECT 1"))
@@ -225,8 +234,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check configuration, database, SMTP, Kamailio RPC and rtpengine; say what to fix.
         Exit status 1 when a check fails (warnings and skipped checks do not)."""
-        get_settings.cache_clear()
-        checks = run_checks(kamailio_ctl, rtpengine, get_settings)
+        config.get_settings.cache_clear()
+        checks = run_checks(kamailio_ctl, rtpengine, config.get_settings)
         failed = any(check.status == "fail" for check in checks)
         if as_json:
             print_json({"ok": not failed, "checks": [c.to_json() for c in checks]})
