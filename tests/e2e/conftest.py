@@ -62,9 +62,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # -- Dialgate --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _cheap_argon2() -> Iterator[None]:
-    """argon2id at production cost is ~0.4 s per account; these tests are about SIP."""
+    """argon2id at production cost is ~0.4 s per account; these tests are about SIP.
+
+    Package scope: the tests that run after tests/e2e (the portal's login timing among them)
+    must get the production parameters back."""
     saved = passwords._hasher
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield

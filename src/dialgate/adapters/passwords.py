@@ -35,6 +35,22 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
+def dummy_hash() -> str:
+    """A hash of no one's password, made with the current parameters.
+
+    Logins that match no account are verified against it, so they cost the same time as a wrong
+    password for a real account. Made on first use (not at import, which would add an argon2 run
+    to every CLI start) and again if the parameters change.
+    """
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(18)))
+    return _dummy[1]
+
+
 class HashPoolBusy(Exception):
     """More password checks are waiting than the pool accepts: refuse instead of queueing."""
 

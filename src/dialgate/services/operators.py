@@ -42,7 +42,6 @@ MIN_PASSWORD = 12
 KEY_PREFIX = "dgadm"
 ISSUER = "Dialgate"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}")
-_DUMMY_HASH = passwords.hash_password("not-a-real-password-Dummy0")
 
 # Operator log-ins keep a per-operator lockout: operators are few and known, and a locked-out
 # operator is let back in by another admin (customers' portal uses per-source throttles).
@@ -177,7 +176,7 @@ def login(
     now = now or _now()
     row = find(uow, email) if email.strip() else None
     if row is None:
-        passwords.verify_password(_DUMMY_HASH, password)
+        passwords.verify_password(passwords.dummy_hash(), password)
         raise LoginFailed(DELAY_STEP)
     if row.locked_until is not None and row.locked_until > now:
         raise AccountLocked(row.locked_until, MAX_DELAY)

@@ -35,8 +35,6 @@ from dialgate.services.uow import UnitOfWork
 SESSION_HOURS = 12
 # What a failed login waits before its answer (on the event loop: it costs no thread).
 FAILURE_DELAY = 0.5
-# Verified against when the login is unknown, so that case costs the same time as a bad password.
-DUMMY_HASH = passwords.hash_password("not-a-real-password-Dummy0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +61,7 @@ class NewSession:
 class LoginTarget:
     """What a login attempt is checked against (read before any hashing)."""
 
-    account_id: int | None  # None: no such login (checked against DUMMY_HASH)
+    account_id: int | None  # None: no such login (checked against passwords.dummy_hash())
     account: str
     password_hash: str
     enabled: bool
@@ -86,7 +84,7 @@ def login_key(login_name: str) -> str:
 def find_login(uow: UnitOfWork, login_name: str) -> LoginTarget:
     account = accounts.find_account_by_login(uow, login_name) if login_name.strip() else None
     if account is None:
-        return LoginTarget(None, "", DUMMY_HASH, False)
+        return LoginTarget(None, "", passwords.dummy_hash(), False)
     return LoginTarget(account.id, account.number, account.portal_password_hash, account.enabled)
 
 

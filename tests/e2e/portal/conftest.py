@@ -75,8 +75,10 @@ def base_url(e2e_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope: Playwright's sync API keeps an asyncio loop marked as running in the main
+    # thread while it is open, so it must be closed before the tests that call asyncio.run().
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
