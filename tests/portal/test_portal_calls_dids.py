@@ -282,7 +282,8 @@ def test_every_rule_template_is_translated(language: str) -> None:
             assert set(re.findall(r"%\((\w+)\)s", translated)) == names, translated
 
 
-def test_new_pages_render_fast_with_demo_data(client: TestClient) -> None:
+def test_new_pages_render_with_demo_data(client: TestClient) -> None:
+    """How fast they render is measured by benchmarks/portal_pages.py, not asserted here."""
     log_in(client)
     pages = [
         "/portal/dids",
@@ -293,7 +294,4 @@ def test_new_pages_render_fast_with_demo_data(client: TestClient) -> None:
         "/portal/settings/routing",
     ]
     for url in pages:
-        client.get(url)  # warm caches (the numbering plan, templates)
-        start = time.perf_counter()
-        assert client.get(url).status_code == 200
-        assert time.perf_counter() - start < 0.1, url
+        assert client.get(url).status_code == 200, url

@@ -254,12 +254,8 @@ def test_every_setting_label_help_and_choice_is_translated(language: str) -> Non
     assert not missing, missing
 
 
-def test_pages_render_fast_with_demo_data(client: TestClient) -> None:
-    import time
-
+def test_every_tab_renders_with_demo_data(client: TestClient) -> None:
+    """How fast they render is measured by benchmarks/portal_pages.py, not asserted here."""
     log_in(client)
     for tab in s.Tab:
-        client.get(f"/portal/settings/{tab.value}")  # warm caches
-        start = time.perf_counter()
-        assert client.get(f"/portal/settings/{tab.value}").status_code == 200
-        assert time.perf_counter() - start < 0.1, tab
+        assert client.get(f"/portal/settings/{tab.value}").status_code == 200, tab
