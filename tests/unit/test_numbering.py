@@ -164,8 +164,15 @@ def test_nanp_numbers_phonenumbers_finds_valid_get_its_region(digits: str) -> No
     if not phonenumbers.is_valid_number(number) or digits[3:] == "5551212":
         return
     result = classify(normalize(digits, "nanp"), plan())
-    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE:
-        assert result.klass is C.TOLLFREE
+    region = phonenumbers.region_code_for_number(number)
+    if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE and region in (
+        "US", "CA"
+    ):
+        assert result.klass is C.TOLLFREE  # the NANP-wide 8XX codes
+    elif phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE:
+        # A toll-free range of one NANP country (e.g. the Bahamas' 242-300) is free only inside
+        # that country: from Canada or the US it is an international call to that country.
+        assert (result.klass, result.country) == (C.INTERNATIONAL, region)
     elif phonenumbers.number_type(number) in (
         phonenumbers.PhoneNumberType.PREMIUM_RATE, phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
     ):
