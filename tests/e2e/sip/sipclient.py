@@ -13,6 +13,7 @@ import hashlib
 import queue
 import random
 import re
+import select
 import socket
 import ssl
 import threading
@@ -259,7 +260,14 @@ class SipAgent:
                     data, src = self.sock.recvfrom(65535)
                     self._dispatch(data, src)
                 else:
-                    chunk = self.sock.recv(65535)
+                    if not self._stream_readable(0.2):
+                        continue
+                    # Under the send lock: an SSL connection must never be read and written by
+                    # two threads at once (OpenSSL's SSL object is not thread-safe, and CPython
+                    # releases the GIL inside SSL_read/SSL_write). Unlocked, a response could be
+                    # lost under load: a flaky "no final response" on TLS calls.
+                    with self._lock:
+                        chunk = self.sock.recv(65535)
                     if not chunk:
                         return
                     self._buf += chunk
@@ -268,6 +276,13 @@ class SipAgent:
                 continue
             except (OSError, ValueError):
                 return
+
+    def _stream_readable(self, timeout: float) -> bool:
+        """Bytes to read: decrypted ones already buffered, or new ones on the socket."""
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        readable, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(readable)
 
     def _drain_stream(self) -> None:
         while True:
