@@ -84,8 +84,9 @@ def _html(language: str, paragraphs: Sequence[str], items: Sequence[str] = ()) -
     )
 
 
-def _render(language: str, subject: str, paragraphs: Sequence[str], items: Sequence[str] = ()
-            ) -> Rendered:
+def _render(
+    language: str, subject: str, paragraphs: Sequence[str], items: Sequence[str] = ()
+) -> Rendered:
     return Rendered(subject, _text(paragraphs, items), _html(language, paragraphs, items))
 
 
@@ -119,8 +120,9 @@ def change_line(words: Words, line: ChangeLine) -> str:
     return words._(CHANGE_LINE) % values
 
 
-def change_email(kind: Kind, *, words: Words, lines: Sequence[ChangeLine], at: datetime
-                 ) -> Rendered:
+def change_email(
+    kind: Kind, *, words: Words, lines: Sequence[ChangeLine], at: datetime
+) -> Rendered:
     """A configuration, e911 or API change set (values as the settings layer redacted them)."""
     values = {
         "account": words.names.account,

@@ -47,7 +47,7 @@ def _message(kind: n.Kind, to: tuple[str, ...], rendered: emails.Rendered) -> n.
     return n.Message(kind, to, rendered.subject, rendered.text, rendered.html)
 
 
-def balance_alert(
+def _balance_alert(
     kind: n.Kind,
     account: AccountRow,
     balance: Decimal,
@@ -182,7 +182,7 @@ def after_balance_change(
             )
         else:
             alert.threshold, alert.last_sent_at = threshold, at
-        message = balance_alert(
+        message = _balance_alert(
             n.Kind.BALANCE_LOW, account, after, threshold, _emails(settings, account), at
         )
         return enqueue(uow, account, message, now=at)
@@ -220,7 +220,7 @@ def send_due_reminders(uow: UnitOfWork, *, now: datetime) -> int:
         if getattr(claimed, "rowcount", 0) != 1:
             continue
         assert threshold is not None
-        message = balance_alert(
+        message = _balance_alert(
             n.Kind.BALANCE_REMINDER, account, account.balance, threshold,
             _emails(settings, account), now,
         )
