@@ -67,9 +67,12 @@ def test_enabling_the_api_emails_what_changed_with_the_password_redacted(db: Dat
     (row,) = api_emails(db)
     assert row.recipients == {"to": ["first@example.com"]}
     for body in (row.body_text, row.body_html):
-        assert "voipms_api" in body and "api_allowed_ips" in body and "203.0.113.7" in body
-        assert "api_password" in body and "***" in body
-        assert SECRET not in body
+        # The portal's labels, never the keys; the password only "changed".
+        assert "VoIP.ms API: disabled → enabled" in body
+        assert "API allowed IP addresses: (none) → 203.0.113.7" in body
+        assert "API password: changed" in body
+        for leak in (SECRET, "***", "voipms_api", "api_allowed_ips", "api_password"):
+            assert leak not in body, leak
 
 
 def test_each_later_change_is_emailed_and_a_no_op_is_not(db: Database) -> None:
@@ -79,10 +82,10 @@ def test_each_later_change_is_emailed_and_a_no_op_is_not(db: Database) -> None:
     assert len(api_emails(db)) == 1
     enable(db, SECRET, "203.0.113.7", "198.51.100.0/24")
     ips = api_emails(db)[-1].body_text
-    assert "198.51.100.0/24" in ips and "api_password" not in ips and "voipms_api" not in ips
+    assert "198.51.100.0/24" in ips and "API password" not in ips and "VoIP.ms API" not in ips
     enable(db, "Another123", "203.0.113.7", "198.51.100.0/24")
     password = api_emails(db)[-1].body_text
-    assert "api_password" in password and "Another123" not in password
+    assert "API password: changed" in password and "Another123" not in password
     disable(db)
     disable(db)  # already off: nothing changed
     rows = api_emails(db)

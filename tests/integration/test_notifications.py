@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import OutboxRow
 from dialgate.adapters.mailer import Email, SmtpMailer
+from dialgate.domain import settings as s
 from dialgate.domain.errors import ValidationFailed
 from dialgate.services import accounts, billing, dids, outbox
 from dialgate.services.uow import Database
@@ -113,8 +114,9 @@ def test_crossing_the_threshold_emails_every_address_once_in_the_accounts_langua
     assert [m.envelope_to for m in mails] == [["first@example.com"], ["second@example.com"]]
     for mail, other in zip(mails, reversed(mails), strict=True):
         assert other.envelope_to[0] not in mail.message.as_string()
-        assert mail.subject == "Votre solde est inférieur à $5.00"
-        assert "$4.50" in mail.text and "$4.50" in mail.html
+        # Babel's French money (narrow no-break space, "$US"), balances with 2 decimals.
+        assert mail.subject == "Votre solde est inférieur à 5,00\u00a0$US"
+        assert "4,50\u00a0$US" in mail.text and "4,50\u00a0$US" in mail.html
         assert mail.message.get_content_type() == "multipart/alternative"
 
 
@@ -217,9 +219,14 @@ def test_config_change_emails_the_first_address_and_the_owner_with_secrets_redac
         ["owner@example.com"],
     ]
     config = configs[0]
-    assert "nat: yes -> no" in config.text and "sip_password: *** -> ***" in config.text
-    assert "NewSecret99" not in config.text + config.html
-    assert "e911_callerid" in by_subject["e911 change on account 100000"][0].text
+    # The customer's words (the portal's labels and values); a password only "changed".
+    assert "- Main account, NAT: Yes → No\n" in config.text.replace("\r\n", "\n")
+    assert "Main account, Main SIP/IAX Password: changed" in config.text
+    for leak in ("NewSecret99", "***", "sip_password", "nat:"):
+        assert leak not in config.text + config.html, leak
+    e911 = by_subject["e911 change on account 100000"][0].text
+    assert "e911_callerid" not in e911
+    assert f"{s.SPECS_BY_KEY['e911_callerid'].label}: (none) → 5145550100" in e911
 
 
 def test_toggles_off_mean_no_change_emails_and_invalid_changes_enqueue_nothing(

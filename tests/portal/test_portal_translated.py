@@ -1,6 +1,8 @@
 """Every word a customer reads is in their language: every msgid the portal can show has a French
 and a Spanish translation, and every page (errors and Test a number answers included) rendered in
-French and Spanish shows none of the English msgids."""
+French and Spanish shows none of the English msgids. (The msgids include the notification emails'
+(``presentation/``); ``tests/integration/test_notification_words.py`` sends every email in French
+and Spanish through a real SMTP server and checks it the same way.)"""
 
 from __future__ import annotations
 

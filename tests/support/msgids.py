@@ -1,5 +1,6 @@
 """Every English msgid a customer can be shown: extracted with Babel from the portal's templates
-and Python code (``_``, ``gettext``, ``N_``), plus the texts that live as data (settings labels,
+and Python code and from ``presentation`` (the describer and the emails) (``_``, ``gettext``,
+``N_``), plus the texts that live as data (settings labels,
 help and choices, catalogs, error templates), which Babel's extractor cannot see."""
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from dialgate import presentation
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal import decision_words as dw
 from dialgate.entrypoints.portal import i18n, messages, present, routes_dids, web
 
 PORTAL = Path(i18n.__file__).parent
+PRESENTATION = Path(presentation.__file__).parent
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
@@ -22,12 +25,13 @@ OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 def extracted() -> set[str]:
     ids: set[str] = set()
-    for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(PORTAL), METHODS, keywords=KEYWORDS, options_map=OPTIONS
-    ):
-        for part in message if isinstance(message, tuple) else (message,):
-            if part:
-                ids.add(part)
+    for directory in (PORTAL, PRESENTATION):
+        for _file, _line, message, _comments, _ctx in extract_from_dir(
+            str(directory), METHODS, keywords=KEYWORDS, options_map=OPTIONS
+        ):
+            for part in message if isinstance(message, tuple) else (message,):
+                if part:
+                    ids.add(part)
     return ids
 
 

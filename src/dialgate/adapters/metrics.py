@@ -25,6 +25,7 @@ import atexit
 import os
 import threading
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -104,12 +105,21 @@ HTTP_REQUESTS = Counter(
 )
 
 
+def _class_counts() -> defaultdict[str, int]:
+    return defaultdict(int)
+
+
 class _DecisionTally:
     """Per-call decision counts and switch answer times, kept in plain Python until flushed.
 
     The hot path (``services.authorize.decide_counted``) adds to ``counts`` itself, without a
-    lock: a dict update is what it can afford. The counts are cumulative and the flush sends
-    the difference since the last flush, so a flush never loses what a call adds meanwhile.
+    lock, through the module global ``decision_counts``: ``counts[reason][klass] += 1``, two
+    levels of ``defaultdict`` keyed by plain strings, whose hashes Python keeps, and C-level
+    subscripts only. A ``(reason, klass)`` tuple key cost a tuple built and hashed twice per
+    decision and ``counts.get(key, 0) + 1`` a method call: measured (fastest of many runs, so
+    little disturbed by other work) 165-178 ns per decision then, 119 ns now, against about
+    4.7 us for the decision. The counts are cumulative and the flush sends the difference
+    since the last flush, so a flush never loses what a call adds meanwhile.
     The switch path runs on the event loop's one thread, so its counts are exact; two threads
     deciding at the same instant (the portal's and the REST API's simulations run in a thread
     pool) could, very rarely, lose one increment.
@@ -123,7 +133,7 @@ class _DecisionTally:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.counts: dict[tuple[str, str], int] = {}
+        self.counts: defaultdict[str, defaultdict[str, int]] = defaultdict(_class_counts)
         self._flushed: dict[tuple[str, str], int] = {}
         self._buckets = [0] * len(DECISION_BUCKETS)
         self._sum = 0.0
@@ -136,7 +146,13 @@ class _DecisionTally:
             self._sum += seconds
 
     def flush(self) -> None:
-        current = dict(self.counts)  # one C-level copy: consistent under the GIL
+        # C-level copies, each consistent under the GIL; a reason added after the outer copy,
+        # or a count added after its inner copy, is in the next flush (the counts only grow).
+        current = {
+            (reason, klass): count
+            for reason, by_class in list(self.counts.items())
+            for klass, count in dict(by_class).items()
+        }
         for key, count in current.items():
             delta = count - self._flushed.get(key, 0)
             if not delta:
@@ -189,7 +205,10 @@ class _HttpTally:
 
 
 # None while disabled: the hot path tests one module global and does nothing else.
-decisions: _DecisionTally | None = _DecisionTally()
+_first_tally = _DecisionTally()
+decisions: _DecisionTally | None = _first_tally
+# ``decisions.counts`` itself (None while disabled), what ``decide_counted`` adds to.
+decision_counts: defaultdict[str, defaultdict[str, int]] | None = _first_tally.counts
 http: _HttpTally | None = _HttpTally()
 _flusher: threading.Thread | None = None
 _flusher_lock = threading.Lock()
@@ -201,15 +220,16 @@ def enabled() -> bool:
 
 def disable() -> None:
     """Stop counting per-call events (the comparison runs of the benchmarks)."""
-    global decisions, http
+    global decisions, decision_counts, http
     flush()
-    decisions = http = None
+    decisions = decision_counts = http = None
 
 
 def enable() -> None:
-    global decisions, http
+    global decisions, decision_counts, http
     if decisions is None:
         decisions = _DecisionTally()
+        decision_counts = decisions.counts
     if http is None:
         http = _HttpTally()
 

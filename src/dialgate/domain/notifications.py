@@ -1,4 +1,5 @@
-"""Notification rules and messages (pure): who is told what, when, in which language.
+"""Notification rules (pure): who is told what, and when. The words (the account's language,
+labels, money and dates) are ``presentation.emails``'.
 
 - Balance threshold: an email to every address of ``notification_emails`` when a charge takes the
   balance from at-or-above the threshold to below it; a reminder each day while it stays below;
@@ -13,7 +14,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -88,137 +88,3 @@ def split_changes(lines: Sequence[ChangeLine]) -> dict[Kind, tuple[ChangeLine, .
     e911 = tuple(line for line in lines if line.key in E911_KEYS)
     rest = tuple(line for line in lines if line.key not in E911_KEYS)
     return {k: v for k, v in ((Kind.E911_CHANGED, e911), (Kind.CONFIG_CHANGED, rest)) if v}
-
-
-# --- messages -----------------------------------------------------------------------------------
-
-_T: dict[str, dict[str, str]] = {
-    "en": {
-        "balance_low.subject": "Your balance is below {threshold}",
-        "balance_low.body": (
-            "The balance of account {account} is now {balance}, below your threshold of "
-            "{threshold}. Add funds to keep calling."
-        ),
-        "balance_reminder.subject": "Reminder: your balance is below {threshold}",
-        "balance_reminder.body": (
-            "The balance of account {account} is still {balance}, below your threshold of "
-            "{threshold}. You will receive this reminder every day until you add funds or "
-            "change the threshold."
-        ),
-        "config_changed.subject": "Configuration change on account {account}",
-        "e911_changed.subject": "e911 change on account {account}",
-        "api_changed.subject": "API configuration change on account {account}",
-        "changes.intro": "These settings of account {account} changed:",
-        "changes.line": "{subject}: {key}: {old} -> {new}",
-        "footer": "You receive this email because of your notification settings.",
-    },
-    "fr": {
-        "balance_low.subject": "Votre solde est inférieur à {threshold}",
-        "balance_low.body": (
-            "Le solde du compte {account} est maintenant de {balance}, sous votre seuil de "
-            "{threshold}. Ajoutez des fonds pour continuer à appeler."
-        ),
-        "balance_reminder.subject": "Rappel : votre solde est inférieur à {threshold}",
-        "balance_reminder.body": (
-            "Le solde du compte {account} est toujours de {balance}, sous votre seuil de "
-            "{threshold}. Vous recevrez ce rappel chaque jour jusqu'à ce que vous ajoutiez des "
-            "fonds ou changiez le seuil."
-        ),
-        "config_changed.subject": "Modification de la configuration du compte {account}",
-        "e911_changed.subject": "Modification e911 du compte {account}",
-        "api_changed.subject": "Modification de la configuration API du compte {account}",
-        "changes.intro": "Ces paramètres du compte {account} ont changé :",
-        "changes.line": "{subject} : {key} : {old} -> {new}",
-        "footer": "Vous recevez ce courriel en raison de vos paramètres de notification.",
-    },
-    "es": {
-        "balance_low.subject": "Su saldo es inferior a {threshold}",
-        "balance_low.body": (
-            "El saldo de la cuenta {account} es ahora {balance}, por debajo de su umbral de "
-            "{threshold}. Agregue fondos para seguir llamando."
-        ),
-        "balance_reminder.subject": "Recordatorio: su saldo es inferior a {threshold}",
-        "balance_reminder.body": (
-            "El saldo de la cuenta {account} sigue siendo {balance}, por debajo de su umbral de "
-            "{threshold}. Recibirá este recordatorio cada día hasta que agregue fondos o cambie "
-            "el umbral."
-        ),
-        "config_changed.subject": "Cambio de configuración en la cuenta {account}",
-        "e911_changed.subject": "Cambio de e911 en la cuenta {account}",
-        "api_changed.subject": "Cambio de configuración de la API en la cuenta {account}",
-        "changes.intro": "Estos ajustes de la cuenta {account} cambiaron:",
-        "changes.line": "{subject}: {key}: {old} -> {new}",
-        "footer": "Recibe este correo por su configuración de notificaciones.",
-    },
-}
-
-
-def _t(language: str, name: str, **values: str) -> str:
-    table = _T.get(language, _T["en"])
-    return table[name].format(**values)
-
-
-def money(amount: Decimal) -> str:
-    return f"${amount.quantize(Decimal('0.01'))}"
-
-
-def _html(paragraphs: Sequence[str], items: Sequence[str] = ()) -> str:
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs[:-1])
-    if items:
-        body += "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
-    body += f"<p><small>{html.escape(paragraphs[-1])}</small></p>"
-    return f'<!DOCTYPE html><html><body style="font-family:sans-serif">{body}</body></html>'
-
-
-def balance_message(
-    kind: Kind,
-    *,
-    language: str,
-    account: str,
-    balance: Decimal,
-    threshold: Decimal,
-    emails: Sequence[str],
-) -> Message:
-    values = {"account": account, "balance": money(balance), "threshold": money(threshold)}
-    subject = _t(language, f"{kind.value}.subject", **values)
-    body = _t(language, f"{kind.value}.body", **values)
-    footer = _t(language, "footer")
-    return Message(
-        kind=kind,
-        to=recipients(kind, emails),
-        subject=subject,
-        text=f"{body}\n\n{footer}\n",
-        html=_html([body, footer]),
-    )
-
-
-def change_message(
-    kind: Kind,
-    *,
-    language: str,
-    account: str,
-    lines: Sequence[ChangeLine],
-    emails: Sequence[str],
-    account_email: str = "",
-) -> Message:
-    intro = _t(language, "changes.intro", account=account)
-    items = [
-        _t(
-            language,
-            "changes.line",
-            subject=line.subject,
-            key=line.key,
-            old=line.old or "-",
-            new=line.new or "-",
-        )
-        for line in lines
-    ]
-    footer = _t(language, "footer")
-    text = intro + "\n\n" + "\n".join(f"- {i}" for i in items) + f"\n\n{footer}\n"
-    return Message(
-        kind=kind,
-        to=recipients(kind, emails, account_email),
-        subject=_t(language, f"{kind.value}.subject", account=account),
-        text=text,
-        html=_html([intro, footer], items),
-    )

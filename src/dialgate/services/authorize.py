@@ -354,16 +354,16 @@ def authorize_call(cache: PolicyCache, request: AuthorizeRequest) -> Decision:
 
 
 def decide_counted(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -> Decision:
-    """``decide``, counted in ``metrics.decisions`` (one dict update; the in-process benchmark
-    measures what it costs against ``metrics.disable()``). The class is keyed by its plain
-    string value: hashing the enum member itself runs Python code, twice per update."""
+    """``decide``, counted in ``metrics.decision_counts`` (a dict update by reason then class;
+    ``benchmarks/metrics_cost.py`` measures what it costs against ``metrics.disable()``). The
+    class is keyed by its plain string value: hashing the enum member itself runs Python code,
+    twice per update."""
     decision = decide(snapshot, request)
-    tally = metrics.decisions
-    if tally is not None:
+    counts = metrics.decision_counts
+    if counts is not None:
         destination = decision.destination
-        key = (decision.reason, destination.klass._value_ if destination is not None else "none")
-        counts = tally.counts
-        counts[key] = counts.get(key, 0) + 1
+        klass = destination.klass._value_ if destination is not None else "none"
+        counts[decision.reason][klass] += 1
     return decision
 
 

@@ -5,33 +5,14 @@ time conditions) and API keys. One read, scoped to the account.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import ApiKeyRow, ForwardingRow, MailboxRow, RoutingTargetRow
+from dialgate.domain.names import Named, Names
 from dialgate.services import accounts
 from dialgate.services.uow import UnitOfWork
 
-
-@dataclass(frozen=True, slots=True)
-class Named:
-    ref: str  # what the routing value holds: 100000_office, 1001, 1
-    name: str  # the customer's own label; may be empty
-
-
-@dataclass(frozen=True, slots=True)
-class Names:
-    account: str
-    # Per routing header (account, vm, fwd, ivr, queue, grp, tc): the targets, in a stable order.
-    targets: dict[str, tuple[Named, ...]] = field(default_factory=dict)
-    api_keys: dict[str, str] = field(default_factory=dict)  # key prefix -> key name
-
-    def name_of(self, header: str, ref: str) -> str:
-        for item in self.targets.get(header, ()):
-            if item.ref == ref:
-                return item.name
-        return ""
+__all__ = ["Named", "Names", "account_names"]
 
 
 def account_names(uow: UnitOfWork, account_number: str) -> Names:

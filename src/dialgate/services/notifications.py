@@ -1,4 +1,5 @@
-"""Notifications: decide (``domain.notifications``) and enqueue in the outbox, in the caller's
+"""Notifications: decide (``domain.notifications``), put into the customer's words and language
+(``presentation.emails``, the portal's own describer) and enqueue in the outbox, in the caller's
 transaction, so an email exists exactly when the change that caused it was committed.
 
 Sending is the outbox worker's job (``services.outbox``).
@@ -16,6 +17,11 @@ from sqlalchemy import delete, select, update
 from dialgate.adapters.db.models import AccountRow, BalanceAlertRow, OutboxRow
 from dialgate.domain import notifications as n
 from dialgate.domain import settings as s
+from dialgate.presentation import emails, i18n
+from dialgate.presentation.words import Words
+
+# ``names`` reads accounts, which imports this module: bound as a module, used at call time.
+from dialgate.services import names
 from dialgate.services.uow import UnitOfWork
 
 
@@ -29,6 +35,36 @@ def _settings(account: AccountRow) -> dict[str, Any]:
 
 def _emails(settings: dict[str, Any], account: AccountRow) -> tuple[str, ...]:
     return tuple(settings.get("notification_emails") or (account.email,))
+
+
+def _words(uow: UnitOfWork, account: AccountRow) -> Words:
+    """The reader's words: the account's language and the names it gave its things."""
+    language = i18n.language_or_default(account.language)
+    return Words(language, names.account_names(uow, account.number))
+
+
+def _message(kind: n.Kind, to: tuple[str, ...], rendered: emails.Rendered) -> n.Message:
+    return n.Message(kind, to, rendered.subject, rendered.text, rendered.html)
+
+
+def _balance_alert(
+    kind: n.Kind,
+    account: AccountRow,
+    balance: Decimal,
+    threshold: Decimal,
+    emails_to: Sequence[str],
+    at: datetime,
+) -> n.Message:
+    rendered = emails.balance_email(kind, language=account.language, account=account.number,
+                                    balance=balance, threshold=threshold, at=at)
+    return _message(kind, n.recipients(kind, emails_to), rendered)
+
+
+def on_suspension(uow: UnitOfWork, account: AccountRow, kind: n.Kind, reason: str) -> None:
+    """Tell the account's owner that the provider suspended or restored the account."""
+    rendered = emails.suspension_email(kind, language=account.language, account=account.number,
+                                       reason=reason)
+    enqueue(uow, account, _message(kind, (account.email,), rendered))
 
 
 def enqueue(
@@ -63,20 +99,16 @@ def _notify_changes(
     now: datetime | None = None,
 ) -> list[OutboxRow]:
     settings = _settings(account)
+    words: Words | None = None
     parts = {only: tuple(lines)} if only is not None else n.split_changes(lines)
     out = []
     for kind, part in parts.items():
         if not part or not settings.get(n.TOGGLES[kind], True):
             continue
-        message = n.change_message(
-            kind,
-            language=account.language,
-            account=account.number,
-            lines=part,
-            emails=_emails(settings, account),
-            account_email=account.email,
-        )
-        row = enqueue(uow, account, message, now=now)
+        words = words or _words(uow, account)
+        rendered = emails.change_email(kind, words=words, lines=part, at=_now(now))
+        to = n.recipients(kind, _emails(settings, account), account.email)
+        row = enqueue(uow, account, _message(kind, to, rendered), now=now)
         if row is not None:
             out.append(row)
     return out
@@ -150,13 +182,8 @@ def after_balance_change(
             )
         else:
             alert.threshold, alert.last_sent_at = threshold, at
-        message = n.balance_message(
-            n.Kind.BALANCE_LOW,
-            language=account.language,
-            account=account.number,
-            balance=after,
-            threshold=threshold,
-            emails=_emails(settings, account),
+        message = _balance_alert(
+            n.Kind.BALANCE_LOW, account, after, threshold, _emails(settings, account), at
         )
         return enqueue(uow, account, message, now=at)
     if after > before and n.lifted_above(after, threshold):
@@ -193,13 +220,9 @@ def send_due_reminders(uow: UnitOfWork, *, now: datetime) -> int:
         if getattr(claimed, "rowcount", 0) != 1:
             continue
         assert threshold is not None
-        message = n.balance_message(
-            n.Kind.BALANCE_REMINDER,
-            language=account.language,
-            account=account.number,
-            balance=account.balance,
-            threshold=threshold,
-            emails=_emails(settings, account),
+        message = _balance_alert(
+            n.Kind.BALANCE_REMINDER, account, account.balance, threshold,
+            _emails(settings, account), now,
         )
         if enqueue(uow, account, message, now=now) is not None:
             count += 1

@@ -62,9 +62,7 @@ def suspend(uow: UnitOfWork, operator: Operator, number: str, reason: str | None
         delete(LocationRow).where(LocationRow.username.in_(sorted(lines)))
     )
     removed = int(getattr(result, "rowcount", 0) or 0)
-    notifications.enqueue(uow, account, d.message(
-        Kind.ACCOUNT_SUSPENDED, language=account.language, account=number, reason=why,
-        emails=(account.email,)))
+    notifications.on_suspension(uow, account, Kind.ACCOUNT_SUSPENDED, why)
     operators.audit(uow, operator, "account.suspend", number, why)
     return Outcome(number, True, lines, removed)
 
@@ -75,9 +73,7 @@ def restore(uow: UnitOfWork, operator: Operator, number: str, reason: str | None
     lines = _lines(uow, account)
     if not accounts.set_account_enabled(uow, number, True, reason=why, actor=operator.actor):
         return Outcome(number, False, lines)
-    notifications.enqueue(uow, account, d.message(
-        Kind.ACCOUNT_RESTORED, language=account.language, account=number, reason=why,
-        emails=(account.email,)))
+    notifications.on_suspension(uow, account, Kind.ACCOUNT_RESTORED, why)
     operators.audit(uow, operator, "account.restore", number, why)
     return Outcome(number, True, lines)
 

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_currency
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from dialgate.entrypoints.portal import i18n
+from dialgate.presentation import i18n as words_i18n
 from dialgate.services import portal_auth
 from dialgate.services.portal_auth import PortalSession
 from dialgate.services.uow import Database
@@ -78,14 +76,8 @@ def _format_dt(value: datetime, language: str) -> str:
     return str(format_datetime(value, "medium", tzinfo=None, locale=language)) + " UTC"
 
 
-def format_money(value: Decimal, language: str, *, places: int = 2) -> str:
-    """Dollars in the reader's format (CLDR's currency pattern) with the precision that matters:
-    balances and charges 2 decimals, per-minute rates 4."""
-    pattern = Locale.parse(language).currency_formats["standard"].pattern
-    pattern = pattern.replace("0.00", "0." + "0" * places)
-    return str(
-        format_currency(value, "USD", format=pattern, locale=language, currency_digits=False)
-    )
+# One money format for the portal and the emails (``presentation.i18n``).
+format_money = words_i18n.format_money
 
 
 @lru_cache(maxsize=len(i18n.LANGUAGES))
@@ -107,8 +99,7 @@ def environment(language: str) -> Environment:
     return env
 
 
-def gettext(language: str, message: str) -> str:
-    return str(i18n.translations(language).gettext(message))
+gettext = words_i18n.gettext
 
 
 def is_secure(request: Request) -> bool:
