@@ -117,6 +117,12 @@ def register(switch_app: typer.Typer) -> None:
         metrics_listen: str = typer.Option(
             "127.0.0.1", "--metrics-listen", help="Address of the metrics port."
         ),
+        decision: str = typer.Option(
+            "dialgate",
+            "--decision",
+            help="dialgate (production) or fixed: answer every call from a fixed table "
+            "without asking Dialgate (benchmark baseline only).",
+        ),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write here (and tls.cfg beside it); else stdout."
         ),
@@ -172,6 +178,7 @@ def register(switch_app: typer.Typer) -> None:
                     moh_dir=str((moh_dir or moh_audio.shipped_moh_dir()).absolute()),
                     metrics_port=metrics_port or None,
                     metrics_listen=metrics_listen,
+                    decision=decision,
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None

@@ -8,6 +8,7 @@ POP, at 3 a.m. Everything Kamailio sends to and reads from Dialgate is documente
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -194,6 +195,8 @@ def render_kamailio_config(
     rtpengine_timeout_ms: int = 500,
     metrics_port: int | None = None,
     metrics_listen: str = "127.0.0.1",
+    decision: str = "dialgate",
+    fixed_answers: Mapping[str, str] | None = None,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -213,6 +216,10 @@ def render_kamailio_config(
     with media, on the Unix socket ``rpc_socket`` (default: in ``rundir``).
     ``metrics_port`` (with ``metrics_listen``) serves Kamailio's statistics to Prometheus
     (xhttp_prom) on a TCP socket of its own.
+    ``decision="fixed"`` (benchmarks only: the ``relay`` baseline) never asks Dialgate for the
+    decision: route[AUTHORIZE] reads the answer JSON from ``fixed_answers`` (keys
+    ``<account>_<dialed>``, plus ``default`` for everything else) and does the rest exactly as
+    in production, so the baseline cannot drift from the real config.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -261,6 +268,7 @@ def render_kamailio_config(
         raise ValueError("rpc_socket must be an absolute path")
     if not 1 <= rtpengine_disable_s <= 300 or not 50 <= rtpengine_timeout_ms <= 5000:
         raise ValueError("rtpengine_disable_s must be 1..300 and rtpengine_timeout_ms 50..5000")
+    answers = _fixed_answers(decision, fixed_answers)
     env = Environment(
         loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
         undefined=StrictUndefined,
@@ -314,7 +322,42 @@ def render_kamailio_config(
         rpc_dgram=rpc_listen or (rpc_socket if rtpengine_sock else ""),
         metrics_port=metrics_port,
         metrics_listen=metrics_listen,
+        decision=decision,
+        fixed_answers=answers,
     )
+
+
+DECISIONS = ("dialgate", "fixed")
+_FIXED_KEY_RE = re.compile(r"^[A-Za-z0-9+]{1,64}_[A-Za-z0-9*#+]{1,64}$")
+# What the fixed decision answers when no answer is given for an account and number: an
+# allowed call on the value route (the shape of a real answer, so it is decoded the same way).
+FIXED_DEFAULT_ANSWER = {
+    "allow": True, "sip_code": 200, "message": "OK", "action": "call", "route": "value",
+    "carrier": None, "destination": {"e164": None}, "caller_id": None,
+    "max_duration_s": 7200, "rate_per_minute": "0.0100", "increment_s": 60,
+    "flat_fee": "0", "sip": {},
+}
+
+
+def _fixed_answers(decision: str, given: Mapping[str, str] | None) -> dict[str, str]:
+    """The fixed decision's table as Kamailio string literals (quotes and backslashes
+    escaped), with the ``default`` answer filled in."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if decision != "fixed":
+        if given:
+            raise ValueError("fixed_answers need decision='fixed'")
+        return {}
+    answers = {"default": json.dumps(FIXED_DEFAULT_ANSWER, separators=(",", ":"))}
+    for key, answer in (given or {}).items():
+        if key != "default" and not _FIXED_KEY_RE.match(key):
+            raise ValueError(f"fixed answer key must be <account>_<dialed>, not {key!r}")
+        try:
+            json.loads(answer)
+        except ValueError:
+            raise ValueError(f"fixed answer for {key!r} is not JSON") from None
+        answers[key] = answer
+    return {k: v.replace("\\", "\\\\").replace('"', '\\"') for k, v in answers.items()}
 
 
 def rtpengine_socket_param(rtpengines: Sequence[str]) -> str:
