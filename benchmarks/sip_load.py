@@ -53,7 +53,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dialgate.entrypoints.switch.kamailio import write_kamailio_files
+from dialgate.entrypoints.switch.kamailio import (
+    DEFAULT_TRANSPORT,
+    TRANSPORTS,
+    write_kamailio_files,
+)
 
 REALM = "sip.dialgate.test"
 P99_TARGET_MS = 20
@@ -266,13 +270,15 @@ def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
 
 
 def start_dialgate(db_url: str, workers: int, log: Path, metrics: bool = True,
-                   core: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+                   core: int | None = None,
+                   evapi: str = "") -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # Metrics as in production (several workers: one shared multiprocess directory), or off
     # (--no-metrics) to measure what they cost.
     extra = ({"PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics")} if metrics
              else {"DIALGATE_METRICS_ENABLED": "false"})
     env = {**os.environ, **extra, "DIALGATE_DATABASE_URL": db_url,
+           "DIALGATE_SWITCH_EVAPI": evapi,
            "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
            "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
                                                  "bench-secret-key-0123456789")}
@@ -461,9 +467,15 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
         async_workers=args.async_workers, children=args.children, http_timeout_s=1,
         pike_density=None, bare=mode == "answer", debug=1,
         decision="fixed" if mode == "relay" else "dialgate",
+        transport=mode.removeprefix("dialgate-") if mode.startswith("dialgate-")
+        else DEFAULT_TRANSPORT,
+        evapi_listen=f"127.0.0.1:{args.evapi_port}",
         fixed_answers=answers if mode == "relay" else None,
         rtpengines=[rtpengine] if rtpengine else [])
     log = mode_dir / "kamailio.log"
+    dialgate_log = work / "dialgate.log"
+    connected = f"evapi: connected to 127.0.0.1:{args.evapi_port}"
+    links_before = dialgate_log.read_text().count(connected)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             pinned(["kamailio", "-DD", "-E", "-m", "512", "-x", "tlsf", "-f", str(cfg),
@@ -471,6 +483,14 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_sip(port, proc, log)
+        if 'loadmodule "evapi.so"' in cfg.read_text():
+            # Every Dialgate worker connects to Kamailio's evapi socket (retrying every second
+            # at most); calls are placed once they all have.
+            deadline = time.monotonic() + 15
+            while dialgate_log.read_text().count(connected) < links_before + args.workers:
+                if time.monotonic() > deadline:
+                    sys.exit("dialgate did not connect to kamailio's evapi socket")
+                time.sleep(0.05)
         # Warm-up, not reported: first calls check the switch token, build the accounts'
         # policy snapshots and open Kamailio's HTTP and database connections.
         scenario = "uac_sdp.xml" if rtpengine else "uac.xml"
@@ -509,7 +529,8 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
         stop(proc)
 
 
-MODES = ["answer", "relay", "dialgate", "rtpengine"]
+# dialgate: kamailio-config's default transport; dialgate-<transport>: that one.
+MODES = ["answer", "relay", "dialgate", *(f"dialgate-{t}" for t in TRANSPORTS), "rtpengine"]
 
 
 def summarize(mode: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -560,6 +581,7 @@ def main() -> None:
     if args.no_bare and "answer" in modes:
         modes.remove("answer")
     args.sipp_core, args.server_core = (0, 1) if args.pin else (None, None)
+    args.evapi_port = free_port()  # every evapi Kamailio listens here; Dialgate reconnects
 
     work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
     (work / "uac.xml").write_text(UAC_XML.format(realm=REALM))
@@ -575,7 +597,8 @@ def main() -> None:
                 f.write(f"{d};{number};[authentication username={number} "
                         f"password={args.password}];\n")
     dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log",
-                                          metrics=not args.no_metrics, core=args.server_core)
+                                          metrics=not args.no_metrics, core=args.server_core,
+                                          evapi=f"127.0.0.1:{args.evapi_port}")
     answers = fixed_answers(switch_url, token, numbers, args.dialed)
     carrier_port = free_port()
     carrier = subprocess.Popen(

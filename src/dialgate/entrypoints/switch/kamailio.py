@@ -197,6 +197,11 @@ def render_kamailio_config(
     metrics_listen: str = "127.0.0.1",
     decision: str = "dialgate",
     fixed_answers: Mapping[str, str] | None = None,
+    transport: str = "",
+    authorize_timeout_ms: int = 800,
+    evapi_listen: str = "127.0.0.1:8448",
+    evapi_peers: Sequence[str] | None = None,
+    evapi_workers: int = 4,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -220,6 +225,11 @@ def render_kamailio_config(
     decision: route[AUTHORIZE] reads the answer JSON from ``fixed_answers`` (keys
     ``<account>_<dialed>``, plus ``default`` for everything else) and does the rest exactly as
     in production, so the baseline cannot drift from the real config.
+    ``transport`` is how route[AUTHORIZE] asks Dialgate: ``http`` (http_client in an async
+    worker, ``http_timeout_s``) or ``evapi`` (the transaction is suspended and the request
+    goes over the persistent connection Dialgate opens to ``evapi_listen``; no answer within
+    ``authorize_timeout_ms`` -> 503). Only connections from ``evapi_peers`` (default: the host
+    of ``switch_url``) are accepted. Inbound routing and call records always use HTTP.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -269,6 +279,19 @@ def render_kamailio_config(
     if not 1 <= rtpengine_disable_s <= 300 or not 50 <= rtpengine_timeout_ms <= 5000:
         raise ValueError("rtpengine_disable_s must be 1..300 and rtpengine_timeout_ms 50..5000")
     answers = _fixed_answers(decision, fixed_answers)
+    transport = transport or DEFAULT_TRANSPORT
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    if not 100 <= authorize_timeout_ms <= 30_000:
+        raise ValueError("authorize_timeout_ms must be 100..30000")
+    if not 1 <= evapi_workers <= 64:
+        raise ValueError("evapi_workers must be 1..64")
+    if not _EVAPI_LISTEN_RE.match(evapi_listen):
+        raise ValueError(f"evapi_listen must be IP:PORT, not {evapi_listen!r}")
+    peers = list(evapi_peers) if evapi_peers else [urlsplit(switch_url).hostname or ""]
+    for peer in peers:
+        if not _IP_RE.match(peer):
+            raise ValueError(f"evapi peer must be an IP address, not {peer!r}")
     env = Environment(
         loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
         undefined=StrictUndefined,
@@ -324,10 +347,21 @@ def render_kamailio_config(
         metrics_listen=metrics_listen,
         decision=decision,
         fixed_answers=answers,
+        transport=transport,
+        authorize_timeout_ms=authorize_timeout_ms,
+        switch_token=switch_token,
+        evapi_bind=evapi_listen,
+        evapi_peers=peers,
+        evapi_workers=evapi_workers,
     )
 
 
 DECISIONS = ("dialgate", "fixed")
+TRANSPORTS = ("http", "evapi")
+# What kamailio-config generates unless told otherwise (docs/performance.md says why).
+DEFAULT_TRANSPORT = "evapi"
+_IP_RE = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$")
+_EVAPI_LISTEN_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$")
 _FIXED_KEY_RE = re.compile(r"^[A-Za-z0-9+]{1,64}_[A-Za-z0-9*#+]{1,64}$")
 # What the fixed decision answers when no answer is given for an account and number: an
 # allowed call on the value route (the shape of a real answer, so it is decoded the same way).
