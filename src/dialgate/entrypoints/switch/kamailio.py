@@ -280,6 +280,8 @@ def render_kamailio_config(
         raise ValueError("rtpengine_disable_s must be 1..300 and rtpengine_timeout_ms 50..5000")
     answers = _fixed_answers(decision, fixed_answers)
     transport = transport or DEFAULT_TRANSPORT
+    if decision == "fixed":
+        transport = "http"  # nothing to ask; HTTP stays for inbound routing and call records
     if transport not in TRANSPORTS:
         raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
     if not 100 <= authorize_timeout_ms <= 30_000:
