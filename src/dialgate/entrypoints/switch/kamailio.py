@@ -53,6 +53,11 @@ POST /switch/v1/authorize
             sip.rtp_hold_timeout, sip.music_on_hold
             (decoded once with jansson_xdecode; nested objects are read from their JSON)
   HTTP error or timeout -> SIP 503 "Call Authorization Unavailable"
+  transport evapi (the default for device INVITEs): the same request and answer JSON as
+            netstrings on the connection Dialgate opens to Kamailio's evapi socket:
+            "<t_index>:<t_label>:<switch token>:<request>" -> "<t_index>:<t_label>:<answer>";
+            no answer within authorize_timeout_ms -> SIP 503 (same reason), late answers
+            dropped; a request Dialgate cannot decide gets {allow: false, sip_code: 503}
 POST /switch/v1/inbound
   request  {did, event: new|busy|unreachable|noanswer, chain: "<opaque>", caller_id,
             call_id, source_ip, pop}
