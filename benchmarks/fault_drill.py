@@ -287,13 +287,21 @@ class Dialgate:
     workers: int = 2
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # Kamailio's evapi socket (the default switch transport): the workers connect to it.
+    evapi_port: int = field(default_factory=free_port)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def evapi_links(self) -> int:
+        """How many times a worker connected to Kamailio's evapi socket so far."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text.count(f"evapi: connected to 127.0.0.1:{self.evapi_port}")
+
     def start(self) -> None:
         env = {**os.environ, "DIALGATE_DATABASE_URL": self.db_url,
+               "DIALGATE_SWITCH_EVAPI": f"127.0.0.1:{self.evapi_port}",
                "DIALGATE_ENVIRONMENT": "test",
                "DIALGATE_SECRET_KEY": "drill-secret-key-0123456789abcdef"}
         with self.log.open("ab") as out:
@@ -473,8 +481,12 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
             # A batch that cannot be delivered is retried for 15 s (30 x 0.5 s) before it is
             # logged as lost: longer than any outage drilled here.
             "cdr_retries": 30, "cdr_retry_delay_ms": 500,
+            "evapi_listen": f"127.0.0.1:{dialgate.evapi_port}",
         })
+        links = dialgate.evapi_links()
         kamailio.start()
+        wait_for(lambda: dialgate.evapi_links() >= links + workers, 30,
+                 "dialgate connected to kamailio's evapi socket")
         yield Stack(work, pg, name, dialgate, kamailio, carrier, numbers)
     finally:
         if kamailio is not None:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Kamailio JSON-RPC (jsonrpcs datagram) sockets, one per SIP server, comma separated, e.g.
     # "udp:127.0.0.1:5090,udp:10.0.0.2:5090": suspending an account ends its calls there.
     kamailio_rpc: str = ""
+    # Kamailio evapi sockets (kamailio-config --transport evapi), one per SIP server, comma
+    # separated host:port: the switch role connects to each and answers authorize requests.
+    switch_evapi: str = ""
 
     # Operations (docs/operations.md). /metrics is served only with a token.
     metrics_token: str | None = None

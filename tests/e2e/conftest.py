@@ -32,7 +32,7 @@ from argon2 import PasswordHasher
 from dialgate.adapters import passwords
 from dialgate.adapters.moh_audio import shipped_moh_dir
 from dialgate.domain.rating import Rate
-from dialgate.entrypoints.switch.kamailio import write_kamailio_files
+from dialgate.entrypoints.switch.kamailio import DEFAULT_TRANSPORT, write_kamailio_files
 from dialgate.services.uow import Database
 
 from .dialgate_server import DialgateServer, TestAccounts
@@ -157,6 +157,7 @@ class Kamailio:
     proc: subprocess.Popen[bytes]
     carriers: dict[str, SipAgent] = field(default_factory=dict)
     media: SipAgent | None = None
+    on_stop: Callable[[], None] | None = None
 
     @property
     def addr(self) -> tuple[str, int]:
@@ -176,6 +177,9 @@ class Kamailio:
 
     def stop(self) -> None:
         _stop_group(self.proc)
+        if self.on_stop is not None:
+            self.on_stop()
+            self.on_stop = None
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -224,7 +228,11 @@ def start_kamailio(
     dialgate: RealDialgate, switch_backend: SwitchBackend, rtpengine: RtpengineProcess
 ) -> Iterator[StartKamailio]:
     """Factory: start a Kamailio rendered by ``render_kamailio_config``; keyword options
-    override the defaults (e.g. ``pike_density=5``, ``bare=True``, ``tls=True``)."""
+    override the defaults (e.g. ``pike_density=5``, ``bare=True``, ``tls=True``).
+
+    On the evapi transport the Dialgate serving the POP (``dialgate_server``; default: the
+    session's when ``switch_url`` is its URL) gets one of its evapi ports, and the POP is
+    ready once that Dialgate has connected to it."""
     if not os.path.exists(KAMAILIO):  # fail, never skip: CI must not pass without the switch
         pytest.fail(f"{KAMAILIO} is not installed: run .ci/run (apt-get install kamailio ...)")
     started: list[Kamailio] = []
@@ -233,7 +241,8 @@ def start_kamailio(
     # layouts; a private mkdtemp is enough and is removed at the end.
     base = Path(tempfile.mkdtemp(prefix="kam-e2e-"))
 
-    def start(*, tls: bool = False, **options: Any) -> Kamailio:
+    def start(*, tls: bool = False, dialgate_server: DialgateServer | None = None,
+              **options: Any) -> Kamailio:
         work = Path(tempfile.mkdtemp(dir=base))
         port, tls_port = free_port(), free_port()
         carriers: dict[str, SipAgent] = {}
@@ -260,6 +269,15 @@ def start_kamailio(
                             "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
             opts.update(tls_cert=str(cert), tls_key=str(key), tls_port=tls_port)
         opts.update(options)
+        server = dialgate_server or (dialgate.server if opts["switch_url"] == dialgate.url
+                                     else None)
+        evapi_port = links = None
+        if (opts.get("transport") or DEFAULT_TRANSPORT) == "evapi":
+            if server is None:
+                raise RuntimeError("an evapi POP needs the DialgateServer that serves it")
+            evapi_port = server.take_evapi_port()
+            links = server.evapi_links(evapi_port)
+            opts["evapi_listen"] = f"127.0.0.1:{evapi_port}"
         cfg = write_kamailio_files(work, **opts)
         log = work / "kamailio.log"
         with log.open("wb") as out:
@@ -269,7 +287,11 @@ def start_kamailio(
         kam = Kamailio(port, tls_port if tls else None, str(work / "kamailio_ctl"), log, proc,
                        carriers, media)
         started.append(kam)
+        if server is not None and evapi_port is not None and links is not None:
+            kam.on_stop = lambda: server.release_evapi_port(evapi_port)
         _wait_ready(port, proc, log)
+        if server is not None and evapi_port is not None and links is not None:
+            server.wait_evapi(evapi_port, links)
         return kam
 
     yield start
@@ -310,7 +332,9 @@ def media_watch(kamailio: Kamailio, rtpengine: RtpengineProcess) -> Iterator[Pat
 @pytest.fixture(scope="session")
 def standin_pop(start_kamailio: StartKamailio, standin_backend: SwitchBackend) -> Kamailio:
     """A POP in front of the stand-in backend (same database, same template)."""
-    return start_kamailio(switch_url=standin_backend.url, switch_token=standin_backend.token)
+    # The stand-in speaks HTTP only: this POP tests the HTTP transport.
+    return start_kamailio(switch_url=standin_backend.url, switch_token=standin_backend.token,
+                          transport="http")
 
 
 @pytest.fixture

@@ -24,6 +24,10 @@ from tests.support.server import start_server, stop_server
 
 from .sip.sipclient import free_port
 
+# evapi sockets one Dialgate serves: each Kamailio started against it takes one (the server
+# connects to all of them and retries those where nothing listens yet).
+EVAPI_POOL = 12
+
 
 @dataclass
 class DialgateServer:
@@ -32,6 +36,35 @@ class DialgateServer:
     port: int = field(default_factory=free_port)
     token: str = ""
     proc: subprocess.Popen[bytes] | None = None
+    evapi_ports: list[int] = field(default_factory=lambda: [free_port()
+                                                           for _ in range(EVAPI_POOL)])
+    evapi_live: set[int] = field(default_factory=set)  # ports a running Kamailio listens on
+    _evapi_next: int = 0
+
+    def take_evapi_port(self) -> int:
+        """A port of the pool for a new Kamailio (``evapi_listen``); released by
+        ``release_evapi_port`` when that Kamailio stops."""
+        free = [p for p in self.evapi_ports if p not in self.evapi_live]
+        if not free:
+            raise RuntimeError("every evapi port of this Dialgate is in use")
+        self.evapi_live.add(free[0])
+        return free[0]
+
+    def release_evapi_port(self, port: int) -> None:
+        self.evapi_live.discard(port)
+
+    def evapi_links(self, port: int) -> int:
+        """How many times this server connected to the evapi socket on ``port`` so far."""
+        return self.log.read_text(errors="replace").count(f"evapi: connected to 127.0.0.1:{port}")
+
+    def wait_evapi(self, port: int, links_before: int, timeout: float = 10.0) -> None:
+        """Wait until the server connected to ``port`` once more than ``links_before``."""
+        deadline = time.monotonic() + timeout
+        while self.evapi_links(port) <= links_before:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dialgate did not connect to evapi on port {port}:\n"
+                                   + self.log.read_text(errors="replace")[-3000:])
+            time.sleep(0.02)
 
     @property
     def url(self) -> str:
@@ -56,7 +89,15 @@ class DialgateServer:
         return db
 
     def start(self, *, workers: int = 1, extra: tuple[str, ...] = ()) -> None:
-        self.proc = start_server(self.db_url, self.port, self.log, workers=workers, extra=extra)
+        """Start the server; it is ready once /healthz answers and it has connected to the
+        evapi socket of every Kamailio running against it."""
+        before = {port: self.evapi_links(port) for port in self.evapi_live} \
+            if self.log.exists() else {}
+        evapi = ",".join(f"127.0.0.1:{p}" for p in self.evapi_ports)
+        self.proc = start_server(self.db_url, self.port, self.log, workers=workers, extra=extra,
+                                 env_extra={"DIALGATE_SWITCH_EVAPI": evapi})
+        for port, links in before.items():
+            self.wait_evapi(port, links)
 
     def stop(self) -> None:
         if self.proc is None:

@@ -70,6 +70,30 @@ def test_kamailio_accepts_the_bare_benchmark_variant(tmp_path: Path) -> None:
     assert "pike_check_req" not in cfg.read_text()
 
 
+def test_kamailio_accepts_the_fixed_decision_benchmark_variant(tmp_path: Path) -> None:
+    answer = '{"allow":false,"sip_code":403,"message":"It\'s \\"refused\\""}'
+    cfg = write_kamailio_files(tmp_path, **_options(
+        tmp_path, decision="fixed", fixed_answers={"500001_011442": answer}))
+    result = _check(cfg)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = cfg.read_text()
+    assert 'http_connect("dialgate", "/switch/v1/authorize"' not in text.split(
+        "\nroute[AUTHORIZE] {")[1].split("\nfailure_route")[0]
+    assert '$sht(fixedaz=>500001_011442) = "{\\"allow\\":false' in text
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"decision": "guess"}, "decision"),
+    ({"fixed_answers": {"1_2": "{}"}}, "fixed_answers need"),
+    ({"decision": "fixed", "fixed_answers": {"bad key": "{}"}}, "key"),
+    ({"decision": "fixed", "fixed_answers": {"1_2": "{not json"}}, "not JSON"),
+])
+def test_fixed_decision_refuses_bad_input(tmp_path: Path, options: dict[str, object],
+                                          field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        render_kamailio_config(**_options(tmp_path, **options))  # type: ignore[arg-type]
+
+
 def test_config_file_is_private(tmp_path: Path) -> None:
     cfg = write_kamailio_files(tmp_path, **_options(tmp_path))
     assert cfg.stat().st_mode & 0o077 == 0

@@ -34,7 +34,8 @@ def pg_dialgate(pg_server: str) -> Iterator[RealDialgate]:
 @pytest.fixture(scope="module")
 def pg_pop(start_kamailio, pg_dialgate: RealDialgate) -> Kamailio:
     kam: Kamailio = start_kamailio(db_url=pg_dialgate.server.db_url,
-                                   switch_url=pg_dialgate.url, switch_token=pg_dialgate.token)
+                                   switch_url=pg_dialgate.url, switch_token=pg_dialgate.token,
+                                   dialgate_server=pg_dialgate.server)
     assert 'loadmodule "db_postgres.so"' in (Path(kam.ctl).parent / "kamailio.cfg").read_text()
     return kam
 
@@ -106,7 +107,7 @@ def test_registrations_survive_a_kamailio_restart(
     start_kamailio, pg_dialgate: RealDialgate
 ) -> None:
     options = {"db_url": pg_dialgate.server.db_url, "switch_url": pg_dialgate.url,
-               "switch_token": pg_dialgate.token}
+               "switch_token": pg_dialgate.token, "dialgate_server": pg_dialgate.server}
     first: Kamailio = start_kamailio(**options)
     cfg = (Path(first.ctl).parent / "kamailio.cfg").read_text()
     assert 'modparam("usrloc", "db_mode", 1)' in cfg
@@ -130,7 +131,8 @@ def test_shared_registrations_reach_a_device_through_another_node(
     start_kamailio, pg_dialgate: RealDialgate
 ) -> None:
     options = {"db_url": pg_dialgate.server.db_url, "switch_url": pg_dialgate.url,
-               "switch_token": pg_dialgate.token, "registrations": "shared"}
+               "switch_token": pg_dialgate.token, "registrations": "shared",
+               "dialgate_server": pg_dialgate.server}
     node_a: Kamailio = start_kamailio(server_id=11, **options)
     node_b: Kamailio = start_kamailio(server_id=12, **options)
     user, password, did = _did_line(pg_dialgate, "5145580002")

@@ -53,7 +53,33 @@ def test_kamailio_config_creates_a_working_token_and_points_at_the_database(
         db.dispose()
     for uri in ("198.51.100.20", "203.0.113.5", "203.0.113.6"):
         assert uri in text
+    # The default transport: evapi on 127.0.0.1:8448, only Dialgate's host may connect.
+    assert 'modparam("evapi", "bind_addr", "127.0.0.1:8448")' in text
+    assert '$evapi(srcaddr) ne "127.0.0.1"' in text and "t_set_fr(800, 800)" in text
     _kamailio_accepts(cfg)
+
+
+def test_kamailio_config_transport_options(sqlite_url: str, tmp_path: Path) -> None:
+    dialgate(sqlite_url, "demo")
+    common = ("switch", "kamailio-config", "--pop", "p1", "--carrier-value",
+              "sip:198.51.100.10", "--token", "sw_given.Token-123", "--rundir", str(tmp_path))
+    http = dialgate(sqlite_url, *common, "--transport", "http")
+    assert http.returncode == 0, http.stderr
+    assert "evapi" not in http.stdout
+    assert 'async_task_group_route("AUTHORIZE", "switch")' in http.stdout
+    evapi = dialgate(sqlite_url, *common, "--evapi-listen", "10.0.0.5:9448", "--evapi-peer",
+                     "10.0.0.7", "--evapi-peer", "10.0.0.8", "--authorize-timeout-ms", "500")
+    assert evapi.returncode == 0, evapi.stderr
+    assert '"bind_addr", "10.0.0.5:9448"' in evapi.stdout
+    assert '$evapi(srcaddr) ne "10.0.0.7" && $evapi(srcaddr) ne "10.0.0.8"' in evapi.stdout
+    assert "t_set_fr(500, 500)" in evapi.stdout
+    for bad, message in ((("--transport", "smoke"), "transport must be one of"),
+                         (("--authorize-timeout-ms", "5"), "authorize_timeout_ms"),
+                         (("--evapi-listen", "localhost"), "evapi_listen"),
+                         (("--evapi-peer", "dialgate.example"), "evapi peer"),
+                         (("--decision", "coin"), "decision must be one of")):
+        out = dialgate(sqlite_url, *common, *bad)
+        assert out.returncode == 2 and message in out.stderr, (bad, out.stderr)
 
 
 def test_kamailio_config_with_a_given_token_and_tls(sqlite_url: str, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ def start_server(
     *,
     workers: int = 1,
     extra: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start uvicorn on 127.0.0.1:``port`` and wait until /healthz answers (30 s at most)."""
     env = {
@@ -30,6 +31,7 @@ def start_server(
         "DIALGATE_SECRET_KEY": os.environ.get(
             "DIALGATE_SECRET_KEY", "test-secret-key-0123456789abcdef"
         ),
+        **(env_extra or {}),
     }
     with log.open("ab") as out:
         proc = subprocess.Popen(

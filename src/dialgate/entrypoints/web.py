@@ -20,11 +20,23 @@ from dialgate.adapters.passwords import HashPool
 from dialgate.config import Settings, get_settings
 from dialgate.entrypoints import admin, api, api_docs, guards, ops, portal, voipms
 from dialgate.entrypoints.api import problems
+from dialgate.entrypoints.api.deps import switch_token_cache
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
+from dialgate.entrypoints.switch.evapi import Authorizer, EvapiClients, parse_targets
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
 
 log = logging.getLogger(__name__)
+
+
+def _start_evapi(app: FastAPI, settings: Settings) -> EvapiClients | None:
+    """Connect to the Kamailios of ``DIALGATE_SWITCH_EVAPI`` (switch role only)."""
+    if not settings.switch_evapi or settings.role not in ("all", "switch"):
+        return None
+    authorizer = Authorizer(app_policy_cache(app), switch_token_cache(app.state.db))
+    clients = EvapiClients(parse_targets(settings.switch_evapi), authorizer)
+    clients.start()
+    return clients
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,7 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache.start_refresher()
         except SQLAlchemyError:  # not migrated yet: requests poll the feed themselves later
             log.warning("policy cache refresher not started", exc_info=True)
+        evapi = _start_evapi(app, settings)
         yield
+        if evapi is not None:
+            await evapi.stop()
         if cache is not None:
             cache.stop_refresher()
         app.state.hash_pool.shutdown()

@@ -117,6 +117,30 @@ def register(switch_app: typer.Typer) -> None:
         metrics_listen: str = typer.Option(
             "127.0.0.1", "--metrics-listen", help="Address of the metrics port."
         ),
+        transport: str | None = typer.Option(
+            None,
+            "--transport",
+            help="How Kamailio asks for each call's decision: evapi (the default; persistent TCP "
+            "connection that Dialgate opens to --evapi-listen; set DIALGATE_SWITCH_EVAPI) "
+            "or http (POST /switch/v1/authorize, --http-timeout).",
+        ),
+        authorize_timeout_ms: int = typer.Option(
+            800, "--authorize-timeout-ms", help="evapi: no answer by then -> SIP 503."
+        ),
+        evapi_listen: str = typer.Option(
+            "127.0.0.1:8448", "--evapi-listen", help="evapi: IP:PORT Dialgate connects to."
+        ),
+        evapi_peer: list[str] = typer.Option(
+            [],
+            "--evapi-peer",
+            help="evapi: IP allowed to connect (repeat; default: the --switch-url host).",
+        ),
+        decision: str = typer.Option(
+            "dialgate",
+            "--decision",
+            help="dialgate (production) or fixed: answer every call from a fixed table "
+            "without asking Dialgate (benchmark baseline only).",
+        ),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write here (and tls.cfg beside it); else stdout."
         ),
@@ -172,6 +196,11 @@ def register(switch_app: typer.Typer) -> None:
                     moh_dir=str((moh_dir or moh_audio.shipped_moh_dir()).absolute()),
                     metrics_port=metrics_port or None,
                     metrics_listen=metrics_listen,
+                    decision=decision,
+                    transport=transport or "",
+                    authorize_timeout_ms=authorize_timeout_ms,
+                    evapi_listen=evapi_listen,
+                    evapi_peers=evapi_peer or None,
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None

@@ -8,6 +8,7 @@ POP, at 3 a.m. Everything Kamailio sends to and reads from Dialgate is documente
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,6 +53,11 @@ POST /switch/v1/authorize
             sip.rtp_hold_timeout, sip.music_on_hold
             (decoded once with jansson_xdecode; nested objects are read from their JSON)
   HTTP error or timeout -> SIP 503 "Call Authorization Unavailable"
+  transport evapi (the default for device INVITEs): the same request and answer JSON as
+            netstrings on the connection Dialgate opens to Kamailio's evapi socket:
+            "<t_index>:<t_label>:<switch token>:<request>" -> "<t_index>:<t_label>:<answer>";
+            no answer within authorize_timeout_ms -> SIP 503 (same reason), late answers
+            dropped; a request Dialgate cannot decide gets {allow: false, sip_code: 503}
 POST /switch/v1/inbound
   request  {did, event: new|busy|unreachable|noanswer, chain: "<opaque>", caller_id,
             call_id, source_ip, pop}
@@ -194,6 +200,13 @@ def render_kamailio_config(
     rtpengine_timeout_ms: int = 500,
     metrics_port: int | None = None,
     metrics_listen: str = "127.0.0.1",
+    decision: str = "dialgate",
+    fixed_answers: Mapping[str, str] | None = None,
+    transport: str = "",
+    authorize_timeout_ms: int = 800,
+    evapi_listen: str = "127.0.0.1:8448",
+    evapi_peers: Sequence[str] | None = None,
+    evapi_workers: int = 4,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -213,6 +226,15 @@ def render_kamailio_config(
     with media, on the Unix socket ``rpc_socket`` (default: in ``rundir``).
     ``metrics_port`` (with ``metrics_listen``) serves Kamailio's statistics to Prometheus
     (xhttp_prom) on a TCP socket of its own.
+    ``decision="fixed"`` (benchmarks only: the ``relay`` baseline) never asks Dialgate for the
+    decision: route[AUTHORIZE] reads the answer JSON from ``fixed_answers`` (keys
+    ``<account>_<dialed>``, plus ``default`` for everything else) and does the rest exactly as
+    in production, so the baseline cannot drift from the real config.
+    ``transport`` is how route[AUTHORIZE] asks Dialgate: ``http`` (http_client in an async
+    worker, ``http_timeout_s``) or ``evapi`` (the transaction is suspended and the request
+    goes over the persistent connection Dialgate opens to ``evapi_listen``; no answer within
+    ``authorize_timeout_ms`` -> 503). Only connections from ``evapi_peers`` (default: the host
+    of ``switch_url``) are accepted. Inbound routing and call records always use HTTP.
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -261,6 +283,22 @@ def render_kamailio_config(
         raise ValueError("rpc_socket must be an absolute path")
     if not 1 <= rtpengine_disable_s <= 300 or not 50 <= rtpengine_timeout_ms <= 5000:
         raise ValueError("rtpengine_disable_s must be 1..300 and rtpengine_timeout_ms 50..5000")
+    answers = _fixed_answers(decision, fixed_answers)
+    transport = transport or DEFAULT_TRANSPORT
+    if decision == "fixed":
+        transport = "http"  # nothing to ask; HTTP stays for inbound routing and call records
+    if transport not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    if not 100 <= authorize_timeout_ms <= 30_000:
+        raise ValueError("authorize_timeout_ms must be 100..30000")
+    if not 1 <= evapi_workers <= 64:
+        raise ValueError("evapi_workers must be 1..64")
+    if not _EVAPI_LISTEN_RE.match(evapi_listen):
+        raise ValueError(f"evapi_listen must be IP:PORT, not {evapi_listen!r}")
+    peers = list(evapi_peers) if evapi_peers else [urlsplit(switch_url).hostname or ""]
+    for peer in peers:
+        if not _IP_RE.match(peer):
+            raise ValueError(f"evapi peer must be an IP address, not {peer!r}")
     env = Environment(
         loader=PackageLoader("dialgate.entrypoints.switch", "templates"),
         undefined=StrictUndefined,
@@ -314,7 +352,53 @@ def render_kamailio_config(
         rpc_dgram=rpc_listen or (rpc_socket if rtpengine_sock else ""),
         metrics_port=metrics_port,
         metrics_listen=metrics_listen,
+        decision=decision,
+        fixed_answers=answers,
+        transport=transport,
+        authorize_timeout_ms=authorize_timeout_ms,
+        switch_token=switch_token,
+        evapi_bind=evapi_listen,
+        evapi_peers=peers,
+        evapi_workers=evapi_workers,
     )
+
+
+DECISIONS = ("dialgate", "fixed")
+TRANSPORTS = ("http", "evapi")
+# What kamailio-config generates unless told otherwise (docs/performance.md says why).
+DEFAULT_TRANSPORT = "evapi"
+_IP_RE = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$")
+_EVAPI_LISTEN_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$")
+_FIXED_KEY_RE = re.compile(r"^[A-Za-z0-9+]{1,64}_[A-Za-z0-9*#+]{1,64}$")
+# What the fixed decision answers when no answer is given for an account and number: an
+# allowed call on the value route (the shape of a real answer, so it is decoded the same way).
+FIXED_DEFAULT_ANSWER = {
+    "allow": True, "sip_code": 200, "message": "OK", "action": "call", "route": "value",
+    "carrier": None, "destination": {"e164": None}, "caller_id": None,
+    "max_duration_s": 7200, "rate_per_minute": "0.0100", "increment_s": 60,
+    "flat_fee": "0", "sip": {},
+}
+
+
+def _fixed_answers(decision: str, given: Mapping[str, str] | None) -> dict[str, str]:
+    """The fixed decision's table as Kamailio string literals (quotes and backslashes
+    escaped), with the ``default`` answer filled in."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if decision != "fixed":
+        if given:
+            raise ValueError("fixed_answers need decision='fixed'")
+        return {}
+    answers = {"default": json.dumps(FIXED_DEFAULT_ANSWER, separators=(",", ":"))}
+    for key, answer in (given or {}).items():
+        if key != "default" and not _FIXED_KEY_RE.match(key):
+            raise ValueError(f"fixed answer key must be <account>_<dialed>, not {key!r}")
+        try:
+            json.loads(answer)
+        except ValueError:
+            raise ValueError(f"fixed answer for {key!r} is not JSON") from None
+        answers[key] = answer
+    return {k: v.replace("\\", "\\\\").replace('"', '\\"') for k, v in answers.items()}
 
 
 def rtpengine_socket_param(rtpengines: Sequence[str]) -> str:
