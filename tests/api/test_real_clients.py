@@ -1,80 +1,34 @@
 """The real VoIP.ms client libraries, unchanged, against a running Dialgate server.
 
-Each library runs in its own virtual environment (see ``tests.support.client_envs``) and is
-pointed at the server through its base-URL attribute; a driver script performs the calls and
-prints what the library returned or raised.
+Each library is pointed at the server through its base-URL attribute; the server, the drivers
+and their runs are ``tests.support.voipms_clients``.
 """
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from dialgate.services import accounts, apikeys, billing, dids
+from dialgate.services import accounts, billing, dids
 from dialgate.services.uow import Database
-from tests.support.client_envs import client_python
-from tests.support.server import running_server
-
-DRIVERS = Path(__file__).parent / "clients"
-EMAIL = "alice@example.com"
-API_PASSWORD = "ApiPass123"
-DID = "5145550100"
+from tests.support.voipms_clients import DID, clients_server, drive, ok
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _more(db: Database) -> None:
+    with db.uow() as uow:
+        accounts.add_mailbox(uow, "100000", "1001", name="Main box")
+        dids.add_did(uow, "200000", "4165550100", actor="test")
+        billing.deposit(uow, "100000", "25.00")
+        uow.commit()
 
 
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A uvicorn process serving a database with account 100000 and the VoIP.ms API on."""
-    path = tmp_path_factory.mktemp("clients") / "dialgate.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{path}"
-    db = Database(url)
-    with db.uow() as uow:
-        accounts.create_account(uow, number="100000", email=EMAIL, password="Portal123x")
-        accounts.create_subaccount(uow, "100000", "office", password="SipPass123", actor="test")
-        apikeys.enable_voipms_api(uow, "100000", password=API_PASSWORD, allowed_ips=["127.0.0.1"])
-        accounts.add_mailbox(uow, "100000", "1001", name="Main box")
-        dids.add_did(uow, "100000", DID, actor="test")
-        accounts.create_account(uow, number="200000", email="bob@example.com", password="Bob12345x")
-        dids.add_did(uow, "200000", "4165550100", actor="test")
-        billing.deposit(uow, "100000", "25.00")
-        uow.commit()
-    db.dispose()
-    log = tmp_path_factory.mktemp("clients-log") / "server.log"
-    with running_server(url, free_port(), log) as base:
-        yield f"{base}/api/v1/rest.php"
-
-
-def drive(client: str, url: str) -> dict[str, Any]:
-    python = client_python(client)
-    script = DRIVERS / f"drive_{client.replace('-', '_')}.py"
-    out = subprocess.run(
-        [str(python), str(script), url, EMAIL, API_PASSWORD],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=DRIVERS,
-    )
-    assert out.returncode == 0, out.stderr
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
-
-
-def ok(results: dict[str, Any], name: str) -> Any:
-    assert "ok" in results[name], (name, results[name])
-    return results[name]["ok"]
+    """A server with account 100000 (VoIP.ms API on, a mailbox, $25) and another tenant."""
+    with clients_server(sqlite_template, tmp_path_factory, "clients", _more) as url:
+        yield url
 
 
 def test_voipms_package(server: str) -> None:

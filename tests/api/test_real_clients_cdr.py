@@ -3,54 +3,23 @@ running Dialgate server holding a known call history (tests.support.history_seed
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from dialgate.services import accounts, apikeys, dids
-from dialgate.services.uow import Database
-from tests.api.test_real_clients import API_PASSWORD, DRIVERS, EMAIL, free_port, ok
-from tests.support.client_envs import client_python
 from tests.support.history_seed import seed_history
-from tests.support.server import running_server
+from tests.support.voipms_clients import clients_server, drive, ok
 
 
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("cdr-clients") / "dialgate.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{path}"
-    db = Database(url)
-    with db.uow() as uow:
-        accounts.create_account(uow, number="100000", email=EMAIL, password="Portal123x")
-        accounts.create_subaccount(uow, "100000", "office", password="SipPass123", actor="test")
-        apikeys.enable_voipms_api(uow, "100000", password=API_PASSWORD, allowed_ips=["127.0.0.1"])
-        dids.add_did(uow, "100000", "5145550100", actor="test")
-        accounts.create_account(uow, number="200000", email="bob@example.com", password="Bob12345x")
-        uow.commit()
-    seed_history(db)
-    db.dispose()
-    log = tmp_path_factory.mktemp("cdr-clients-log") / "server.log"
-    with running_server(url, free_port(), log) as base:
-        yield f"{base}/api/v1/rest.php"
-
-
-def drive(client: str, script: str, url: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [str(client_python(client)), str(DRIVERS / script), url, EMAIL, API_PASSWORD],
-        capture_output=True, text=True, timeout=300, cwd=DRIVERS,
-    )
-    assert out.returncode == 0, out.stderr
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
+    with clients_server(sqlite_template, tmp_path_factory, "cdr-clients", seed_history) as url:
+        yield url
 
 
 def test_get_cdr_through_voipms(server: str) -> None:
-    r = drive("voipms", "drive_voipms_cdr.py", server)
+    r = drive("voipms", server, "drive_voipms_cdr.py")
     rows = ok(r, "cdr")["cdr"]
     assert sorted(row["uniqueid"] for row in rows) == sorted({row["uniqueid"] for row in rows})
     assert len(rows) == 6
@@ -73,7 +42,7 @@ def test_get_cdr_through_voipms(server: str) -> None:
 
 
 def test_get_cdr_through_voipms_python(server: str) -> None:
-    r = drive("voipms-python", "drive_voipms_python_cdr.py", server)
+    r = drive("voipms-python", server, "drive_voipms_python_cdr.py")
     assert len(ok(r, "cdr")["cdr"]) == 6
     billed = ok(r, "cdr_billed")["cdr"]
     assert sorted(row["total"] for row in billed) == ["0.02000000", "0.03000000"]

@@ -4,44 +4,25 @@ rows follow in one transaction; a no-op or a refused change writes nothing."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from sqlalchemy import func, select
 
 from dialgate.adapters.db.models import AccountRow, AuditRow, PolicyChangeRow, SubscriberRow
-from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.errors import NotFound, ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
-from dialgate.domain.rating import ROUTES
-from dialgate.services import accounts, rates
+from dialgate.services import accounts
 from dialgate.services.authorize import PolicyCache, authorize_call
 from dialgate.services.uow import Database
+from tests.support.accounts import load_demo_decks, setup_account
+from tests.support.clock import FakeClock
 
 LOCAL = "5145551234"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def seed(db: Database) -> None:
-    with db.uow() as uow:
-        for route in ROUTES:
-            rates.replace_deck(uow, route, demo_rates(route))
-        accounts.create_account(
-            uow, number="100000", email="o@example.com", password="Portal1234", balance=Decimal(20)
-        )
-        accounts.create_subaccount(uow, "100000", "office", password="Office1234", actor="t")
-        accounts.create_subaccount(uow, "100000", "desk", password="Desk123456", actor="t")
-        accounts.create_account(
-            uow, number="200000", email="b@example.com", password="Portal1234", balance=Decimal(5)
-        )
-        uow.commit()
+    load_demo_decks(db)
+    setup_account(db, email="o@example.com", balance="20", subs=("office", "desk"))
+    setup_account(db, "200000", email="b@example.com", balance="5", subs=())
 
 
 def set_enabled(db: Database, number: str, enabled: bool, reason: str | None = None) -> bool:

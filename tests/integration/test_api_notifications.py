@@ -14,8 +14,9 @@ from sqlalchemy import select
 from dialgate.adapters import passwords
 from dialgate.adapters.db.models import OutboxRow
 from dialgate.domain.errors import ValidationFailed
-from dialgate.services import accounts, apikeys
+from dialgate.services import apikeys
 from dialgate.services.uow import Database
+from tests.support import accounts as support_accounts
 
 SECRET = "ApiSecret123"
 
@@ -28,16 +29,14 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def setup_account(db: Database, **settings: str) -> None:
-    with db.uow() as uow:
-        accounts.create_account(
-            # The first notification address is the account's own: one recipient per notice.
-            uow, number="100000", email="first@example.com", password="Portal1234"
-        )
-        uow.session.flush()
-        accounts.update_settings(
-            uow, "100000", {"notification_emails": "first@example.com", **settings}, actor="t"
-        )
-        uow.commit()
+    # The first notification address is the account's own: one recipient per notice.
+    support_accounts.setup_account(
+        db,
+        email="first@example.com",
+        balance=None,
+        subs=(),
+        settings={"notification_emails": "first@example.com", **settings},
+    )
 
 
 def api_emails(db: Database) -> list[OutboxRow]:

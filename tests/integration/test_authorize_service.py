@@ -14,36 +14,19 @@ from sqlalchemy import event
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
-from dialgate.domain.rating import ROUTES
 from dialgate.services import accounts, rates
 from dialgate.services.authorize import PolicyCache, authorize_call, authorize_for_switch
 from dialgate.services.uow import Database
+from tests.support.accounts import load_demo_decks, setup_account
 from tests.support.cli import dialgate
+from tests.support.clock import FakeClock
 
 UK_MOBILE = "011447012345678"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def seed(db: Database) -> None:
-    with db.uow() as uow:
-        for route in ROUTES:
-            rates.replace_deck(uow, route, demo_rates(route))
-        accounts.create_account(
-            uow,
-            number="100000",
-            email="o@example.com",
-            password="Portal1234",
-            balance=Decimal("20"),
-        )
-        accounts.create_subaccount(uow, "100000", "office", password="Office1234", actor="t")
-        uow.commit()
+    load_demo_decks(db)
+    setup_account(db, email="o@example.com", balance="20")
 
 
 def ask(cache: PolicyCache, account: str, dialed: str, **kw: object) -> str:

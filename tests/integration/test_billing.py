@@ -14,26 +14,11 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import CdrRow, TransactionRow
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
-from dialgate.services import accounts, billing
+from dialgate.services import billing
 from dialgate.services.uow import Database
+from tests.support.accounts import setup_account
 from tests.support.cli import dialgate as run_cli
 from tests.support.records import NOW, cdr
-
-
-def setup_account(db: Database, number: str = "100000", balance: str = "10") -> None:
-    with db.uow() as uow:
-        accounts.create_account(
-            uow,
-            number=number,
-            email=f"o{number}@example.com",
-            password="Portal1234",
-            balance=Decimal(balance),
-        )
-        uow.session.flush()
-        accounts.create_subaccount(uow, number, "office", password="Office1234", actor="t")
-        uow.commit()
-
-
 
 
 def ledger_sum(db: Database) -> Decimal:

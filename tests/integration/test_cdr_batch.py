@@ -18,6 +18,7 @@ from dialgate.adapters.db.models import AccountRow, CdrRow, OutboxRow, Transacti
 from dialgate.domain.errors import DialgateError, ValidationFailed
 from dialgate.services import accounts, billing
 from dialgate.services.uow import Database
+from tests.support.accounts import setup_account
 from tests.support.records import NOW, cdr
 
 CDR_COLUMNS = (
@@ -40,18 +41,6 @@ CDR_COLUMNS = (
 )
 
 
-def setup_account(db: Database, number: str, balance: str = "10") -> None:
-    with db.uow() as uow:
-        accounts.create_account(
-            uow,
-            number=number,
-            email=f"o{number}@example.com",
-            password="Portal1234",
-            balance=Decimal(balance),
-        )
-        uow.session.flush()
-        accounts.create_subaccount(uow, number, "office", password="Office1234", actor="t")
-        uow.commit()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from dialgate.services import billing
 from dialgate.services.uow import Database
-from tests.support.cli import dialgate
+from tests.support.cli import run
 
 
 def balance(url: str) -> Decimal:
@@ -36,7 +36,7 @@ def rate_count(url: str) -> int:
 
 @pytest.fixture
 def demo_url(sqlite_url: str) -> str:
-    assert dialgate(sqlite_url, "demo").returncode == 0
+    assert run(sqlite_url, "demo").returncode == 0
     return sqlite_url
 
 
@@ -71,7 +71,7 @@ def test_deposits_wait_out_a_writer_that_holds_the_database(demo_url: str) -> No
 
 def test_a_missing_database_is_a_clear_error_and_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "dialgate.db"
-    result = dialgate(f"sqlite:///{path}", "balance", "100000")
+    result = run(f"sqlite:///{path}", "balance", "100000")
     assert result.returncode == 2
     assert "no database at" in result.stderr and "dialgate db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
@@ -81,7 +81,7 @@ def test_a_missing_database_is_a_clear_error_and_is_not_created(tmp_path: Path) 
 def test_an_empty_database_asks_for_the_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     path.touch()
-    result = dialgate(f"sqlite:///{path}", "balance", "100000")
+    result = run(f"sqlite:///{path}", "balance", "100000")
     assert result.returncode == 2 and "[database_not_migrated]" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -100,7 +100,7 @@ def test_a_bad_rate_file_is_a_clear_error_and_changes_nothing(
     before = rate_count(demo_url)
     deck = tmp_path / "deck.csv"
     deck.write_bytes(content)
-    result = dialgate(demo_url, "rates", "import", "value", str(deck))
+    result = run(demo_url, "rates", "import", "value", str(deck))
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and code in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,6 +1,6 @@
-"""``dialgate switch kamailio-config`` and ``dialgate switch asterisk-pjsip`` as a user runs
-them: the config Kamailio accepts, the token it carries works, the PJSIP export holds digests
-and never a password."""
+"""``dialgate switch kamailio-config`` and ``dialgate switch asterisk-pjsip`` (in process,
+Typer's runner): the config Kamailio accepts, the token it carries works, the PJSIP export
+holds digests and never a password."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from dialgate.adapters.db.models import SubscriberRow
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
-from tests.integration.test_cli import dialgate
+from tests.support.cli import run
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 REALM = "sip.dialgate.test"
@@ -29,9 +29,9 @@ def _kamailio_accepts(cfg: Path) -> None:
 def test_kamailio_config_creates_a_working_token_and_points_at_the_database(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    dialgate(sqlite_url, "demo")
+    run(sqlite_url, "demo")
     cfg = tmp_path / "kamailio.cfg"
-    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+    out = run(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
                    "--listen", "127.0.0.1", "--port", "25060",
                    "--carrier-value", "sip:198.51.100.10:5060",
                    "--carrier-premium", "sip:198.51.100.20",
@@ -60,14 +60,14 @@ def test_kamailio_config_creates_a_working_token_and_points_at_the_database(
 
 
 def test_kamailio_config_transport_options(sqlite_url: str, tmp_path: Path) -> None:
-    dialgate(sqlite_url, "demo")
+    run(sqlite_url, "demo")
     common = ("switch", "kamailio-config", "--pop", "p1", "--carrier-value",
               "sip:198.51.100.10", "--token", "sw_given.Token-123", "--rundir", str(tmp_path))
-    http = dialgate(sqlite_url, *common, "--transport", "http")
+    http = run(sqlite_url, *common, "--transport", "http")
     assert http.returncode == 0, http.stderr
     assert "evapi" not in http.stdout
     assert 'async_task_group_route("AUTHORIZE", "switch")' in http.stdout
-    evapi = dialgate(sqlite_url, *common, "--evapi-listen", "10.0.0.5:9448", "--evapi-peer",
+    evapi = run(sqlite_url, *common, "--evapi-listen", "10.0.0.5:9448", "--evapi-peer",
                      "10.0.0.7", "--evapi-peer", "10.0.0.8", "--authorize-timeout-ms", "500")
     assert evapi.returncode == 0, evapi.stderr
     assert '"bind_addr", "10.0.0.5:9448"' in evapi.stdout
@@ -78,19 +78,19 @@ def test_kamailio_config_transport_options(sqlite_url: str, tmp_path: Path) -> N
                          (("--evapi-listen", "localhost"), "evapi_listen"),
                          (("--evapi-peer", "dialgate.example"), "evapi peer"),
                          (("--decision", "coin"), "decision must be one of")):
-        out = dialgate(sqlite_url, *common, *bad)
+        out = run(sqlite_url, *common, *bad)
         assert out.returncode == 2 and message in out.stderr, (bad, out.stderr)
 
 
 def test_kamailio_config_with_a_given_token_and_tls(sqlite_url: str, tmp_path: Path) -> None:
-    dialgate(sqlite_url, "demo")
+    run(sqlite_url, "demo")
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                     str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=pop"],
                    check=True, capture_output=True)
     cfg = tmp_path / "out" / "kamailio.cfg"
     cfg.parent.mkdir()
-    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "toronto1",
+    out = run(sqlite_url, "switch", "kamailio-config", "--pop", "toronto1",
                    "--carrier-value", "sip:198.51.100.10", "--token", "sw_given.Token-123",
                    "--tls-cert", str(cert), "--tls-key", str(key), "--tls-port", "25061",
                    "--port", "25062", "--rundir", str(tmp_path), "--output", str(cfg))
@@ -105,40 +105,40 @@ def test_kamailio_config_with_a_given_token_and_tls(sqlite_url: str, tmp_path: P
 def test_kamailio_config_refuses_bad_options_without_leaving_a_token(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    dialgate(sqlite_url, "demo")
-    bad = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "bad pop",
+    run(sqlite_url, "demo")
+    bad = run(sqlite_url, "switch", "kamailio-config", "--pop", "bad pop",
                    "--carrier-value", "sip:198.51.100.10", "--rundir", str(tmp_path))
     assert bad.returncode == 2 and "invalid POP name" in bad.stderr
-    not_sip = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
+    not_sip = run(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
                        "--carrier-value", "http://x", "--rundir", str(tmp_path))
     assert not_sip.returncode == 2 and "not a SIP URI" in not_sip.stderr
-    half_tls = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
+    half_tls = run(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
                         "--carrier-value", "sip:198.51.100.10", "--tls-cert", "/x.pem")
     assert half_tls.returncode == 2
-    missing = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "p1")
+    missing = run(sqlite_url, "switch", "kamailio-config", "--pop", "p1")
     assert missing.returncode == 2 and "carrier-value" in missing.stderr
-    shared_on_sqlite = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
+    shared_on_sqlite = run(sqlite_url, "switch", "kamailio-config", "--pop", "p1",
                                 "--carrier-value", "sip:198.51.100.10", "--rundir",
                                 str(tmp_path), "--registrations", "shared")
     assert shared_on_sqlite.returncode == 2
     assert "registrations in the database need PostgreSQL" in shared_on_sqlite.stderr
-    assert dialgate(sqlite_url, "switch", "token", "list", "--json").stdout.strip() == "[]"
+    assert run(sqlite_url, "switch", "token", "list", "--json").stdout.strip() == "[]"
 
 
 def test_kamailio_config_prints_to_stdout(sqlite_url: str, tmp_path: Path) -> None:
-    dialgate(sqlite_url, "demo")
-    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+    run(sqlite_url, "demo")
+    out = run(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
                    "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
                    "--rundir", str(tmp_path))
     assert out.returncode == 0 and out.stdout.startswith("#!KAMAILIO")
 
 
 def test_asterisk_pjsip_export_of_a_sub_account_carries_its_digest(sqlite_url: str) -> None:
-    dialgate(sqlite_url, "demo")
-    assert dialgate(sqlite_url, "settings", "set", "100000_office", "allowed_codecs=ulaw,g722",
+    run(sqlite_url, "demo")
+    assert run(sqlite_url, "settings", "set", "100000_office", "allowed_codecs=ulaw,g722",
                     "dtmf_mode=inband", "nat=no", "max_expiry=600",
                     "encrypted_sip=true").returncode == 0
-    out = dialgate(sqlite_url, "switch", "asterisk-pjsip", "100000_office")
+    out = run(sqlite_url, "switch", "asterisk-pjsip", "100000_office")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     expected_ha1 = hashlib.md5(f"100000_office:{REALM}:OfficePass123".encode()).hexdigest()
@@ -160,40 +160,40 @@ def test_asterisk_pjsip_export_of_a_sub_account_carries_its_digest(sqlite_url: s
 
 
 def test_asterisk_pjsip_of_an_unknown_account_exits_2(sqlite_url: str) -> None:
-    dialgate(sqlite_url, "demo")
-    out = dialgate(sqlite_url, "switch", "asterisk-pjsip", "999999")
+    run(sqlite_url, "demo")
+    out = run(sqlite_url, "switch", "asterisk-pjsip", "999999")
     assert out.returncode == 2 and "not found" in out.stderr
 
 
 def test_rtpengine_config_and_kamailio_config_make_a_pair(sqlite_url: str, tmp_path: Path) -> None:
-    dialgate(sqlite_url, "demo")
+    run(sqlite_url, "demo")
     conf = tmp_path / "rtpengine.conf"
-    out = dialgate(sqlite_url, "switch", "rtpengine-config", "--interface", "203.0.113.10",
+    out = run(sqlite_url, "switch", "rtpengine-config", "--interface", "203.0.113.10",
                    "--listen-ng", "127.0.0.1:2223", "--port-min", "30000", "--port-max",
                    "31000", "--output", str(conf))
     assert out.returncode == 0, out.stderr
     assert "listen-ng = 127.0.0.1:2223" in conf.read_text().splitlines()
     cfg = tmp_path / "kamailio.cfg"
-    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+    out = run(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
                    "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
                    "--rundir", str(tmp_path), "--rtpengine", "udp:127.0.0.1:2223=3",
                    "--rtpengine", "udp:127.0.0.1:2224", "--output", str(cfg))
     assert out.returncode == 0, out.stderr
     assert '"rtpengine_sock", "udp:127.0.0.1:2223=3 udp:127.0.0.1:2224"' in cfg.read_text()
     _kamailio_accepts(cfg)
-    bad = dialgate(sqlite_url, "switch", "rtpengine-config", "--interface", "not-an-ip")
+    bad = run(sqlite_url, "switch", "rtpengine-config", "--interface", "not-an-ip")
     assert bad.returncode == 2 and "not an IP address" in bad.stderr
 
 
 def test_kamailio_config_without_rtpengine_warns_that_media_rules_are_off(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    dialgate(sqlite_url, "demo")
-    out = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+    run(sqlite_url, "demo")
+    out = run(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
                    "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
                    "--rundir", str(tmp_path))
     assert out.returncode == 0 and "no --rtpengine" in out.stderr
-    bad = dialgate(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
+    bad = run(sqlite_url, "switch", "kamailio-config", "--pop", "montreal1",
                    "--carrier-value", "sip:198.51.100.10", "--token", "sw_x.abcdefgh",
                    "--rundir", str(tmp_path), "--rtpengine", "127.0.0.1:2223")
     assert bad.returncode == 2 and "rtpengine" in bad.stderr

@@ -19,8 +19,9 @@ from dialgate.presentation import emails, i18n
 from dialgate.presentation.words import EXTRA_KEY_LABELS
 from dialgate.services import accounts, apikeys, billing, dids, operators, outbox, suspension
 from dialgate.services.uow import Database
-from tests.integration.test_notifications import Clock, mailer_for
+from tests.integration.test_notifications import mailer_for
 from tests.support import msgids
+from tests.support.clock import WallClock as Clock
 from tests.support.smtp import Received, SmtpServer, free_port
 
 SIP_SECRET = "NewSecret99"

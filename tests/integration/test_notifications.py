@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,21 +15,9 @@ from dialgate.domain import settings as s
 from dialgate.domain.errors import ValidationFailed
 from dialgate.services import accounts, billing, dids, outbox
 from dialgate.services.uow import Database
+from tests.support import accounts as support_accounts
+from tests.support.clock import WallClock
 from tests.support.smtp import SmtpServer, free_port
-
-
-class Clock:
-    """Injected time; starts a little ahead of the wall clock so that what the services
-    enqueue with the real time is already due."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @pytest.fixture
@@ -46,37 +33,29 @@ def mailer_for(port: int) -> SmtpMailer:
 
 
 def setup_account(db: Database, *, language: str = "en", **settings: str) -> None:
-    with db.uow() as uow:
-        accounts.create_account(
-            uow,
-            number="100000",
-            email="owner@example.com",
-            password="Portal1234",
-            balance=Decimal("6"),
-            language=language,
-        )
-        accounts.add_mailbox(uow, "100000", "1001")
-        uow.session.flush()
-        accounts.update_settings(
-            uow,
-            "100000",
-            {
-                "notification_emails": "first@example.com, second@example.com",
-                "balance_threshold": "5",
-                **settings,
-            },
-            actor="setup",
-        )
-        uow.commit()
+    given = {
+        "notification_emails": "first@example.com, second@example.com",
+        "balance_threshold": "5",
+        **settings,
+    }
+    support_accounts.setup_account(
+        db,
+        email="owner@example.com",
+        balance="6",
+        subs=(),
+        mailboxes=("1001",),
+        settings=given,
+        language=language,
+    )
 
 
-def drain(db: Database, clock: Clock, smtp: SmtpServer) -> None:
+def drain(db: Database, clock: WallClock, smtp: SmtpServer) -> None:
     """Send the setup's own notifications and forget them."""
     outbox.run_once(db, mailer_for(smtp.port), clock)
     smtp.sink.messages.clear()
 
 
-def charge(db: Database, call_id: str, cost: str, clock: Clock) -> None:
+def charge(db: Database, call_id: str, cost: str, clock: WallClock) -> None:
     ended = clock()
     with db.uow() as uow:
         billing.record_cdr(
@@ -102,7 +81,7 @@ def charge(db: Database, call_id: str, cost: str, clock: Clock) -> None:
 def test_crossing_the_threshold_emails_every_address_once_in_the_accounts_language(
     db: Database, smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, language="fr")
     drain(db, clock, smtp)
     charge(db, "c1", "0.50", clock)  # 5.50: still above
@@ -123,7 +102,7 @@ def test_crossing_the_threshold_emails_every_address_once_in_the_accounts_langua
 def test_reminder_each_day_while_below_then_deposit_stops_them(
     db: Database, smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, notification_emails="first@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
@@ -153,7 +132,7 @@ def test_reminder_each_day_while_below_then_deposit_stops_them(
 def test_a_deposit_that_leaves_the_balance_below_keeps_the_reminders(
     db: Database, smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db)
     drain(db, clock, smtp)
     charge(db, "c1", "3", clock)
@@ -165,7 +144,7 @@ def test_a_deposit_that_leaves_the_balance_below_keeps_the_reminders(
 
 
 def test_threshold_change_stops_the_reminders(db: Database, smtp: SmtpServer) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, notification_emails="owner@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
@@ -180,7 +159,7 @@ def test_threshold_change_stops_the_reminders(db: Database, smtp: SmtpServer) ->
 
 
 def test_disabled_threshold_sends_no_balance_email(db: Database, smtp: SmtpServer) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, balance_threshold="")
     drain(db, clock, smtp)
     charge(db, "c1", "5", clock)
@@ -192,7 +171,7 @@ def test_disabled_threshold_sends_no_balance_email(db: Database, smtp: SmtpServe
 def test_config_change_emails_the_first_address_and_the_owner_with_secrets_redacted(
     db: Database, smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db)
     drain(db, clock, smtp)
     with db.uow() as uow:
@@ -232,7 +211,7 @@ def test_config_change_emails_the_first_address_and_the_owner_with_secrets_redac
 def test_toggles_off_mean_no_change_emails_and_invalid_changes_enqueue_nothing(
     db: Database, smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, notify_config_changes="no", notify_e911_changes="no")
     with db.uow() as uow:
         dids.add_did(uow, "100000", "5145550100", actor="t")
@@ -248,7 +227,7 @@ def test_toggles_off_mean_no_change_emails_and_invalid_changes_enqueue_nothing(
 
 
 def test_smtp_down_then_back_delivers_each_message_once(db: Database, smtp: SmtpServer) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, notification_emails="owner@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
@@ -285,7 +264,7 @@ class DiesAfterSending:
 def test_worker_killed_between_send_and_mark_resends_once_after_the_lease(
     db: Database, smtp: SmtpServer
 ) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db, notification_emails="owner@example.com")
     drain(db, clock, smtp)
     charge(db, "c1", "2", clock)
@@ -303,7 +282,7 @@ def test_worker_killed_between_send_and_mark_resends_once_after_the_lease(
 
 
 def test_two_workers_never_claim_the_same_row(db: Database) -> None:
-    clock = Clock()
+    clock = WallClock()
     setup_account(db)
     with db.uow(write=False) as uow:
         pending = len(list(uow.session.scalars(select(OutboxRow))))

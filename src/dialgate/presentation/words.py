@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import format_decimal
 
 from dialgate.adapters import geo
-from dialgate.domain import catalogs
+from dialgate.domain import catalogs, did_fields
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.names import Names
@@ -32,19 +32,6 @@ ROUTING_SETTING_KEYS = (
     "did_failover_unreachable",
     "did_failover_noanswer",
 )
-DID_ROUTING_KEYS = ("routing", "failover_busy", "failover_unreachable", "failover_noanswer")
-_SECONDS_KEYS = frozenset(
-    {
-        "max_call_time_domestic",
-        "max_call_time_international",
-        "max_expiry",
-        "rtp_timeout",
-        "rtp_hold_timeout",
-        "dial_time",
-    }
-)
-_RATE_KEYS = frozenset({"international_max_rate"})
-_BALANCE_KEYS = frozenset({"balance_threshold"})
 
 # Settings History rows that are not settings keys (the services' own audit keys) and the DID
 # page's keys.
@@ -195,41 +182,41 @@ class Words:
         return ", ".join(by_code[c].name(self.language) if c in by_code else c for c in codes)
 
     def value(self, key: str, text: str) -> str:
-        """A value in its display form (``settings.display``, the audit log's) in words."""
+        """A value in its display form (``settings.display``, the audit log's) in words. How it
+        reads follows from the key's value kind (``domain/values.py``), never from lists of
+        keys: a new money or seconds setting reads right without a change here."""
         _ = self._
         if text == s.MASK:
             return _("(hidden)")
         if text == "" or (key == "api_allowed_ips" and text == "none"):  # apikeys' empty list
             return _("(none)")
-        spec = s.SPECS_BY_KEY.get(key)
+        kind = kind_of(key)
         items = [p for p in text.split(",") if p]
-        if key in ROUTING_SETTING_KEYS or key in DID_ROUTING_KEYS:
+        if isinstance(kind, v.Target):
             return self.target(text)
-        if key == "voicemail":
+        if isinstance(kind, v.Mailbox):
             return self.target_choice("vm", text)
-        if key in ("did_pop", "pop", "pop_restriction"):
+        if isinstance(kind, v.Pop | v.Pops):
             return ", ".join(self.pop(p) for p in items)
-        if key == "allowed_codecs":
+        if isinstance(kind, v.Codecs):
             return self.codecs(items)
-        if key == "allowed_countries":
+        if isinstance(kind, v.Countries):
             return self.countries(items)
-        if key == "plan" and text in catalogs.DID_PLANS:
-            return _(catalogs.DID_PLANS[text])
         if text in ("true", "false") and (
-            spec is None or isinstance(spec.kind, v.Boolean) or key in EXTRA_KEY_LABELS
+            kind is None or isinstance(kind, v.Boolean) or key in EXTRA_KEY_LABELS
         ):
             return _("Yes") if text == "true" else _("No")
-        if spec is not None and spec.choices is not None and text in spec.choices:
-            return _(spec.choices[text])
-        if key in _SECONDS_KEYS and text.isdigit():
+        if kind is not None and kind.choices is not None and text in kind.choices:
+            return _(kind.choices[text])
+        if isinstance(kind, v.IntRange) and kind.unit.strip() == "seconds" and text.isdigit():
             return self.seconds(int(text))
-        if key in _RATE_KEYS | _BALANCE_KEYS:
+        if isinstance(kind, v.Money):
             try:
                 amount = Decimal(text)
             except InvalidOperation:
                 return text
-            places = 4 if key in _RATE_KEYS else 2
-            return i18n.format_money(amount, self.language, places=places)
+            # The kind's own precision: per-minute rates 4 decimals, balances 2.
+            return i18n.format_money(amount, self.language, places=kind.places)
         word = text.split(" ", 1)
         if word[0] in AUDIT_WORDS:
             rest = f" {word[1]}" if len(word) > 1 else ""
@@ -263,6 +250,15 @@ class Words:
         if subject.startswith(f"{self.names.account}_"):
             return self._("Sub account %(name)s") % {"name": subject.partition("_")[2]}
         return self._("DID %(number)s") % {"number": subject}
+
+
+def kind_of(key: str) -> v.ValueKind | None:
+    """The value kind of a settings key or a DID field (the Settings History shows both);
+    None for the services' own audit keys."""
+    spec = s.SPECS_BY_KEY.get(key)
+    if spec is not None:
+        return spec.kind
+    return did_fields.KINDS.get(key)
 
 
 def words_for(language: str, names: Names) -> Words:

@@ -13,30 +13,16 @@ from typing import Any
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import AccountRow, DidRow
-from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
+from dialgate.domain.did_fields import DIAL_TIME_MAX as DIAL_TIME_MAX
+from dialgate.domain.did_fields import DIAL_TIME_MIN as DIAL_TIME_MIN
+from dialgate.domain.did_fields import DID_KEYS as DID_KEYS
+from dialgate.domain.did_fields import KINDS as KINDS
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from dialgate.services import accounts, notifications
 from dialgate.services.uow import UnitOfWork
 
-# Dial time: seconds the destination rings before "no answer". Below 5 s a phone cannot be
-# picked up; above 120 s most carriers have already given up on the call themselves.
-DIAL_TIME_MIN, DIAL_TIME_MAX = 5, 120
-
-KINDS: dict[str, v.ValueKind] = {
-    "description": v.Text(100),
-    "routing": v.Target(),
-    "failover_busy": v.Target(),
-    "failover_unreachable": v.Target(),
-    "failover_noanswer": v.Target(),
-    "pop": v.Pop(),
-    "plan": v.Choice(catalogs.DID_PLANS),
-    "cnam_lookup": v.Boolean(),
-    "e911_enabled": v.Boolean(),
-    "dial_time": v.IntRange(DIAL_TIME_MIN, DIAL_TIME_MAX, " seconds"),
-}
-DID_KEYS = tuple(KINDS)
 # Keys whose change alters call decisions (emergency caller ID) and so the policy snapshot.
 POLICY_KEYS = frozenset({"e911_enabled"})
 

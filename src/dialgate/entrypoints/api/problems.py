@@ -1,4 +1,6 @@
 """The one exception-to-HTTP mapper of the REST API: RFC 9457 ``application/problem+json``.
+It answers the REST API's paths and the switch endpoints'; the portal and the VoIP.ms facade
+map their own (``entrypoints/faces.py``).
 
 ``ValidationFailed`` and malformed requests -> 422 with ``errors: [{field, code, message}]``;
 ``AuthenticationFailed`` -> 401; ``PermissionDenied`` -> 403; ``NotFound`` -> 404 (other
@@ -27,6 +29,7 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from dialgate.entrypoints import faces
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("dialgate.api")
@@ -115,34 +118,28 @@ def from_request_validation(exc: RequestValidationError) -> JSONResponse:
     )
 
 
-def install(app: FastAPI) -> None:
-    async def on_dialgate_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DialgateError)
+async def render(request: Request, exc: Exception) -> JSONResponse:
+    """Any error of a REST request as a problem (see ``entrypoints/faces.py`` for which)."""
+    if isinstance(exc, DialgateError):
         return from_error(exc)
-
-    async def on_request_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+    if isinstance(exc, RequestValidationError):
         return from_request_validation(exc)
-
-    async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, StarletteHTTPException):
         return problem(
             exc.status_code,
             detail=str(exc.detail),
             headers=dict(exc.headers) if exc.headers else None,
         )
+    # Only genuine bugs get here; the traceback goes to the log, never to the client.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        500, detail="An internal error occurred; it has been logged.", code="internal_error"
+    )
 
-    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        # Only genuine bugs get here; the traceback goes to the log, never to the client.
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem(
-            500, detail="An internal error occurred; it has been logged.", code="internal_error"
-        )
 
-    app.add_exception_handler(DialgateError, on_dialgate_error)
-    app.add_exception_handler(RequestValidationError, on_request_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http_exception)
-    app.add_exception_handler(Exception, on_bug)
+def install(app: FastAPI) -> None:
+    """problem+json for the REST API and every path no other face owns."""
+    faces.add(app, "", render)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -5,8 +5,6 @@ Errors print the field and rule to stderr and exit with status 2.
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from dialgate.entrypoints.cli import (
@@ -23,7 +21,7 @@ from dialgate.entrypoints.cli import (
     settings,
     worker,
 )
-from dialgate.entrypoints.cli.common import err_console, run_guarded
+from dialgate.entrypoints.cli.common import GuardedGroup, err_console
 
 app = typer.Typer(
     name="dialgate",
@@ -31,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,  # maps errors to stderr and exit status 2, in tests too
 )
 db.register(app)
 accounts.register(app)
@@ -47,7 +46,7 @@ ops.register(app)
 
 
 def main() -> None:
-    sys.exit(run_guarded(app))
+    app()  # GuardedGroup.main exits with the mapped status
 
 
 __all__ = ["app", "err_console", "main"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from dialgate.domain.errors import (
     AuthenticationFailed,
@@ -143,20 +144,44 @@ def _database_error(exc: DBAPIError) -> CliError:
     return CliError(f"the database refused the change: {first}", "database_error", exit_code=1)
 
 
-def run_guarded(app: typer.Typer) -> int:
+class GuardedGroup(TyperGroup):
+    """The ``dialgate`` command group: its ``main`` maps errors (the CLI's one mapping), so the
+    console script and ``typer.testing.CliRunner`` (the tests, in process) answer the same."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def invoke() -> Any:
+            # Without standalone mode, click hands back typer.Exit's code instead of exiting.
+            return super(GuardedGroup, self).main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+
+        code = run_guarded(invoke)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def run_guarded(invoke: Callable[[], Any]) -> int:
     """Run the CLI, mapping Dialgate errors, bad input files and database problems to a clear
     message on stderr (no traceback) and exit status 2 (1 for a database that stayed busy)."""
     try:
-        return _run(app)
+        return _run(invoke)
     except CliError as exc:
         err_console.print(f"error: {exc} [{exc.code}]", markup=False)
         return exc.exit_code
 
 
-def _run(app: typer.Typer) -> int:
+def _run(invoke: Callable[[], Any]) -> int:
     try:
-        # Without standalone mode, click hands back typer.Exit's code instead of exiting.
-        result = app(standalone_mode=False)
+        result = invoke()
     except DialgateError as exc:
         report_error(exc)
         return EXIT_USAGE

@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
+from dialgate.entrypoints import faces
 from dialgate.entrypoints.portal import (
+    errors,
     forms,
     i18n,
     routes_auth,
@@ -68,10 +70,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(web.CsrfRejected)
     async def _csrf_rejected(request: Request, exc: web.CsrfRejected) -> Response:
-        return HTMLResponse(
-            "<!doctype html><title>Forbidden</title><h1>403 Forbidden</h1>"
-            "<p>This form has expired or did not come from this site. Reload the page and try "
-            "again.</p>",
-            status_code=403,
-            headers=web.SECURITY_HEADERS,
-        )
+        return await errors.render(request, exc)
+
+    # Every other error under /portal: the portal's own pages, not the REST API's problems.
+    faces.add(app, web.PREFIX, errors.render)

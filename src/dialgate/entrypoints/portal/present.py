@@ -6,7 +6,6 @@ from __future__ import annotations
 from dialgate.presentation.i18n import N_
 from dialgate.presentation.words import (
     AUDIT_WORDS,
-    DID_ROUTING_KEYS,
     EXTRA_KEY_LABELS,
     POP_CITIES,
     ROUTING_SETTING_KEYS,
@@ -15,12 +14,12 @@ from dialgate.presentation.words import (
     Choice,
     TargetType,
     Words,
+    kind_of,
     words_for,
 )
 
 __all__ = [
     "AUDIT_WORDS",
-    "DID_ROUTING_KEYS",
     "EXTRA_KEY_LABELS",
     "N_",
     "POP_CITIES",
@@ -30,5 +29,6 @@ __all__ = [
     "Choice",
     "TargetType",
     "Words",
+    "kind_of",
     "words_for",
 ]

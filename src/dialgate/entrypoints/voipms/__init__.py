@@ -3,6 +3,8 @@
 - ``wire``: parameters (GET/POST, urlencoded/multipart), flags, string-only responses.
 - ``mapping``: the table between VoIP.ms sub-account fields and Dialgate settings keys.
 - ``methods``: one function per API method, each calling Dialgate services.
+- ``errors``: how domain errors read as statuses, applied once by ``run_method`` (each method
+  module's ``ERRORS``).
 
 - ``dids``, ``forwardings`` and ``billing``: the DID, call forwarding, balance, transaction
   and rate methods.
@@ -22,9 +24,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dialgate.adapters import passwords, ratelimit
-from dialgate.domain.errors import AuthenticationFailed, PermissionDenied
-from dialgate.entrypoints import guards
-from dialgate.entrypoints.voipms import billing, cdr, dids, forwardings, methods, wire
+from dialgate.domain.errors import DialgateError
+from dialgate.entrypoints import faces, guards
+from dialgate.entrypoints.voipms import billing, cdr, dids, errors, forwardings, methods, wire
 from dialgate.services import apikeys
 from dialgate.services.uow import Database
 
@@ -46,8 +48,11 @@ class RedactApiPassword(logging.Filter):
         return True
 
 
-METHODS: dict[str, methods.Method] = {
-    **methods.METHODS, **dids.METHODS, **forwardings.METHODS, **billing.METHODS, **cdr.METHODS
+# Every method by name, with how its module says the domain's errors (``errors.Statuses``).
+METHODS: dict[str, tuple[methods.Method, errors.Statuses]] = {
+    name: (method, module.ERRORS)
+    for module in (methods, dids, forwardings, billing, cdr)
+    for name, method in module.METHODS.items()
 }
 
 # Failed password checks (docs/architecture.md, "Abuse"). Only callers from an allowed address
@@ -58,13 +63,18 @@ FAILURES_PER_USER = ratelimit.parse("60/hour")
 
 
 def run_method(db: Database, number: str, params: dict[str, str], client_ip: str | None) -> Any:
+    """The dispatcher: the one place where a method's domain errors become VoIP.ms statuses."""
     method_name = params.get("method")
     if method_name is None:
         raise wire.VoipmsError("missing_method")
-    method = METHODS.get(method_name)
-    if method is None:
+    entry = METHODS.get(method_name)
+    if entry is None:
         raise wire.VoipmsError("invalid_method")
-    return method(methods.Call(db, number, params, client_ip))
+    method, statuses = entry
+    try:
+        return method(methods.Call(db, number, params, client_ip))
+    except DialgateError as exc:
+        raise wire.VoipmsError(statuses.status(exc, params)) from None
 
 
 async def authenticate(
@@ -114,12 +124,13 @@ def mount(app: FastAPI) -> None:
         try:
             number = await authenticate(request, db, params, client_ip)
             body = await run_in_threadpool(run_method, db, number, params, client_ip)
-        except (AuthenticationFailed, PermissionDenied) as exc:
-            body = {"status": exc.code}
+        except DialgateError as exc:  # only authentication's get here: methods' are mapped
+            body = {"status": errors.CREDENTIALS.status(exc, params)}
         except wire.VoipmsError as exc:
             body = {"status": exc.status}
         return JSONResponse(wire.stringify(body))
 
+    faces.add(app, PATH, errors.render)  # e.g. a 405 or a bug: still a wire-shaped answer
     app.add_api_route(
         PATH, rest_php, methods=["GET", "POST"], include_in_schema=False, name="voipms_rest"
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from dialgate.adapters import geo
-from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.voipms import cdr
 from dialgate.entrypoints.voipms import mapping as m
+from dialgate.entrypoints.voipms.errors import Statuses, always
 from dialgate.entrypoints.voipms.methods import Call, Method
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag
 from dialgate.services import billing, rates
@@ -29,11 +29,8 @@ def get_balance(call: Call) -> dict[str, Any]:
 def get_transaction_history(call: Call) -> dict[str, Any]:
     """The documented range rules: both dates, from not after to, 92 days or less."""
     date_from, date_to = cdr.date_range(call)
-    try:
-        with call.db.uow(write=False) as uow:
-            found = billing.transaction_history(uow, call.account, date_from, date_to)
-    except ValidationFailed:
-        raise VoipmsError("invalid_date_from") from None
+    with call.db.uow(write=False) as uow:
+        found = billing.transaction_history(uow, call.account, date_from, date_to)
     if not found:
         raise VoipmsError("no_transactions")
     return {"status": "success", "transactions": [t.to_voipms() for t in found]}
@@ -82,6 +79,9 @@ def get_termination_rates(call: Call) -> dict[str, Any]:
         ],
     }
 
+
+# The one field error here is the transaction history's refused range.
+ERRORS = Statuses(not_found="invalid_account", invalid=always("invalid_date_from"))
 
 METHODS: dict[str, Method] = {
     "getBalance": get_balance,

@@ -3,7 +3,7 @@
 Routing targets already use the VoIP.ms notation (``account:100000_office``, ``vm:1001``,
 ``fwd:12``, ``sys:hangup``, ``none:``), so they pass through; POPs travel as ``server_pop`` ids
 and the billing plan as ``billing_type`` 1 (per minute) / 2 (flat). Validation is the DID
-service's; this module only turns its field errors into the documented statuses.
+service's; ``ERRORS`` says how its field errors read as the documented statuses.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dialgate.domain.errors import NotFound, ValidationFailed
+from dialgate.domain.errors import FieldError
+from dialgate.entrypoints.voipms.errors import Statuses
 from dialgate.entrypoints.voipms.methods import Call, Method, context
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag, one_zero
 from dialgate.services import accounts, dids
@@ -49,36 +50,35 @@ def _did_number(call: Call) -> str:
 
 
 def _check_did(call: Call, number: str) -> None:
-    """invalid_did, before any other value is looked at, unless the caller owns the DID."""
-    try:
-        with call.db.uow(write=False) as uow:
-            dids.show_did(uow, number, account=call.account)
-    except (NotFound, ValidationFailed):
-        raise VoipmsError("invalid_did") from None
+    """invalid_did, before any other value is looked at, unless the caller owns the DID (the
+    service's NotFound or the number's field error, both invalid_did in ``ERRORS``)."""
+    with call.db.uow(write=False) as uow:
+        dids.show_did(uow, number, account=call.account)
 
 
-def _status(field: str, code: str, changes: Mapping[str, object]) -> str:
+# The request parameter that carried each DID field the service may refuse.
+_PARAM_OF = {"description": "note"}
+
+
+def _status(error: FieldError, params: Mapping[str, str]) -> str:
+    """A DID field error as its status; a refused routing target by the header it had."""
+    field, code = error.field, error.code
+    given = params.get(_PARAM_OF.get(field, field), "")
     if field in ROUTING_KEYS:
-        header = str(changes.get(field, "")).partition(":")[0].strip().lower()
+        header = given.partition(":")[0].strip().lower()
         if code == "unknown_target" and header in UNKNOWN_TARGET:
             return UNKNOWN_TARGET[header]
         return "invalid_routing_header" if field == "routing" else "invalid_failover_header"
-    if field == "description" and len(str(changes.get(field, ""))) > NOTE_MAX:
+    if field == "description" and len(given) > NOTE_MAX:
         return "note_toolong"
     return FIELD_STATUS.get(field, "invalid_" + field.replace("_", ""))
 
 
 def _set(call: Call, number: str, changes: dict[str, object]) -> dict[str, Any]:
     """Apply the changes to one of the caller's DIDs, all or nothing."""
-    try:
-        with call.db.uow() as uow:
-            dids.set_did(uow, number, changes, actor=ACTOR, account=call.account)
-            uow.commit()
-    except NotFound:
-        raise VoipmsError("invalid_did") from None
-    except ValidationFailed as exc:
-        first = exc.errors[0]
-        raise VoipmsError(_status(first.field, first.code, changes)) from None
+    with call.db.uow() as uow:
+        dids.set_did(uow, number, changes, actor=ACTOR, account=call.account)
+        uow.commit()
     return {"status": "success"}
 
 
@@ -196,10 +196,7 @@ def get_dids_info(call: Call) -> dict[str, Any]:
         if "_" in did:
             target = _routed_to(call, did, "invalid_did")
         else:
-            try:
-                number = dids.normalize_number(did)
-            except ValidationFailed:
-                raise VoipmsError("invalid_did") from None
+            number = dids.normalize_number(did)  # a field error on "number": invalid_did
     with call.db.uow(write=False) as uow:
         pop_ids = context(uow).pop_ids
         views = dids.list_dids(uow, call.account)
@@ -213,6 +210,9 @@ def get_dids_info(call: Call) -> dict[str, Any]:
         raise VoipmsError("no_did")
     return {"status": "success", "dids": [_present(v, pop_ids) for v in found]}
 
+
+# A DID that is not the caller's (or not a number) is invalid_did; field errors by field.
+ERRORS = Statuses(not_found="invalid_did", invalid=_status)
 
 METHODS: dict[str, Method] = {
     "getDIDsInfo": get_dids_info,

@@ -1,19 +1,21 @@
 """VoIP.ms call forwarding methods: getForwardings, setForwarding, delForwarding.
 
-Validation is the forwarding service's; this module turns its field errors into the documented
-statuses. ``phone_number`` is presented as the account dials it in NANP mode (10 digits, or
-011 + the international number), which both dialing modes accept back. Deleting a forwarding a
-DID still routes to answers ``account_with_dids`` (the reference has no status of its own for
-a forwarding in use; that one says the same of an account).
+Validation is the forwarding service's; ``ERRORS`` says how its field errors read as the
+documented statuses. ``phone_number`` is presented as the account dials it in NANP mode (10
+digits, or 011 + the international number), which both dialing modes accept back. Deleting a
+forwarding a DID still routes to answers ``account_with_dids`` (the reference has no status of
+its own for a forwarding in use; that one says the same of an account).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dialgate.domain import forwarding as f
-from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
+from dialgate.domain.errors import FieldError
 from dialgate.domain.snapshot import nanp10
+from dialgate.entrypoints.voipms.errors import Statuses
 from dialgate.entrypoints.voipms.methods import Call, Method
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag, one_zero
 from dialgate.services import forwardings
@@ -58,10 +60,7 @@ def get_forwardings(call: Call) -> dict[str, Any]:
     wanted = call.get("forwarding")
     with call.db.uow(write=False) as uow:
         if wanted is not None:
-            try:
-                found = [forwardings.get_forwarding(uow, call.account, _ident(wanted))]
-            except (NotFound, ValidationFailed):
-                raise VoipmsError("invalid_forwarding") from None
+            found = [forwardings.get_forwarding(uow, call.account, _ident(wanted))]
         else:
             found = forwardings.list_forwardings(uow, call.account)
     if not found:
@@ -77,21 +76,13 @@ def set_forwarding(call: Call) -> dict[str, Any]:
     if (diversion := call.get("diversion_header")) is not None:
         changes["diversion_header"] = flag(diversion, invalid="invalid_diversion_header")
     ident = call.get("forwarding")
-    try:
-        with call.db.uow() as uow:
-            if ident is None:
-                entry_id = forwardings.add_forwarding(
-                    uow, call.account, changes, actor=ACTOR).id
-            else:
-                entry_id = int(_ident(ident))
-                forwardings.set_forwarding(uow, call.account, entry_id, changes, actor=ACTOR)
-            uow.commit()
-    except NotFound:
-        raise VoipmsError("invalid_forwarding") from None
-    except ValidationFailed as exc:
-        first = exc.errors[0]
-        status = "missing_phonenumber" if first.code == "missing_phonenumber" else None
-        raise VoipmsError(status or FIELD_STATUS.get(first.field, "invalid_forwarding")) from None
+    with call.db.uow() as uow:
+        if ident is None:
+            entry_id = forwardings.add_forwarding(uow, call.account, changes, actor=ACTOR).id
+        else:
+            entry_id = int(_ident(ident))
+            forwardings.set_forwarding(uow, call.account, entry_id, changes, actor=ACTOR)
+        uow.commit()
     return {"status": "success", "forwarding": entry_id}
 
 
@@ -99,16 +90,21 @@ def del_forwarding(call: Call) -> dict[str, Any]:
     ident = call.get("forwarding")
     if ident is None:
         raise VoipmsError("missing_forwarding")
-    try:
-        with call.db.uow() as uow:
-            forwardings.delete_forwarding(uow, call.account, _ident(ident), actor=ACTOR)
-            uow.commit()
-    except (NotFound, ValidationFailed):
-        raise VoipmsError("invalid_forwarding") from None
-    except Conflict:
-        raise VoipmsError("account_with_dids") from None
+    with call.db.uow() as uow:
+        forwardings.delete_forwarding(uow, call.account, _ident(ident), actor=ACTOR)
+        uow.commit()
     return {"status": "success"}
 
+
+def _status(error: FieldError, _params: Mapping[str, str]) -> str:
+    if error.code == "missing_phonenumber":
+        return "missing_phonenumber"
+    return FIELD_STATUS.get(error.field, "invalid_forwarding")
+
+
+# A forwarding that is not the caller's is invalid_forwarding; one a DID still routes to cannot
+# be deleted (account_with_dids, see above).
+ERRORS = Statuses(not_found="invalid_forwarding", invalid=_status, conflict="account_with_dids")
 
 METHODS: dict[str, Method] = {
     "getForwardings": get_forwardings,

@@ -11,8 +11,8 @@ from dialgate.adapters.db.models import AccountRow, SubAccountRow
 from dialgate.domain import catalogs as domain_catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
-from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.entrypoints.voipms import mapping as m
+from dialgate.entrypoints.voipms.errors import Statuses
 from dialgate.entrypoints.voipms.wire import VoipmsError
 from dialgate.services import accounts, catalogs, directory
 from dialgate.services.uow import Database, UnitOfWork
@@ -243,15 +243,6 @@ def _wanted_changes(
     return changes
 
 
-def _translate(exc: Exception) -> VoipmsError:
-    if isinstance(exc, ValidationFailed):
-        first = exc.errors[0]
-        return VoipmsError(m.status_for_field_error(first.field, first.code))
-    if isinstance(exc, Conflict):
-        return VoipmsError(exc.code)
-    return VoipmsError("invalid_id")
-
-
 def create_subaccount(call: Call) -> dict[str, Any]:
     _require(
         call,
@@ -269,23 +260,20 @@ def create_subaccount(call: Call) -> dict[str, Any]:
     password = _checked_password(call)
     assert password is not None
     username = call.get("username") or ""
-    try:
-        with call.db.uow() as uow:
-            account = accounts.get_account(uow, call.account)
-            ctx = context(uow)
-            main = accounts.load_settings(account)
-            fresh = s.effective_settings(main, s.sub_defaults())
-            changes = _wanted_changes(
-                call, ctx, accounts.validation_context(uow, account), fresh.values, fresh.sources
-            )
-            changes = {key: value for key, value in changes.items() if value != ""}
-            sub = accounts.create_subaccount(
-                uow, call.account, username, password=password, changes=changes, actor=ACTOR
-            )
-            result = {"status": "success", "id": sub.id, "account": sub.name}
-            uow.commit()
-    except (ValidationFailed, Conflict) as exc:
-        raise _translate(exc) from None
+    with call.db.uow() as uow:
+        account = accounts.get_account(uow, call.account)
+        ctx = context(uow)
+        main = accounts.load_settings(account)
+        fresh = s.effective_settings(main, s.sub_defaults())
+        changes = _wanted_changes(
+            call, ctx, accounts.validation_context(uow, account), fresh.values, fresh.sources
+        )
+        changes = {key: value for key, value in changes.items() if value != ""}
+        sub = accounts.create_subaccount(
+            uow, call.account, username, password=password, changes=changes, actor=ACTOR
+        )
+        result = {"status": "success", "id": sub.id, "account": sub.name}
+        uow.commit()
     return result
 
 
@@ -305,37 +293,31 @@ def set_subaccount(call: Call) -> dict[str, Any]:
     _check_auth(call)
     _require(call, m.REQUIRED)
     password = _checked_password(call)
-    try:
-        with call.db.uow() as uow:
-            account = accounts.get_account(uow, call.account)
-            sub = _sub_by_id(uow, account, call.get("id"))
-            view = accounts.show_settings(uow, sub.name)
-            changes = _wanted_changes(
-                call,
-                context(uow),
-                accounts.validation_context(uow, account),
-                view.values,
-                view.sources,
-            )
-            if password is not None:
-                changes["sip_password"] = password
-            if changes:
-                accounts.update_settings(uow, sub.name, changes, actor=ACTOR)
-                uow.commit()
-    except (ValidationFailed, Conflict) as exc:
-        raise _translate(exc) from None
+    with call.db.uow() as uow:
+        account = accounts.get_account(uow, call.account)
+        sub = _sub_by_id(uow, account, call.get("id"))
+        view = accounts.show_settings(uow, sub.name)
+        changes = _wanted_changes(
+            call,
+            context(uow),
+            accounts.validation_context(uow, account),
+            view.values,
+            view.sources,
+        )
+        if password is not None:
+            changes["sip_password"] = password
+        if changes:
+            accounts.update_settings(uow, sub.name, changes, actor=ACTOR)
+            uow.commit()
     return {"status": "success"}
 
 
 def del_subaccount(call: Call) -> dict[str, Any]:
-    try:
-        with call.db.uow() as uow:
-            account = accounts.get_account(uow, call.account)
-            sub = _sub_by_id(uow, account, call.get("id"))
-            accounts.delete_subaccount(uow, sub.name, actor=ACTOR)
-            uow.commit()
-    except (ValidationFailed, Conflict, NotFound) as exc:
-        raise _translate(exc) from None
+    with call.db.uow() as uow:
+        account = accounts.get_account(uow, call.account)
+        sub = _sub_by_id(uow, account, call.get("id"))
+        accounts.delete_subaccount(uow, sub.name, actor=ACTOR)
+        uow.commit()
     return {"status": "success"}
 
 
@@ -395,6 +377,13 @@ def get_voicemails(call: Call) -> dict[str, Any]:
         ],
     }
 
+
+# Sub accounts: a field error reads as its field's status (mapping), a conflict as its own code
+# (used_username...), anything not found as invalid_id.
+ERRORS = Statuses(
+    not_found="invalid_id",
+    invalid=lambda error, _params: m.status_for_field_error(error.field, error.code),
+)
 
 METHODS: dict[str, Method] = {
     "getIP": get_ip,
