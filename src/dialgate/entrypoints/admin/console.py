@@ -147,6 +147,8 @@ async def _throttle(outcome: LoginFailed | AccountLocked) -> str:
     await asyncio.sleep(outcome.delay)  # slows guessing without holding a thread
     if isinstance(outcome, AccountLocked):
         return f"Too many failed attempts: locked until {outcome.until:%H:%M} UTC."
+    if isinstance(outcome, operators.CodeReused):
+        return "This code was already used. Wait for the next code of your app."
     return "Wrong email, password or code."
 
 
@@ -332,7 +334,7 @@ def calls(request: Request, session: Console, db: Db) -> Response:
                                     dispositions=params.getlist("disposition"),
                                     search=params.get("q"))
         with db.uow(write=False) as uow:
-            found = history.any_cdr_page(uow, f, cursor=params.get("cursor") or None)
+            found = history.cdr_page(uow, None, f, cursor=params.get("cursor") or None)
         rows = found.rows
         if found.next_cursor:
             next_url = str(request.url.include_query_params(cursor=found.next_cursor))
