@@ -23,6 +23,7 @@ from dialgate.entrypoints.api import problems
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
+from dialgate.services.decision_log import DecisionLog
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache.start_refresher()
         except SQLAlchemyError:  # not migrated yet: requests poll the feed themselves later
             log.warning("policy cache refresher not started", exc_info=True)
+        decisions = DecisionLog(db, interval=settings.decision_flush_seconds)
+        decisions.start()
         yield
+        decisions.stop()  # the last counts of this worker
         if cache is not None:
             cache.stop_refresher()
         app.state.hash_pool.shutdown()

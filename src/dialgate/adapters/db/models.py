@@ -565,3 +565,16 @@ class CdrDayRow(Base):
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)  # sum of duration_s
     billed_s: Mapped[int] = mapped_column(BigInteger, default=0)
     cost: Mapped[Decimal] = money_column("cost", default=Decimal(0))
+
+
+class DecisionMinuteRow(Base):
+    """Call decisions per minute, worker process and reason (allowed calls are reason ``ok``),
+    for the console's live overview. Each worker counts in memory (the metrics tally) and adds
+    what it counted since its last flush to its own row of the minute, about once a minute and
+    at shutdown (``services.decision_log``), so no decision writes to the database."""
+
+    __tablename__ = "decision_minutes"
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    worker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(48), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -38,7 +38,15 @@ from dialgate.entrypoints.portal.web import (
     is_secure,
     redirect,
 )
-from dialgate.services import accounts, admin, deck_review, history, operators, suspension
+from dialgate.services import (
+    accounts,
+    admin,
+    decision_log,
+    deck_review,
+    history,
+    operators,
+    suspension,
+)
 from dialgate.services.operators import AccountLocked, ConsoleSession, LoginFailed
 from dialgate.services.uow import Database
 
@@ -356,8 +364,9 @@ def audit(request: Request, session: Console, db: Db, target: str = "") -> Respo
 
 @router.get(PREFIX + "/overview")
 def overview(request: Request, session: Console, db: Db) -> Response:
-    """Calls recorded in the last 15 minutes (per second and by outcome) and the email outbox;
-    the page refreshes itself every 15 s."""
+    """Calls recorded in the last 15 minutes (per second and by outcome), call decisions by
+    reason (every worker's, from ``decision_log``) and the email outbox; the page refreshes
+    itself every 15 s."""
     since = datetime.now(UTC) - timedelta(minutes=15)
     with db.uow(write=False) as uow:
         by_outcome = dict(uow.session.execute(
@@ -367,11 +376,13 @@ def overview(request: Request, session: Console, db: Db) -> Response:
             select(func.count(OutboxRow.id)).where(OutboxRow.sent_at.is_(None))) or 0
         failing = uow.session.scalar(select(func.count(OutboxRow.id)).where(
             OutboxRow.sent_at.is_(None), OutboxRow.attempts > 0)) or 0
+        decisions = decision_log.recent(uow)
     total = sum(by_outcome.values())
     cache = getattr(request.app.state, "policy_cache", None)
     return page(request, "overview.html", session=session, section="overview",
                 by_outcome=by_outcome, total=total, per_second=round(total / 900, 3),
-                pending=pending, failing=failing, pid=os.getpid(),
+                pending=pending, failing=failing, pid=os.getpid(), decisions=decisions,
+                decisions_total=sum(decisions.values()),
                 cache=cache.stats() if cache is not None else None)
 
 

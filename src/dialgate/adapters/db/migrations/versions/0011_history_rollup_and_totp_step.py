@@ -1,5 +1,6 @@
-"""Daily roll-up of call records (cdr_days), filled from the records already there; the last
-accepted TOTP step of each operator (operators.totp_last_step)
+"""Daily roll-up of call records (cdr_days), filled from the records already there; call
+decisions per minute, worker and reason (decision_minutes); the last accepted TOTP step of each
+operator (operators.totp_last_step)
 
 Revision ID: 0011
 Revises: 0010
@@ -43,6 +44,13 @@ def upgrade() -> None:
         "sum(duration_s), sum(billed_s), sum(cost_micros) FROM cdrs "
         f"GROUP BY account_id, {day}, caller, direction, disposition"
     ))
+    op.create_table(
+        "decision_minutes",
+        sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+        sa.Column("worker", sa.String(64), primary_key=True),
+        sa.Column("reason", sa.String(48), primary_key=True),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+    )
     with op.batch_alter_table("operators", schema=None) as batch_op:
         batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
 
@@ -50,4 +58,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("operators", schema=None) as batch_op:
         batch_op.drop_column("totp_last_step")
+    op.drop_table("decision_minutes")
     op.drop_table("cdr_days")
