@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -388,6 +389,9 @@ def overview(request: Request, session: Console, db: Db) -> Response:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    # The console's own script (the deck upload's progress): same origin, so the CSP holds.
+    app.mount(PREFIX + "/static", StaticFiles(directory=Path(__file__).parent / "static"),
+              name="admin-static")
 
     @app.exception_handler(ConsoleLogin)
     async def _to_login(request: Request, exc: ConsoleLogin) -> Response:
