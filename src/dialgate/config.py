@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
     feed_stale_after: float = 5.0  # /readyz fails when the policy feed was not read for longer
+    # How often each worker adds its in-memory decision counts to decision_minutes (the
+    # console's live overview); also flushed at shutdown.
+    decision_flush_seconds: float = Field(default=60.0, gt=0)
     # What `dialgate doctor` checks besides the database and SMTP (unset: not checked).
     kamailio_ctl: str | None = None  # unix socket of Kamailio's ctl module (kamcmd -s)
     rtpengine_ng: str | None = None  # rtpengine's ng control address, host:port (UDP)

@@ -171,3 +171,31 @@ def test_rate_deck_review_diff_and_publish(
     with demo_db.uow(write=False) as uow:  # a new deck version, so it can be rolled back
         newest = rates.versions(uow, "premium")[0]
     assert newest.actor.startswith("operator:")
+
+
+def test_a_totp_code_is_good_for_one_log_in(
+    client: TestClient, demo_db: Database, secret: str
+) -> None:
+    code = pyotp.TOTP(secret).now()
+    password_step(client, "root@provider.test")
+    token = csrf_of(client.get("/admin/totp").text)
+    first = client.post("/admin/totp", data={"code": code, "csrf_token": token},
+                        follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/admin/accounts"
+    with demo_db.uow(write=False) as uow:
+        row = operators.find(uow, "root@provider.test")
+        assert row is not None
+        step = row.totp_last_step
+    assert step is not None
+    # Someone who saw the code (and knows the password) tries it in its 30 s window.
+    client.cookies.clear()
+    password_step(client, "root@provider.test")
+    token = csrf_of(client.get("/admin/totp").text)
+    replay = client.post("/admin/totp", data={"code": code, "csrf_token": token})
+    assert replay.status_code == 401
+    assert "This code was already used. Wait for the next code of your app." in replay.text
+    assert client.get("/admin/accounts", follow_redirects=False).headers["location"] == (
+        "/admin/totp")
+    with demo_db.uow(write=False) as uow:
+        row = operators.find(uow, "root@provider.test")
+        assert row is not None and row.totp_last_step == step and row.failed_logins == 1

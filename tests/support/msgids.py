@@ -1,6 +1,7 @@
-"""Every English msgid a customer can be shown: extracted with Babel from the portal's templates
-and Python code and from ``presentation`` (the describer and the emails) (``_``, ``gettext``,
-``N_``), plus the texts that live as data (settings labels,
+"""Every English msgid a customer (or an operator, in the console) can be shown: extracted with
+Babel from the portal's and the console's templates and Python code and from ``presentation``
+(the describer and the emails) (``_``, ``gettext``, ``N_``, the console's ``tr``), plus the texts
+that live as data (settings labels,
 help and choices, catalogs, error templates), which Babel's extractor cannot see."""
 
 from __future__ import annotations
@@ -13,21 +14,24 @@ from babel.messages.pofile import read_po
 from dialgate import presentation
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
+from dialgate.entrypoints.admin import console
 from dialgate.entrypoints.portal import decision_words as dw
 from dialgate.entrypoints.portal import i18n, messages, present, routes_dids, web
 
 PORTAL = Path(i18n.__file__).parent
 PRESENTATION = Path(presentation.__file__).parent
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
+CONSOLE = Path(console.__file__).parent
+KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2), "tr": (2,)}
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 
 def extracted() -> set[str]:
+    """The portal's msgids and the operator console's (same catalogs)."""
     ids: set[str] = set()
-    for directory in (PORTAL, PRESENTATION):
+    for root in (PORTAL, PRESENTATION, CONSOLE):
         for _file, _line, message, _comments, _ctx in extract_from_dir(
-            str(directory), METHODS, keywords=KEYWORDS, options_map=OPTIONS
+            str(root), METHODS, keywords=KEYWORDS, options_map=OPTIONS
         ):
             for part in message if isinstance(message, tuple) else (message,):
                 if part:
@@ -49,6 +53,7 @@ def data_msgids() -> set[str]:
         ids |= set(table.values())
     ids |= {msgid for _pattern, msgid in dw.INVALID_DETAILS}
     ids |= {"The call is refused.", "Not needed for this call."}
+    ids |= set(console.WORDS.values()) | set(console.DONE.values())
     return ids
 
 

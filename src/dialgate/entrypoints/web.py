@@ -25,6 +25,7 @@ from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.evapi import Authorizer, EvapiClients, parse_targets
 from dialgate.entrypoints.switch.fastpath import SwitchFastPath
+from dialgate.services.decision_log import DecisionLog
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except SQLAlchemyError:  # not migrated yet: requests poll the feed themselves later
             log.warning("policy cache refresher not started", exc_info=True)
         evapi = _start_evapi(app, settings)
+        decisions = DecisionLog(db, interval=settings.decision_flush_seconds)
+        decisions.start()
         yield
+        decisions.stop()  # the last counts of this worker
         if evapi is not None:
             await evapi.stop()
         if cache is not None:

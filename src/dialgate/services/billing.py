@@ -28,7 +28,7 @@ from dialgate.domain import billing as b
 from dialgate.domain import money
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
-from dialgate.services import accounts, notifications
+from dialgate.services import accounts, cdr_rollup, notifications
 from dialgate.services.uow import UnitOfWork
 
 DEPOSIT = v.Money(low=Decimal("0.01"), high=Decimal(100000), places=2)
@@ -146,7 +146,10 @@ def _insert_ignoring_duplicates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> 
         .on_conflict_do_nothing(index_elements=["call_id"])
         .returning(table.c.call_id)
     )
-    return set(uow.session.scalars(stmt, rows))
+    inserted = set(uow.session.scalars(stmt, rows))
+    # The daily roll-up moves in the same transaction, with exactly the rows written.
+    cdr_rollup.add_records(uow, (row for row in rows if row["call_id"] in inserted))
+    return inserted
 
 
 def _charge(uow: UnitOfWork, account: AccountRow, record: b.CallRecord, price: b.Price,

@@ -25,7 +25,7 @@ from sqlalchemy import Select, and_, cast, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Date
 
-from dialgate.adapters.db.models import CdrRow, TransactionRow
+from dialgate.adapters.db.models import CdrDayRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.services import accounts
@@ -109,37 +109,18 @@ def make_filter(
     search: str | None = None,
 ) -> CdrFilter:
     """A filter checked against the account: every bad field is reported, naming its rule."""
-    errors: list[FieldError] = []
     account = accounts.get_account(uow, account_number)
     subject = (subject or "").strip() or None
+    error = None
     if subject is not None and subject != account.number:
         main, user = accounts.split_subject(subject)
         if main != account.number or user is None or (
             accounts.find_subaccount(uow, account, user) is None
         ):
-            errors.append(FieldError("account", "unknown_account",
-                                     "must be this account or one of its sub accounts"))
-    direction = (direction or "").strip() or None
-    if direction is not None and direction not in b.DIRECTIONS:
-        errors.append(FieldError("direction", "invalid_choice", "must be outbound or inbound"))
-    wanted = frozenset(d.strip() for d in (dispositions or []) if d.strip())
-    if wanted - set(b.DISPOSITIONS):
-        errors.append(FieldError("disposition", "invalid_choice",
-                                 "must be answered, busy, noanswer or failed"))
-    search = (search or "").strip() or None
-    if search is not None and not SEARCH.fullmatch(search):
-        errors.append(FieldError("q", "invalid_search",
-                                 "must be 1 to 32 digits (and + * #)"))
-    if errors:
-        raise ValidationFailed(errors)
-    return CdrFilter(
-        start=start,
-        end=end,
-        subject=subject,
-        direction=direction,
-        dispositions=wanted or frozenset(b.DISPOSITIONS),
-        search=search,
-    )
+            error = FieldError("account", "unknown_account",
+                               "must be this account or one of its sub accounts")
+    return _checked_filter(start=start, end=end, subject=subject, subject_error=error,
+                           direction=direction, dispositions=dispositions, search=search)
 
 
 def _escape_like(text: str) -> str:
@@ -313,43 +294,28 @@ def _keyset_page(
 
 def cdr_page(
     uow: UnitOfWork,
-    account_number: str,
+    account_number: str | None,
     f: CdrFilter,
     *,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE,
 ) -> Page[CdrView]:
-    """One page of call records, newest first, and the cursor of the next one."""
-    account = accounts.get_account(uow, account_number)
-    query = select(CdrRow).where(*_cdr_where(account.id, _from_cursor(f, cursor)))
+    """One page of call records, newest first, and the cursor of the next one: of one account,
+    or (``account_number`` None: the operator console) of every account, where ``f.subject``
+    narrows to one line. Across accounts there is no index on ``started_at`` alone, so a wide
+    range of a big system reads the primary order: keep that range short."""
+    account_id = None if account_number is None else accounts.get_account(uow, account_number).id
+    query = select(CdrRow).where(*_cdr_where(account_id, _from_cursor(f, cursor)))
     rows, after = _keyset_page(uow, query, CdrRow.started_at, CdrRow.id, cursor, _limit(limit))
     return Page([_cdr_view(r) for r in rows], after)
 
 
-def any_cdr_page(
-    uow: UnitOfWork,
-    f: CdrFilter,
-    *,
-    cursor: str | None = None,
-    limit: int = DEFAULT_PAGE,
-) -> Page[CdrView]:
-    """Call records of every account (the operator console), newest first. ``f.subject``
-    narrows to one line; the index on ``started_at`` alone is not there, so a wide range of
-    a big system reads the primary order: keep the range short."""
-    query = select(CdrRow).where(*_cdr_where(None, _from_cursor(f, cursor)))
-    rows, after = _keyset_page(uow, query, CdrRow.started_at, CdrRow.id, cursor, _limit(limit))
-    return Page([_cdr_view(r) for r in rows], after)
-
-
-def operator_filter(
-    *, start: datetime, end: datetime, subject: str | None = None, direction: str | None = None,
-    dispositions: list[str] | None = None, search: str | None = None,
+def _checked_filter(
+    *, start: datetime, end: datetime, subject: str | None, subject_error: FieldError | None,
+    direction: str | None, dispositions: list[str] | None, search: str | None,
 ) -> CdrFilter:
-    """The customer filters without an account to check them against (the operator's view)."""
-    errors: list[FieldError] = []
-    subject = (subject or "").strip() or None
-    if subject is not None and not b.SUBJECT.fullmatch(subject):
-        errors.append(FieldError("account", "invalid_account", "must be 100000 or 100000_sub"))
+    """The filter of the customer's and the operator's views, every bad field reported."""
+    errors: list[FieldError] = [subject_error] if subject_error is not None else []
     direction = (direction or "").strip() or None
     if direction is not None and direction not in b.DIRECTIONS:
         errors.append(FieldError("direction", "invalid_choice", "must be outbound or inbound"))
@@ -364,6 +330,19 @@ def operator_filter(
         raise ValidationFailed(errors)
     return CdrFilter(start=start, end=end, subject=subject, direction=direction,
                      dispositions=wanted or frozenset(b.DISPOSITIONS), search=search)
+
+
+def operator_filter(
+    *, start: datetime, end: datetime, subject: str | None = None, direction: str | None = None,
+    dispositions: list[str] | None = None, search: str | None = None,
+) -> CdrFilter:
+    """The customer filters without an account to check them against (the operator's view)."""
+    subject = (subject or "").strip() or None
+    error = None
+    if subject is not None and not b.SUBJECT.fullmatch(subject):
+        error = FieldError("account", "invalid_account", "must be 100000 or 100000_sub")
+    return _checked_filter(start=start, end=end, subject=subject, subject_error=error,
+                           direction=direction, dispositions=dispositions, search=search)
 
 
 def iter_cdrs(
@@ -396,17 +375,8 @@ class CdrTotals:
 
 
 def cdr_totals(uow: UnitOfWork, account_number: str, f: CdrFilter) -> CdrTotals:
-    account = accounts.get_account(uow, account_number)
-    calls, seconds, billed, cost = uow.session.execute(
-        select(
-            func.count(CdrRow.id),
-            func.coalesce(func.sum(CdrRow.duration_s), 0),
-            func.coalesce(func.sum(CdrRow.billed_s), 0),
-            func.coalesce(func.sum(CdrRow.cost), 0),
-        ).where(*_cdr_where(account.id, f))
-    ).one()
-    return CdrTotals(int(calls), int(seconds), int(billed),
-                     Decimal(cost).quantize(b.LEDGER_PLACES) + Decimal(0))
+    """Calls, seconds and cost of the filter (from the roll-up where it can: ``cdr_daily``)."""
+    return totals_of(cdr_daily(uow, account_number, f))
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,21 +407,87 @@ def _all_days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def cdr_daily(uow: UnitOfWork, account_number: str, f: CdrFilter) -> list[DayFigures]:
-    """Calls, talk time and spend per UTC day of the filter's range, every day present (zeros
-    too). One pass over the range: ``totals_of`` sums it, so a page needs no second scan."""
-    account = accounts.get_account(uow, account_number)
+def _whole_days(f: CdrFilter) -> tuple[datetime, datetime] | None:
+    """The UTC midnights [first, last) bounding the whole UTC days inside the filter's range,
+    when the roll-up can answer for them: it has no dialed numbers nor per-call costs, so a
+    destination search, a DID or a free/billed filter reads the records."""
+    if f.search is not None or f.did is not None or f.billing != "all":
+        return None
+    first = datetime.combine(f.start.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    if first < f.start:
+        first = _shift(first, timedelta(days=1))
+    last = datetime.combine(f.end.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    return (first, last) if first < last else None
+
+
+# Per UTC day: calls, cost, seconds, billed seconds.
+_Sums = dict[date, tuple[int, Decimal, int, int]]
+
+
+def _scan_days(uow: UnitOfWork, account_id: int, f: CdrFilter) -> _Sums:
+    """Sums per UTC day read from the call records themselves (the edges of a range that does
+    not start or end at UTC midnight, e.g. a customer's time zone, or a filtered search)."""
+    if f.start >= f.end:
+        return {}
     day = _utc_day(uow, CdrRow.started_at)
-    found = {
+    return {
         _as_date(d): (int(n), Decimal(c), int(secs), int(billed))
         for d, n, c, secs, billed in uow.session.execute(
             select(day, func.count(CdrRow.id), func.coalesce(func.sum(CdrRow.cost), 0),
                    func.coalesce(func.sum(CdrRow.duration_s), 0),
                    func.coalesce(func.sum(CdrRow.billed_s), 0))
-            .where(*_cdr_where(account.id, f))
+            .where(*_cdr_where(account_id, f))
             .group_by(day)
         )
     }
+
+
+def _rollup_days(uow: UnitOfWork, account_id: int, f: CdrFilter, first: date,
+                 last: date) -> _Sums:
+    """Sums per UTC day [first, last) from the roll-up, with the filter's line, direction and
+    dispositions (the roll-up's own keys)."""
+    where: list[ColumnElement[bool]] = [
+        CdrDayRow.account_id == account_id, CdrDayRow.day >= first, CdrDayRow.day < last,
+    ]
+    if f.subject is not None:
+        where.append(CdrDayRow.subject == f.subject)
+    if f.direction is not None:
+        where.append(CdrDayRow.direction == f.direction)
+    if f.dispositions != frozenset(b.DISPOSITIONS):
+        where.append(CdrDayRow.disposition.in_(sorted(f.dispositions)))
+    return {
+        _as_date(d): (int(n), Decimal(c), int(secs), int(billed))
+        for d, n, c, secs, billed in uow.session.execute(
+            select(CdrDayRow.day, func.sum(CdrDayRow.calls), func.sum(CdrDayRow.cost),
+                   func.sum(CdrDayRow.seconds), func.sum(CdrDayRow.billed_s))
+            .where(*where)
+            .group_by(CdrDayRow.day)
+        )
+    }
+
+
+def _day_sums(uow: UnitOfWork, account_id: int, f: CdrFilter) -> _Sums:
+    """Whole UTC days from the roll-up, the partial days at either end from the records."""
+    whole = _whole_days(f)
+    if whole is None:
+        return _scan_days(uow, account_id, f)
+    first, last = whole
+    found = _rollup_days(uow, account_id, f, first.date(), last.date())
+    # An edge day is a part of a UTC day the roll-up holds whole: read only that part.
+    for edge in (replace(f, end=first), replace(f, start=last)):
+        for d, (n, c, secs, billed) in _scan_days(uow, account_id, edge).items():
+            n0, c0, s0, b0 = found.get(d, (0, Decimal(0), 0, 0))
+            found[d] = (n0 + n, c0 + c, s0 + secs, b0 + billed)
+    return found
+
+
+def cdr_daily(uow: UnitOfWork, account_number: str, f: CdrFilter) -> list[DayFigures]:
+    """Calls, talk time and spend per UTC day of the filter's range, every day present (zeros
+    too); ``totals_of`` sums them, so a page needs no second pass. Whole days come from the
+    roll-up (a few rows per day, however many calls), so the month's figures cost the same
+    with a thousand calls or a million."""
+    account = accounts.get_account(uow, account_number)
+    found = _day_sums(uow, account.id, f)
     out = []
     for d in _all_days(f.start, f.end):
         calls, cost, secs, billed = found.get(d, (0, Decimal(0), 0, 0))

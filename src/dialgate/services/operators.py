@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyotp
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
 from dialgate.adapters import passwords
 from dialgate.adapters.db.models import (
@@ -67,6 +67,18 @@ class AccountLocked(AuthenticationFailed):
     def __init__(self, until: datetime, delay: float) -> None:
         super().__init__(f"too many failed logins; locked until {until:%H:%M} UTC")
         self.until = until
+        self.delay = delay
+
+
+class CodeReused(LoginFailed):
+    """A right TOTP code that was already accepted once (or an older one than the last
+    accepted): every code is good for one log-in, so a code seen by someone else is useless."""
+
+    code = "totp_reused"
+
+    def __init__(self, delay: float) -> None:
+        AuthenticationFailed.__init__(
+            self, "this code was already used; wait for the next code of your app")
         self.delay = delay
 
 
@@ -197,6 +209,32 @@ def login(
     return token, session
 
 
+def _totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code ``code`` is (this 30 s step or the one before), or None."""
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current, current - 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _claim_step(uow: UnitOfWork, op: OperatorRow, step: int) -> bool:
+    """Record ``step`` as the operator's last accepted one unless it (or a later one) already
+    is. One conditional UPDATE, so two requests racing with the same code cannot both win."""
+    claimed = uow.session.execute(
+        update(OperatorRow)
+        .where(OperatorRow.id == op.id,
+               or_(OperatorRow.totp_last_step.is_(None), OperatorRow.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    op.totp_last_step = step
+    return True
+
+
 def verify_totp(
     uow: UnitOfWork, token: str | None, code: str, *, now: datetime | None = None
 ) -> ConsoleSession:
@@ -211,9 +249,14 @@ def verify_totp(
     if op.locked_until is not None and op.locked_until > now:
         raise AccountLocked(op.locked_until, MAX_DELAY)
     clean = code.strip().replace(" ", "")
-    if not (clean.isdigit() and pyotp.TOTP(op.totp_secret).verify(clean, for_time=now,
-                                                                  valid_window=1)):
+    step = _totp_step(op.totp_secret, clean, now) if clean.isdigit() else None
+    if step is None:
         raise _fail(op, now)
+    if not _claim_step(uow, op, step):
+        failure = _fail(op, now)  # a replay counts toward the lockout like any refused code
+        if isinstance(failure, AccountLocked):
+            raise failure
+        raise CodeReused(min(DELAY_STEP * op.failed_logins, MAX_DELAY))
     op.failed_logins = 0
     row.mfa_done = True
     operator = _operator(op, "console")

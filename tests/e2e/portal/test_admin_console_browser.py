@@ -6,6 +6,8 @@ audit log names the operator. Screenshots go to var/screenshots/."""
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 
 import pyotp
 import pytest
@@ -29,19 +31,35 @@ def admin_secret(e2e_db: Database) -> str:
     return secret
 
 
-def console_login(page: Page, email: str, secret: str | None) -> None:
+def fresh_code(db: Database, email: str, secret: str) -> str:
+    """The app's current code once it is one not used yet: a code logs in once, so a second
+    log-in in the same 30 s step waits for the next step, as a person would."""
+    totp = pyotp.TOTP(secret)
+    deadline = time.monotonic() + 2 * totp.interval + 5
+    while True:
+        with db.uow(write=False) as uow:
+            row = operators.find(uow, email)
+            assert row is not None
+            last = row.totp_last_step
+        if last is None or totp.timecode(datetime.now(UTC)) > last:
+            return totp.now()
+        assert time.monotonic() < deadline, "no new TOTP step"
+        time.sleep(0.2)
+
+
+def console_login(page: Page, email: str, secret: str | None, db: Database) -> None:
     page.goto("/admin/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     if secret is not None:
         page.wait_for_url("**/admin/totp")
-        page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+        page.get_by_label("Code").fill(fresh_code(db, email, secret))
         page.get_by_role("button", name="Verify").click()
     page.wait_for_url("**/admin/accounts")
 
 
-def test_admin_needs_the_totp_code(page: Page, admin_secret: str) -> None:
+def test_admin_needs_the_totp_code(page: Page, admin_secret: str, e2e_db: Database) -> None:
     page.goto("/admin/login")
     page.get_by_label("Email").fill("root@provider.test")
     page.get_by_label("Password").fill(PASSWORD)
@@ -53,15 +71,15 @@ def test_admin_needs_the_totp_code(page: Page, admin_secret: str) -> None:
                                    else "111111")
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("alert")).to_contain_text("Wrong email, password or code")
-    page.get_by_label("Code").fill(pyotp.TOTP(admin_secret).now())
+    page.get_by_label("Code").fill(fresh_code(e2e_db, "root@provider.test", admin_secret))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url("**/admin/accounts")
     expect(page.locator("#operator")).to_have_text("root@provider.test (admin)")
 
 
 def test_create_suspend_restore_and_deposit(page: Page, browser, base_url: str,
-                                            admin_secret: str) -> None:
-    console_login(page, "root@provider.test", admin_secret)
+                                            admin_secret: str, e2e_db: Database) -> None:
+    console_login(page, "root@provider.test", admin_secret, e2e_db)
     form = page.locator("#create-account")
     form.get_by_label("Account number").fill("300001")
     form.get_by_label("Customer email").fill("carol@example.com")
@@ -111,11 +129,62 @@ def test_create_suspend_restore_and_deposit(page: Page, browser, base_url: str,
     expect(page.locator("#outbox-pending")).to_have_text(re.compile(r"^\d+$"))
 
 
-def test_support_cannot_move_money(page: Page, admin_secret: str) -> None:
-    console_login(page, "desk@provider.test", None)  # support: no TOTP step
+def test_support_cannot_move_money(page: Page, admin_secret: str, e2e_db: Database) -> None:
+    console_login(page, "desk@provider.test", None, e2e_db)  # support: no TOTP step
     page.get_by_label("Number, email or DID").fill("100000")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="100000", exact=True).click()
     expect(page.locator("#no-money")).to_be_visible()
     expect(page.locator("#money-form")).to_have_count(0)
     expect(page.locator("#settings")).to_contain_text("callerid_number")
+
+
+def _big_deck(rows: int) -> bytes:
+    lines = ["prefix,destination,rate,increment"]
+    lines += [f"{7700000 + i},Testland {i % 50},0.0{i % 9 + 1},60" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_deck_upload_shows_the_transfer_then_the_check(
+    page: Page, admin_secret: str, e2e_db: Database
+) -> None:
+    console_login(page, "root@provider.test", admin_secret, e2e_db)
+    page.goto("/admin/rates")
+    expect(page.locator("#deck-progress")).to_be_hidden()
+    page.get_by_label("Route").select_option("premium")
+    page.get_by_label("Deck (CSV").set_input_files(
+        files=[{"name": "deck.csv", "mimeType": "text/csv", "buffer": _big_deck(30000)}])
+    page.get_by_role("button", name="Upload and review").click()
+    # The review replaced the page's main part in place (no navigation): the script did it.
+    expect(page.locator("#deck-summary")).to_be_visible(timeout=60000)
+    assert page.url.endswith("/admin/rates")
+    expect(page.locator("#n-added")).to_have_text(re.compile(r"^\d+$"))
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-deck-phases", "transfer check done")
+    expect(body).to_have_attribute("data-deck-transfer", "100")
+    screenshot(page, "admin-deck-reviewed")
+    # The form works again on the review page (the script bound it again): a bad deck.
+    page.get_by_label("Deck (CSV").set_input_files(
+        files=[{"name": "bad.csv", "mimeType": "text/csv",
+                "buffer": b"prefix,destination,rate\nabc,X,-1\n"}])
+    page.get_by_role("button", name="Upload and review").click()
+    expect(page.locator("#deck-errors")).to_contain_text("line 2")
+    assert page.url.endswith("/admin/rates")
+
+
+def test_deck_upload_without_javascript_still_posts_the_form(
+    browser, base_url: str, admin_secret: str, e2e_db: Database
+) -> None:
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        console_login(page, "root@provider.test", admin_secret, e2e_db)
+        page.goto("/admin/rates")
+        page.get_by_label("Deck (CSV").set_input_files(
+            files=[{"name": "deck.csv", "mimeType": "text/csv", "buffer": _big_deck(50)}])
+        page.get_by_role("button", name="Upload and review").click()
+        page.wait_for_url("**/admin/rates/review")
+        expect(page.locator("#deck-summary")).to_be_visible()
+        expect(page.locator("#n-added")).to_have_text("50")
+    finally:
+        context.close()

@@ -7,7 +7,7 @@ micro-units at rest (``Micros``: a BIGINT column named ``<name>_micros``); times
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -493,6 +494,9 @@ class OperatorRow(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The TOTP time step (unix time // 30) of the last accepted code: a code is good once
+    # (revision 0011), so one seen over a shoulder or a proxy cannot be replayed in its window.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class OperatorSessionRow(Base):
@@ -537,3 +541,40 @@ class OperatorAuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- call history roll-up (revision 0011) -----------------------------------------------------
+
+
+class CdrDayRow(Base):
+    """Call records summed per UTC day and line, direction and disposition: the Call History
+    totals and chart read whole days here instead of scanning every call of the range.
+    ``services.cdr_rollup`` adds each record in the transaction that inserts it, so the sums
+    always equal the ``cdrs`` rows."""
+
+    __tablename__ = "cdr_days"
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC day of started_at
+    subject: Mapped[str] = mapped_column(String(32), primary_key=True)  # cdrs.caller
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)
+    disposition: Mapped[str] = mapped_column(String(16), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)  # sum of duration_s
+    billed_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[Decimal] = money_column("cost", default=Decimal(0))
+
+
+class DecisionMinuteRow(Base):
+    """Call decisions per minute, worker process and reason (allowed calls are reason ``ok``),
+    for the console's live overview. Each worker counts in memory (the metrics tally) and adds
+    what it counted since its last flush to its own row of the minute, about once a minute and
+    at shutdown (``services.decision_log``), so no decision writes to the database."""
+
+    __tablename__ = "decision_minutes"
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    worker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(48), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

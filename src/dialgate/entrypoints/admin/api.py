@@ -193,7 +193,7 @@ def list_cdrs(
     f = history.operator_filter(start=start, end=end, subject=account, direction=direction,
                                 dispositions=disposition, search=q)
     with db.uow(write=False) as uow:
-        page = history.any_cdr_page(uow, f, cursor=cursor, limit=limit)
+        page = history.cdr_page(uow, None, f, cursor=cursor, limit=limit)
     if page.next_cursor is not None:
         url = request.url.include_query_params(cursor=page.next_cursor)
         response.headers["Link"] = f'<{url}>; rel="next"'

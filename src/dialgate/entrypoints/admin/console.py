@@ -2,7 +2,8 @@
 CSRF on every form, the portal's failed-login delays and lockout; pages for accounts (search by
 number, email or DID; create; suspend and restore with a reason; deposit or credit with a reason,
 admins only; a customer's settings and history read-only), call records across accounts, the
-operator audit log and a live overview. English only: it is the provider's staff tool.
+operator audit log and a live overview. In English, French or Spanish (the portal's catalogs):
+the operator's choice (a cookie) or the browser's Accept-Language.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import re
 import secrets
 import tempfile
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +33,7 @@ from dialgate.adapters.db.models import CdrRow, OutboxRow
 from dialgate.domain.deck_csv import parse_deck_csv
 from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFailed
 from dialgate.domain.rating import ROUTES
+from dialgate.entrypoints.portal import i18n
 from dialgate.entrypoints.portal.web import (
     SECURITY_HEADERS,
     database,
@@ -38,7 +42,15 @@ from dialgate.entrypoints.portal.web import (
     is_secure,
     redirect,
 )
-from dialgate.services import accounts, admin, deck_review, history, operators, suspension
+from dialgate.services import (
+    accounts,
+    admin,
+    decision_log,
+    deck_review,
+    history,
+    operators,
+    suspension,
+)
 from dialgate.services.operators import AccountLocked, ConsoleSession, LoginFailed
 from dialgate.services.uow import Database
 
@@ -48,11 +60,56 @@ LOGIN_CSRF = "dg_admin_login_csrf"
 TEMPLATES = Path(__file__).parent / "templates"
 router = APIRouter(include_in_schema=False)
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
-_env.globals.update(prefix=PREFIX)
-_env.filters["money"] = lambda v: format_money(v, "en")
-_env.filters["when"] = lambda v: f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+LANGUAGE_COOKIE = "dg_admin_lang"
+
+
+def N_(message: str) -> str:  # noqa: N802 - marks a msgid for extraction, translated later
+    return message
+
+
+# Words the templates translate from data (``_(value)``), so the extractor cannot see them;
+# tests/support/msgids.py adds them to the catalog check. Only these values are translated:
+# anything else (e.g. a query parameter) is never handed to gettext.
+WORDS = {w: N_(w) for w in (
+    "admin", "support", "outbound", "inbound", "answered", "busy", "noanswer", "failed",
+)}
+DONE = {
+    "created": N_("account created"),
+    "suspended": N_("account suspended"),
+    "suspended-rpc-errors": N_("account suspended (Kamailio did not answer every request)"),
+    "restored": N_("account restored"),
+    "money": N_("funds added"),
+}
+
+
+@lru_cache(maxsize=len(i18n.LANGUAGES))
+def _environment(language: str) -> Environment:
+    """The console's templates in one language (the portal's catalogs: en, fr, es)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES),
+                      autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
+                      trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        i18n.translations(language), newstyle=True
+    )
+    env.globals.update(prefix=PREFIX, lang=language, words=WORDS)
+    env.filters["money"] = lambda v: format_money(v, language)
+    env.filters["when"] = lambda v: f"{v.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return env
+
+
+def language_of(request: Request) -> str:
+    """The operator's language: the one they chose (a cookie), else the browser's
+    Accept-Language among en, fr and es."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def tr(request: Request, message: str, **values: Any) -> str:
+    """A message the Python side shows, in the operator's language."""
+    text = i18n.translations(language_of(request)).gettext(message)
+    return text % values if values else text
 
 
 class ConsoleLogin(Exception):
@@ -68,7 +125,8 @@ class ConsoleCsrf(Exception):
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(request=request, **context)
+    env = _environment(language_of(request))
+    html = env.get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
@@ -138,16 +196,28 @@ def home(request: Request) -> Response:
     return redirect(request, f"{PREFIX}/accounts" if session.complete else f"{PREFIX}/totp")
 
 
+@router.get(PREFIX + "/language")
+def choose_language(request: Request, lang: str = "") -> Response:
+    """Keep the operator's language choice (a year-long cookie), then back to the console."""
+    response = redirect(request, f"{PREFIX}/")
+    if lang in i18n.LANGUAGES:
+        _cookie(request, response, LANGUAGE_COOKIE, lang, 365 * 86400)
+    return response
+
+
 @router.get(PREFIX + "/login")
 def login_form(request: Request) -> Response:
     return _login_page(request)
 
 
-async def _throttle(outcome: LoginFailed | AccountLocked) -> str:
+async def _throttle(request: Request, outcome: LoginFailed | AccountLocked) -> str:
     await asyncio.sleep(outcome.delay)  # slows guessing without holding a thread
     if isinstance(outcome, AccountLocked):
-        return f"Too many failed attempts: locked until {outcome.until:%H:%M} UTC."
-    return "Wrong email, password or code."
+        until = outcome.until.strftime("%H:%M")
+        return tr(request, "Too many failed attempts: locked until %(time)s UTC.", time=until)
+    if isinstance(outcome, operators.CodeReused):
+        return tr(request, "This code was already used. Wait for the next code of your app.")
+    return tr(request, "Wrong email, password or code.")
 
 
 @router.post(PREFIX + "/login")
@@ -170,7 +240,8 @@ async def login(request: Request, db: Db, form: Form) -> Response:
 
     outcome = await run_in_threadpool(attempt)
     if isinstance(outcome, LoginFailed | AccountLocked):
-        return _login_page(request, error=await _throttle(outcome), email=email, status=401)
+        return _login_page(request, error=await _throttle(request, outcome), email=email,
+                           status=401)
     token, session = outcome
     response = redirect(request, f"{PREFIX}/accounts" if session.complete else f"{PREFIX}/totp")
     _cookie(request, response, COOKIE, token, operators.SESSION_HOURS * 3600)
@@ -209,7 +280,7 @@ async def totp(request: Request, db: Db, form: Form) -> Response:
     outcome = await run_in_threadpool(attempt)
     if isinstance(outcome, LoginFailed | AccountLocked):
         return page(request, "totp.html", 401, csrf_token=session.csrf_token,
-                    error=await _throttle(outcome))
+                    error=await _throttle(request, outcome))
     return redirect(request, f"{PREFIX}/accounts")
 
 
@@ -263,7 +334,7 @@ def _account_page(request: Request, session: ConsoleSession, db: Database, numbe
         audit = operators.audit_log(uow, target=number, limit=50)
     return page(request, "account.html", status, session=session, section="accounts",
                 a=detail, changes=changes, calls=calls, audit=audit, errors=errors or [],
-                done=request.query_params.get("done"))
+                done=DONE.get(request.query_params.get("done") or ""))
 
 
 @router.get(PREFIX + "/accounts/{number}")
@@ -332,7 +403,7 @@ def calls(request: Request, session: Console, db: Db) -> Response:
                                     dispositions=params.getlist("disposition"),
                                     search=params.get("q"))
         with db.uow(write=False) as uow:
-            found = history.any_cdr_page(uow, f, cursor=params.get("cursor") or None)
+            found = history.cdr_page(uow, None, f, cursor=params.get("cursor") or None)
         rows = found.rows
         if found.next_cursor:
             next_url = str(request.url.include_query_params(cursor=found.next_cursor))
@@ -354,8 +425,9 @@ def audit(request: Request, session: Console, db: Db, target: str = "") -> Respo
 
 @router.get(PREFIX + "/overview")
 def overview(request: Request, session: Console, db: Db) -> Response:
-    """Calls recorded in the last 15 minutes (per second and by outcome) and the email outbox;
-    the page refreshes itself every 15 s."""
+    """Calls recorded in the last 15 minutes (per second and by outcome), call decisions by
+    reason (every worker's, from ``decision_log``) and the email outbox; the page refreshes
+    itself every 15 s."""
     since = datetime.now(UTC) - timedelta(minutes=15)
     with db.uow(write=False) as uow:
         by_outcome = dict(uow.session.execute(
@@ -365,16 +437,21 @@ def overview(request: Request, session: Console, db: Db) -> Response:
             select(func.count(OutboxRow.id)).where(OutboxRow.sent_at.is_(None))) or 0
         failing = uow.session.scalar(select(func.count(OutboxRow.id)).where(
             OutboxRow.sent_at.is_(None), OutboxRow.attempts > 0)) or 0
+        decisions = decision_log.recent(uow)
     total = sum(by_outcome.values())
     cache = getattr(request.app.state, "policy_cache", None)
     return page(request, "overview.html", session=session, section="overview",
                 by_outcome=by_outcome, total=total, per_second=round(total / 900, 3),
-                pending=pending, failing=failing, pid=os.getpid(),
+                pending=pending, failing=failing, pid=os.getpid(), decisions=decisions,
+                decisions_total=sum(decisions.values()),
                 cache=cache.stats() if cache is not None else None)
 
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    # The console's own script (the deck upload's progress): same origin, so the CSP holds.
+    app.mount(PREFIX + "/static", StaticFiles(directory=Path(__file__).parent / "static"),
+              name="admin-static")
 
     @app.exception_handler(ConsoleLogin)
     async def _to_login(request: Request, exc: ConsoleLogin) -> Response:
@@ -423,7 +500,7 @@ async def rates_review(request: Request, session: Console, db: Db) -> Response:
         if isinstance(upload, StarletteUpload):
             text = (await upload.read()).decode("utf-8", errors="replace")
     if text is None:
-        errors = ["deck: choose a CSV file"]
+        errors = [tr(request, "deck: choose a CSV file")]
     else:
         try:
             parsed = parse_deck_csv(io.StringIO(text, newline=""))
@@ -445,7 +522,8 @@ def rates_publish(request: Request, session: Checked, db: Db, form: Form) -> Res
     staged = _staged(token)
     if staged is None:
         return page(request, "rates.html", 422, session=session, section="rates",
-                    routes=ROUTES, errors=["deck: upload it again (the review expired)"],
+                    routes=ROUTES,
+                    errors=[tr(request, "deck: upload it again (the review expired)")],
                     review=None, token=None, route=route)
     try:
         parsed = parse_deck_csv(io.StringIO(staged.read_text(encoding="utf-8"), newline=""))
