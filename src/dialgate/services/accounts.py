@@ -26,7 +26,6 @@ from dialgate.adapters.db.models import (
     SubAccountRow,
     TransactionRow,
 )
-from dialgate.config import get_settings
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
@@ -85,10 +84,6 @@ __all__ = [
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
 SUB_USERNAME = re.compile(r"[A-Za-z0-9]{1,12}")
-
-
-def _realm() -> str:
-    return get_settings().sip_realm
 
 
 def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,7 +157,7 @@ def create_account(
     uow.session.flush()
     # The seed: the SIP password starts equal to the portal password (stored only as digests).
     subscribers.set_subscriber(
-        uow, number, realm=_realm(), password=password, effective=values, enabled=account.enabled
+        uow, number, realm=uow.realm, password=password, effective=values, enabled=account.enabled
     )
     if balance:
         uow.session.add(
@@ -285,7 +280,7 @@ def update_settings(
         subscribers.set_subscriber(
             uow,
             account.number,
-            realm=_realm(),
+            realm=uow.realm,
             password=outcome.secrets.get("sip_password"),
             effective=outcome.values,
             enabled=account.enabled,
@@ -295,7 +290,7 @@ def update_settings(
             subscribers.set_subscriber(
                 uow,
                 sub.name,
-                realm=_realm(),
+                realm=uow.realm,
                 password=None,
                 effective=_sub_effective(outcome.values, load_settings(sub)),
                 enabled=account.enabled,
@@ -312,7 +307,7 @@ def update_settings(
         subscribers.set_subscriber(
             uow,
             sub.name,
-            realm=_realm(),
+            realm=uow.realm,
             password=outcome.secrets.get("sip_password"),
             effective=_sub_effective(main, outcome.values),
             enabled=account.enabled,
@@ -361,7 +356,7 @@ def create_subaccount(
     subscribers.set_subscriber(
         uow,
         name,
-        realm=_realm(),
+        realm=uow.realm,
         password=password,
         effective=_sub_effective(main, outcome.values),
         enabled=account.enabled,

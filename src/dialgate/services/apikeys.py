@@ -29,7 +29,6 @@ from dialgate.adapters.db.models import (
     SwitchTokenRow,
     VoipmsApiRow,
 )
-from dialgate.adapters.db.models import utcnow as _utcnow
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import (
@@ -104,7 +103,7 @@ def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> t
         name=_check_name(name),
         prefix=ident,
         key_hash=passwords.token_digest(token),
-        created_at=_utcnow(),
+        created_at=uow.now(),
     )
     uow.session.add(row)
     accounts.audit(uow, account, [s.Change("api_key", "", f"created {ident}")])
@@ -127,7 +126,7 @@ def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
     if row is None:
         raise NotFound("API key", key_id)
     if row.revoked_at is None:
-        row.revoked_at = _utcnow()
+        row.revoked_at = uow.now()
         accounts.audit(
             uow, account, [s.Change("api_key", f"created {key_id}", f"revoked {key_id}")]
         )
@@ -162,7 +161,7 @@ def create_switch_token(uow: UnitOfWork, *, name: str = "") -> tuple[KeyInfo, st
         name=_check_name(name),
         prefix=ident,
         token_hash=passwords.token_digest(token),
-        created_at=_utcnow(),
+        created_at=uow.now(),
     )
     uow.session.add(row)
     return KeyInfo(ident, row.name, row.created_at, None), token
@@ -180,7 +179,7 @@ def revoke_switch_token(uow: UnitOfWork, token_id: str) -> None:
     if row is None:
         raise NotFound("switch token", token_id)
     if row.revoked_at is None:
-        row.revoked_at = _utcnow()
+        row.revoked_at = uow.now()
         uow.touched.add(SWITCH_TOKENS_CHANGED)
 
 

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
@@ -71,10 +71,6 @@ class LoginTarget:
         return self.account_id is not None and self.enabled
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def login_key(login_name: str) -> str:
     """The login name as the throttles count it (number or email, case-folded, hashed so the
     limiter's memory never holds what strangers typed)."""
@@ -98,7 +94,7 @@ def open_session(
     """A session for a login whose password was verified. ``new_hash``: the same password
     hashed with current parameters (computed by the caller outside the transaction) when
     ``passwords.needs_rehash`` said so."""
-    now = now or _now()
+    now = now or uow.now()
     account = uow.session.get(AccountRow, target.account_id)
     # Checked again: the account may have been disabled (or its password changed) meanwhile.
     if account is None or not account.enabled or account.portal_password_hash != (
@@ -151,7 +147,7 @@ def resolve(
     """The session a cookie token names, or None if it is unknown or expired."""
     if not token:
         return None
-    now = now or _now()
+    now = now or uow.now()
     row = uow.session.get(PortalSessionRow, passwords.token_digest(token))
     if row is None or row.expires_at <= now:
         return None

@@ -1,8 +1,15 @@
-"""The unit of work: one database transaction per use case, rolled back unless committed."""
+"""The unit of work: one database transaction per use case, rolled back unless committed.
+
+The unit of work also carries what a use case needs from the world besides the database, so
+services never read the configuration or the system clock themselves: the deployment's SIP
+``realm`` (for subscriber digests) and the ``clock``. Bootstrap sets them from the configuration;
+tests give fakes (``Database(url, clock=fixed)``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -14,13 +21,30 @@ from dialgate.adapters.db.session import (
     make_engine,
     make_session_factory,
 )
+from dialgate.config import DEFAULT_SIP_REALM
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The system clock, aware and in UTC (the default ``Clock``)."""
+    return datetime.now(UTC)
 
 
 class Database:
     """The engine and session factories of one database (what bootstrap wires into services)."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        realm: str = DEFAULT_SIP_REALM,
+        clock: Clock = utc_now,
+    ) -> None:
         self.url = url
+        self.realm = realm
+        self.clock = clock
         self.engine: Engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
         self._read = make_session_factory(self.engine)
         # On SQLite, write transactions take the write lock up front (BEGIN IMMEDIATE).
@@ -49,6 +73,11 @@ class UnitOfWork:
         self.db = db
         self._factory = factory
         self.touched: set[str] = set()
+        self.realm = db.realm
+
+    def now(self) -> datetime:
+        """The time by the database's clock (a fake one in tests)."""
+        return self.db.clock()
 
     def __enter__(self) -> Self:
         self.session = self._factory()
