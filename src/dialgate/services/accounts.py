@@ -1,6 +1,7 @@
 """Use cases for main accounts, sub accounts and their settings.
 
-Every function takes the unit of work first and scopes every query to the account it names;
+Every use case takes a ``Database`` (it opens and commits its own transaction) or a unit of work
+to join (``uow.use_case``), and scopes every query to the account it names;
 a sub account is addressed as ``<main>_<username>`` and only ever looked up under its main account.
 What these use cases share lives beside them: ``lookups`` (finding accounts, reading settings),
 ``subscribers`` (Kamailio's subscriber rows), ``audit`` (the audit log and its history),
@@ -49,7 +50,7 @@ from dialgate.services.lookups import (
 from dialgate.services.mailboxes import add_mailbox, add_routing_target
 from dialgate.services.policy_feed import policy_changed
 from dialgate.services.pops import sync_pops
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, query, use_case
 
 __all__ = [
     "ACCOUNT_NUMBER",
@@ -97,6 +98,7 @@ def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str,
 OPENING_BALANCE = v.Money(low=Decimal(0), high=Decimal(100000), places=2)
 
 
+@use_case
 def create_account(
     uow: UnitOfWork,
     *,
@@ -178,6 +180,7 @@ def create_account(
 REASON_MAX = 200
 
 
+@use_case
 def set_account_enabled(
     uow: UnitOfWork, number: str, enabled: bool, *, reason: str | None, actor: str
 ) -> bool:
@@ -230,6 +233,7 @@ class SettingsView:
         }
 
 
+@query
 def show_settings(uow: UnitOfWork, subject: str) -> SettingsView:
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)
@@ -245,6 +249,7 @@ def _end_portal_sessions(uow: UnitOfWork, account: AccountRow, *, keep: str | No
     uow.session.execute(query)
 
 
+@use_case
 def update_settings(
     uow: UnitOfWork,
     subject: str,
@@ -318,6 +323,7 @@ def update_settings(
     return outcome
 
 
+@use_case
 def create_subaccount(
     uow: UnitOfWork,
     account_number: str,
@@ -372,6 +378,7 @@ def create_subaccount(
     return sub
 
 
+@use_case
 def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)

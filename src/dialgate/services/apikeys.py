@@ -39,7 +39,7 @@ from dialgate.domain.errors import (
     ValidationFailed,
 )
 from dialgate.services import accounts, notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 API_KEY_PREFIX = "dg"
 SWITCH_TOKEN_PREFIX = "sw"  # noqa: S105 - a token prefix, not a secret
@@ -94,6 +94,7 @@ class KeyInfo:
         }
 
 
+@use_case
 def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> tuple[KeyInfo, str]:
     """A new key for a main account: its public info and the secret (shown once, never stored)."""
     account = accounts.get_account(uow, account_number)
@@ -118,6 +119,7 @@ def list_api_keys(uow: UnitOfWork, account_number: str) -> list[KeyInfo]:
     return [KeyInfo(r.prefix, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
+@use_case
 def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
     account = accounts.get_account(uow, account_number)
     row = uow.session.scalars(
@@ -155,6 +157,7 @@ def authenticate_api_key(uow: UnitOfWork, token: str | None) -> AccountRow:
 # --- switch tokens ------------------------------------------------------------------------------
 
 
+@use_case
 def create_switch_token(uow: UnitOfWork, *, name: str = "") -> tuple[KeyInfo, str]:
     token, ident = passwords.new_token(SWITCH_TOKEN_PREFIX)
     row = SwitchTokenRow(
@@ -172,6 +175,7 @@ def list_switch_tokens(uow: UnitOfWork) -> list[KeyInfo]:
     return [KeyInfo(r.prefix, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
+@use_case
 def revoke_switch_token(uow: UnitOfWork, token_id: str) -> None:
     row = uow.session.scalars(
         select(SwitchTokenRow).where(SwitchTokenRow.prefix == token_id)
@@ -237,6 +241,7 @@ def _ip_list(ips: Sequence[str]) -> str:
     return ",".join(ips) or "none"
 
 
+@use_case
 def enable_voipms_api(
     uow: UnitOfWork, account_number: str, *, password: str, allowed_ips: Sequence[str] = ()
 ) -> list[str]:
@@ -273,6 +278,7 @@ def enable_voipms_api(
     return ips
 
 
+@use_case
 def disable_voipms_api(uow: UnitOfWork, account_number: str) -> None:
     account = accounts.get_account(uow, account_number)
     row = uow.session.get(VoipmsApiRow, account.id)

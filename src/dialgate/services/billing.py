@@ -29,7 +29,7 @@ from dialgate.domain import money
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.services import accounts, notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 DEPOSIT = v.Money(low=Decimal("0.01"), high=Decimal(100000), places=2)
 TYPE_LABELS = {"deposit": "Deposit", "call": "Call", "did_fee": "DID", "adjustment": "Adjustment"}
@@ -167,6 +167,7 @@ def _record_account(uow: UnitOfWork, record: b.CallRecord) -> AccountRow:
     return account
 
 
+@use_case
 def record_cdr(
     uow: UnitOfWork, payload: Mapping[str, Any], *, now: datetime | None = None
 ) -> CdrResult:
@@ -284,6 +285,7 @@ def record_cdrs(
     return CdrBatchResult(len(inserted), duplicates, rejected)
 
 
+@use_case
 def deposit(
     uow: UnitOfWork,
     account_number: str,
@@ -457,6 +459,7 @@ def transaction_history(
     ]
 
 
+@use_case
 def credit(
     uow: UnitOfWork,
     account_number: str,

@@ -18,7 +18,7 @@ from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from dialgate.services import accounts, notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 # Dial time: seconds the destination rings before "no answer". Below 5 s a phone cannot be
 # picked up; above 120 s most carriers have already given up on the call themselves.
@@ -106,6 +106,7 @@ def show_did(uow: UnitOfWork, number: str, *, account: str) -> DidView:
     return view(account, get_did(uow, number, account=account))
 
 
+@use_case
 def add_did(
     uow: UnitOfWork,
     account_number: str,
@@ -156,6 +157,7 @@ def list_dids(uow: UnitOfWork, account_number: str) -> list[DidView]:
     return [view(account.number, row) for row in rows]
 
 
+@use_case
 def set_did(
     uow: UnitOfWork,
     number: str,

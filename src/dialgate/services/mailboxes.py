@@ -13,12 +13,13 @@ from typing import Any
 from dialgate.adapters.db.models import MailboxRow, RoutingTargetRow
 from dialgate.domain.errors import ValidationFailed
 from dialgate.services.lookups import get_account
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 MAILBOX = re.compile(r"\d{1,10}")
 TARGET_KINDS = ("ivr", "queue", "grp", "tc")
 
 
+@use_case
 def add_mailbox(uow: UnitOfWork, account_number: str, mailbox: str, *, name: str = "") -> None:
     account = get_account(uow, account_number)
     if not MAILBOX.fullmatch(mailbox):
@@ -26,6 +27,7 @@ def add_mailbox(uow: UnitOfWork, account_number: str, mailbox: str, *, name: str
     uow.session.add(MailboxRow(account_id=account.id, mailbox=mailbox, name=name))
 
 
+@use_case
 def add_routing_target(
     uow: UnitOfWork,
     account_number: str,

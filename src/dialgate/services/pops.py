@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import PopRow
 from dialgate.domain import catalogs
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 
+@use_case
 def sync_pops(uow: UnitOfWork) -> None:
     """Make the POP table match the catalog (run by ``db upgrade`` and ``demo``)."""
     existing = {row.id: row for row in uow.session.scalars(select(PopRow))}

@@ -30,7 +30,7 @@ from dialgate.adapters.db.models import AccountRow, PortalSessionRow
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.services import accounts
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 SESSION_HOURS = 12
 # What a failed login waits before its answer (on the event loop: it costs no thread).
@@ -84,16 +84,19 @@ def find_login(uow: UnitOfWork, login_name: str) -> LoginTarget:
     return LoginTarget(account.id, account.number, account.portal_password_hash, account.enabled)
 
 
+@use_case
 def open_session(
     uow: UnitOfWork,
     target: LoginTarget,
     *,
     new_hash: str | None = None,
+    language: str | None = None,
     now: datetime | None = None,
 ) -> NewSession:
     """A session for a login whose password was verified. ``new_hash``: the same password
     hashed with current parameters (computed by the caller outside the transaction) when
-    ``passwords.needs_rehash`` said so."""
+    ``passwords.needs_rehash`` said so; ``language``: the one chosen on the login page, kept
+    as the account's (same transaction)."""
     now = now or uow.now()
     account = uow.session.get(AccountRow, target.account_id)
     # Checked again: the account may have been disabled (or its password changed) meanwhile.
@@ -120,9 +123,12 @@ def open_session(
             expires_at=now + timedelta(hours=SESSION_HOURS),
         )
     )
-    return NewSession(
+    opened = NewSession(
         token, PortalSession(account.id, account.number, account.email, account.language, csrf)
     )
+    if language is not None:
+        set_language(uow, opened.session, language)
+    return opened
 
 
 def device_token(secret_key: str, account: str) -> str:
@@ -159,6 +165,7 @@ def resolve(
     )
 
 
+@use_case
 def logout(uow: UnitOfWork, token: str | None) -> None:
     if token:
         uow.session.execute(
@@ -168,6 +175,7 @@ def logout(uow: UnitOfWork, token: str | None) -> None:
         )
 
 
+@use_case
 def change_password(
     uow: UnitOfWork,
     session: PortalSession,
@@ -199,6 +207,7 @@ def password_hash_of(uow: UnitOfWork, account: str) -> str:
     return accounts.get_account(uow, account).portal_password_hash
 
 
+@use_case
 def set_language(uow: UnitOfWork, session: PortalSession, language: str) -> None:
     if language not in catalogs.LANGUAGES:
         raise ValidationFailed(

@@ -8,10 +8,11 @@ tests give fakes (``Database(url, clock=fixed)``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,8 @@ from dialgate.adapters.db.session import (
 from dialgate.config import DEFAULT_SIP_REALM
 
 Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def utc_now() -> datetime:
@@ -103,3 +106,41 @@ class UnitOfWork:
     @property
     def dialect(self) -> str:
         return self.db.dialect
+
+
+def use_case(
+    fn: Callable[Concatenate[UnitOfWork, P], R],
+) -> Callable[Concatenate[Database | UnitOfWork, P], R]:
+    """A use case that owns its transaction.
+
+    Given a ``Database`` (what entrypoints pass), it opens a write unit of work, runs, commits
+    and returns the result: the caller never commits. Given a ``UnitOfWork`` (another use case
+    composing it, a seed, a test that checks state before committing), it joins that transaction
+    and leaves the commit to whoever opened it. Errors roll back either way.
+    """
+
+    @functools.wraps(fn)
+    def run(target: Database | UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(target, UnitOfWork):
+            return fn(target, *args, **kwargs)
+        with target.uow() as uow:
+            result = fn(uow, *args, **kwargs)
+            uow.commit()
+        return result
+
+    return run
+
+
+def query(
+    fn: Callable[Concatenate[UnitOfWork, P], R],
+) -> Callable[Concatenate[Database | UnitOfWork, P], R]:
+    """A read: given a ``Database`` it runs in a read-only unit of work (no write lock)."""
+
+    @functools.wraps(fn)
+    def run(target: Database | UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(target, UnitOfWork):
+            return fn(target, *args, **kwargs)
+        with target.uow(write=False) as uow:
+            return fn(uow, *args, **kwargs)
+
+    return run
