@@ -48,7 +48,8 @@ def register(app: typer.Typer) -> None:
     def set_(number: str, pairs: list[str] = typer.Argument(..., help="key=value ...")) -> None:
         """Change a DID's settings, all or nothing."""
         with database() as db:
-            changes = dids.set_did(db, number, parse_pairs(pairs), actor="cli")
+            owner = dids.owner_of(db, number)  # the operator may change any account's DID
+            changes = dids.set_did(db, number, parse_pairs(pairs), actor="cli", account=owner)
         if not changes:
             console.print("nothing changed", markup=False)
         for change in changes:
