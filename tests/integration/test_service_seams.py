@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dialgate.adapters import passwords
 from dialgate.adapters.db.models import PortalSessionRow, SubscriberRow, TransactionRow
+from dialgate.domain.errors import AuthenticationFailed
 from dialgate.domain.policy import AuthorizeRequest
 from dialgate.services import accounts, apikeys, billing, portal_auth
 from dialgate.services.authorize import PolicyCache, authorize_call
@@ -115,3 +116,44 @@ def test_allow_list_host_names_go_through_the_resolver_the_cache_was_given(
     assert reason("198.51.100.8") == "ip_not_allowed"
     assert reason("198.51.100.7") != "ip_not_allowed"
     assert resolver.asked == ["pbx.example.com"]  # once, when the snapshot was built
+
+
+class Ticks:
+    """A monotonic clock in seconds that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_switch_tokens_are_kept_for_the_ttl_of_the_cache_clock(database_url: str) -> None:
+    switch_side = Database(database_url)
+    elsewhere = Database(database_url)  # another process: its commits reach no hook here
+    try:
+        created, token = apikeys.create_switch_token(switch_side, name="pop")
+        ticks = Ticks()
+        cache = apikeys.SwitchTokenCache(switch_side, ttl=2.0, clock=ticks)
+        assert cache.peek(token) is None
+        assert cache.check(token).id == created.id
+        apikeys.revoke_switch_token(elsewhere, created.id)
+        ticks.now += 1.9
+        assert cache.peek(token) is not None  # still within the ttl
+        ticks.now += 0.2
+        assert cache.peek(token) is None
+        with pytest.raises(AuthenticationFailed):
+            cache.check(token)
+    finally:
+        switch_side.dispose()
+        elsewhere.dispose()
+
+
+def test_a_revocation_through_the_same_database_empties_the_token_cache_at_once(
+    seamed: Database,
+) -> None:
+    created, token = apikeys.create_switch_token(seamed, name="pop")
+    cache = apikeys.SwitchTokenCache(seamed, clock=Ticks())
+    cache.check(token)
+    apikeys.revoke_switch_token(seamed, created.id)
+    assert cache.peek(token) is None
