@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 
 from dialgate.adapters import passwords
 from dialgate.adapters.db.models import SubscriberRow
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, query
 
 
 def set_subscriber(
@@ -66,3 +66,13 @@ def set_enabled(uow: UnitOfWork, usernames: Iterable[str], enabled: bool) -> Non
 def delete_subscriber(uow: UnitOfWork, username: str) -> None:
     """Remove the rows of ``username`` in every realm (the sub account is deleted)."""
     uow.session.execute(delete(SubscriberRow).where(SubscriberRow.username == username))
+
+
+@query
+def ha1_of(uow: UnitOfWork, username: str) -> str | None:
+    """The HA1 digest of ``username`` in the unit of work's realm (None: no such subscriber)."""
+    return uow.session.scalars(
+        select(SubscriberRow.ha1).where(
+            SubscriberRow.username == username, SubscriberRow.domain == uow.realm
+        )
+    ).first()
