@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from dialgate.adapters import passwords
+from dialgate.adapters.db import repo_accounts as repo
 from dialgate.adapters.db.models import (
     AccountRow,
     AuditRow,
-    DidRow,
     PortalSessionRow,
     SubAccountRow,
     TransactionRow,
@@ -142,7 +142,7 @@ def create_account(
     if find_account(uow, number) is not None:
         raise Conflict("account_exists", f"account {number} already exists", field="number")
     email_norm = email_norm.lower()
-    if uow.session.scalars(select(AccountRow).where(AccountRow.email == email_norm)).first():
+    if repo.account_by_email(uow.session, email_norm) is not None:
         raise Conflict("email_in_use", f"{email_norm} is used by another account", field="email")
 
     ctx = v.ValidationContext(account=number, email=email_norm)
@@ -386,15 +386,7 @@ def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
         raise ValidationFailed.single("account", "not_a_subaccount", f"{subject} is a main account")
     sub = get_subaccount(uow, account, username)
     target = f"account:{sub.name}"
-    routed = uow.session.scalars(
-        select(DidRow.number).where(
-            DidRow.account_id == account.id,
-            (DidRow.routing == target)
-            | (DidRow.failover_busy == target)
-            | (DidRow.failover_unreachable == target)
-            | (DidRow.failover_noanswer == target),
-        )
-    ).all()
+    routed = repo.dids_routed_to(uow.session, account.id, target)
     main = load_settings(account)
     uses_default = [
         k

@@ -9,17 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-
 from dialgate.adapters import geo
-from dialgate.adapters.db.models import (
-    AccountRow,
-    ForwardingRow,
-    MailboxRow,
-    PopRow,
-    RoutingTargetRow,
-    SubAccountRow,
-)
+from dialgate.adapters.db import repo_accounts as repo
+from dialgate.adapters.db.models import AccountRow, SubAccountRow
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
@@ -34,7 +26,7 @@ def split_subject(subject: str) -> tuple[str, str | None]:
 
 
 def find_account(uow: UnitOfWork, number: str) -> AccountRow | None:
-    return uow.session.scalars(select(AccountRow).where(AccountRow.number == number)).first()
+    return repo.account_by_number(uow.session, number)
 
 
 def get_account(uow: UnitOfWork, number: str) -> AccountRow:
@@ -46,17 +38,13 @@ def get_account(uow: UnitOfWork, number: str) -> AccountRow:
 
 def find_account_by_login(uow: UnitOfWork, login: str) -> AccountRow | None:
     """Accounts log in with their number or their email."""
-    column = AccountRow.email if "@" in login else AccountRow.number
-    value = login.strip().lower() if "@" in login else login.strip()
-    return uow.session.scalars(select(AccountRow).where(column == value)).first()
+    if "@" in login:
+        return repo.account_by_email(uow.session, login.strip().lower())
+    return repo.account_by_number(uow.session, login.strip())
 
 
 def find_subaccount(uow: UnitOfWork, account: AccountRow, username: str) -> SubAccountRow | None:
-    return uow.session.scalars(
-        select(SubAccountRow).where(
-            SubAccountRow.account_id == account.id, SubAccountRow.username == username
-        )
-    ).first()
+    return repo.subaccount(uow.session, account.id, username)
 
 
 def get_subaccount(uow: UnitOfWork, account: AccountRow, username: str) -> SubAccountRow:
@@ -67,13 +55,7 @@ def get_subaccount(uow: UnitOfWork, account: AccountRow, username: str) -> SubAc
 
 
 def list_subaccounts(uow: UnitOfWork, account: AccountRow) -> list[SubAccountRow]:
-    return list(
-        uow.session.scalars(
-            select(SubAccountRow)
-            .where(SubAccountRow.account_id == account.id)
-            .order_by(SubAccountRow.username)
-        )
-    )
+    return repo.subaccounts(uow.session, account.id)
 
 
 def load_settings(row: AccountRow | SubAccountRow) -> dict[str, Any]:
@@ -85,30 +67,19 @@ def dump_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validation_context(uow: UnitOfWork, account: AccountRow) -> v.ValidationContext:
-    mailboxes = uow.session.scalars(
-        select(MailboxRow.mailbox).where(MailboxRow.account_id == account.id)
+    """What the account's values may name: its mailboxes, sub accounts, routing targets and
+    forwardings, the POPs and the countries."""
+    session = uow.session
+    targets = repo.routing_targets(session, account.id)
+    targets.setdefault("fwd", set()).update(
+        str(ident) for ident in repo.forwarding_ids(session, account.id)
     )
-    subs = uow.session.scalars(
-        select(SubAccountRow.name).where(SubAccountRow.account_id == account.id)
-    )
-    targets: dict[str, set[str]] = {}
-    for kind, ref in uow.session.execute(
-        select(RoutingTargetRow.kind, RoutingTargetRow.ref).where(
-            RoutingTargetRow.account_id == account.id
-        )
-    ):
-        targets.setdefault(kind, set()).add(ref)
-    forwardings = uow.session.scalars(
-        select(ForwardingRow.id).where(ForwardingRow.account_id == account.id)
-    )
-    targets.setdefault("fwd", set()).update(str(ident) for ident in forwardings)
-    pops = uow.session.scalars(select(PopRow.name))
     return v.ValidationContext(
         account=account.number,
         email=account.email,
-        mailboxes=frozenset(mailboxes),
-        subaccounts=frozenset(subs),
+        mailboxes=repo.mailboxes(session, account.id),
+        subaccounts=repo.subaccount_names(session, account.id),
         targets={header: frozenset(names) for header, names in targets.items()},
-        pops=frozenset(pops) or frozenset(p.name for p in catalogs.DEFAULT_POPS),
+        pops=repo.pop_names(session) or frozenset(p.name for p in catalogs.DEFAULT_POPS),
         countries=frozenset(c.code for c in geo.countries()),
     )
