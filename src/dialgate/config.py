@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The switch's largest call-record batch: 500 records (switch.http.MAX_CDR_BATCH) of at most
 # 512 bytes each (the Kamailio template's buffer per record).
 MIN_BODY_BYTES = 500 * 512
+DEFAULT_SIP_REALM = "sip.dialgate.test"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
 
 
@@ -24,7 +25,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
 
     # SIP realm used for HA1 digests (md5(user:realm:password)); every POP shares it.
-    sip_realm: str = "sip.dialgate.test"
+    sip_realm: str = DEFAULT_SIP_REALM
     default_language: Literal["en", "fr", "es"] = "en"
 
     smtp_host: str = "127.0.0.1"

@@ -137,7 +137,8 @@ def test_inbound_loop_ends_the_chain(switch, api_db: Database) -> None:
     from dialgate.services import dids
 
     with api_db.uow() as uow:
-        dids.set_did(uow, "5145550101", {"failover_busy": "account:100000_office"}, actor="t")
+        dids.set_did(uow, "5145550101", {"failover_busy": "account:100000_office"}, actor="t",
+                     account="100000")
         uow.commit()
     answer = client.post("/switch/v1/inbound", json={"did": "5145550101", "event": "busy",
                                                      "chain": "account:100000_office"},
@@ -186,7 +187,7 @@ def test_a_forward_is_decided_for_the_dids_account_with_the_original_caller(
         entry = forwardings.add_forwarding(
             uow, "100000", {"phone_number": "4165550143", "callerid_override": "4385550111",
                             "diversion_header": "yes"}, actor="t")
-        dids.set_did(uow, "5145550101", {"routing": entry.ref}, actor="t")
+        dids.set_did(uow, "5145550101", {"routing": entry.ref}, actor="t", account="100000")
         uow.commit()
     inbound = client.post("/switch/v1/inbound", json={"did": "5145550101"}, headers=auth).json()
     assert (inbound["kind"], inbound["forward_number"], inbound["forward_callerid"]) == (

@@ -161,7 +161,8 @@ def test_failover_loop_back_to_the_same_did_ends_the_chain(
     with dialgate.db.uow() as uow:
         to_self = forwardings.add_forwarding(
             uow, ln.account, {"phone_number": ln.did[1:], "description": "Self"}, actor="e2e")
-        dids.set_did(uow, ln.did[1:], {"failover_busy": to_self.ref}, actor="e2e")
+        dids.set_did(uow, ln.did[1:], {"failover_busy": to_self.ref}, actor="e2e",
+                     account=ln.account)
         uow.commit()
     dlg = carriers["value"].invite(ln.did, user="carrier", timeout=8)
     assert dlg.final is not None and dlg.final.code == 480

@@ -69,6 +69,7 @@ def test_invalid_did_settings_change_nothing_and_name_each_field(db: Database) -
             "5145550100",
             {"routing": "account:100000_office", "dial_time": "2", "pop": "mars", "x": "1"},
             actor="test",
+            account="100000",
         )
     assert {e.field: e.code for e in exc.value.errors} == {
         "dial_time": "out_of_range",
@@ -101,7 +102,9 @@ def test_set_is_audited_under_the_did_and_e911_bumps_policy_and_notifies(db: Dat
         version = uow.session.scalars(select(AccountRow.version)).one()
         before = len(list(uow.session.scalars(select(OutboxRow))))
     with db.uow() as uow:
-        changes = dids.set_did(uow, "5145550100", {"e911_enabled": "yes"}, actor="cli")
+        changes = dids.set_did(
+            uow, "5145550100", {"e911_enabled": "yes"}, actor="cli", account="100000"
+        )
         uow.commit()
     assert [(c.key, c.old, c.new) for c in changes] == [("e911_enabled", "false", "true")]
     with db.uow(write=False) as uow:
@@ -122,6 +125,24 @@ def test_another_accounts_did_is_not_found_in_its_scope(db: Database) -> None:
         dids.set_did(uow, "5145550100", {"dial_time": "30"}, actor="api", account="200000")
     with db.uow(write=False) as uow, pytest.raises(NotFound):
         inbound.route_inbound(uow, "5145550100", account="200000")
+    with db.uow(write=False) as uow:
+        assert dids.find_did(uow, "5145550100", account="200000") is None
+        assert dids.find_did(uow, "5145550100", account="100000") is not None
+        assert dids.show_did(uow, "5145550100", account="100000").values["dial_time"] == 60
+
+
+def test_the_operator_changes_any_did_through_its_owners_scope(db: Database) -> None:
+    setup_account(db)
+    setup_account(db, "200000", "other@example.com")
+    dids.add_did(db, "200000", "5145550100", actor="test")
+    owner = dids.owner_of(db, "5145550100")
+    assert owner == "200000"
+    changes = dids.set_did(db, "5145550100", {"dial_time": "30"}, actor="cli", account=owner)
+    assert [c.key for c in changes] == ["dial_time"]
+    with db.uow(write=False) as uow:
+        assert dids.show_did(uow, "5145550100", account="200000").values["dial_time"] == 30
+    with pytest.raises(NotFound):
+        dids.owner_of(db, "5145550199")
 
 
 def test_route_inbound_uses_the_sub_accounts_effective_inbound_settings(db: Database) -> None:

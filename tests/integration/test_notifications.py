@@ -219,7 +219,13 @@ def test_toggles_off_mean_no_change_emails_and_invalid_changes_enqueue_nothing(
     drain(db, clock, smtp)
     with db.uow() as uow:
         accounts.update_settings(uow, "100000", {"nat": "no"}, actor="t")
-        dids.set_did(uow, "5145550100", {"e911_enabled": "yes", "dial_time": "30"}, actor="t")
+        dids.set_did(
+            uow,
+            "5145550100",
+            {"e911_enabled": "yes", "dial_time": "30"},
+            actor="t",
+            account="100000",
+        )
         uow.commit()
     with db.uow() as uow, pytest.raises(ValidationFailed):
         accounts.update_settings(uow, "100000", {"nat": "maybe"}, actor="t")

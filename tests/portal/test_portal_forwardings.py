@@ -104,7 +104,9 @@ def test_a_forwarding_is_picked_on_the_did_page_and_then_cannot_be_deleted(
     french = client.post(f"/portal/forwardings/{ident}/delete", data={"csrf_token": token})
     assert "ne peut pas être supprimé" in french.text and "Renvoi d'appel" in french.text
     with demo_db.uow() as uow:
-        dids.set_did(uow, "5145550100", {"failover_noanswer": "vm:1001"}, actor="t")
+        dids.set_did(
+            uow, "5145550100", {"failover_noanswer": "vm:1001"}, actor="t", account="100000"
+        )
         uow.commit()
     gone = client.post(f"/portal/forwardings/{ident}/delete", data={"csrf_token": token},
                        follow_redirects=False)

@@ -20,7 +20,7 @@ from dialgate.adapters.passwords import HashPool
 from dialgate.config import Settings, get_settings
 from dialgate.entrypoints import admin, api, api_docs, guards, ops, portal, voipms
 from dialgate.entrypoints.api import problems
-from dialgate.entrypoints.api.deps import switch_token_cache
+from dialgate.entrypoints.api.deps import app_switch_token_cache
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch import http as switch_http
 from dialgate.entrypoints.switch.evapi import Authorizer, EvapiClients, parse_targets
@@ -34,7 +34,7 @@ def _start_evapi(app: FastAPI, settings: Settings) -> EvapiClients | None:
     """Connect to the Kamailios of ``DIALGATE_SWITCH_EVAPI`` (switch role only)."""
     if not settings.switch_evapi or settings.role not in ("all", "switch"):
         return None
-    authorizer = Authorizer(app_policy_cache(app), switch_token_cache(app.state.db))
+    authorizer = Authorizer(app_policy_cache(app), app_switch_token_cache(app))
     clients = EvapiClients(parse_targets(settings.switch_evapi), authorizer)
     clients.start()
     return clients

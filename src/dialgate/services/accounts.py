@@ -1,232 +1,90 @@
-"""Use cases for accounts, sub accounts and their settings.
+"""Use cases for main accounts, sub accounts and their settings.
 
-Every function takes the unit of work first and scopes every query to the account it names;
+Every use case takes a ``Database`` (it opens and commits its own transaction) or a unit of work
+to join (``uow.use_case``), and scopes every query to the account it names;
 a sub account is addressed as ``<main>_<username>`` and only ever looked up under its main account.
+What these use cases share lives beside them: ``lookups`` (finding accounts, reading settings),
+``subscribers`` (Kamailio's subscriber rows), ``audit`` (the audit log and its history),
+``policy_feed`` (the change feed), ``mailboxes`` (mailboxes and routing targets), ``pops``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 
-from dialgate.adapters import geo, passwords
+from dialgate.adapters import passwords
+from dialgate.adapters.db import repo_accounts as repo
 from dialgate.adapters.db.models import (
     AccountRow,
     AuditRow,
-    DidRow,
-    ForwardingRow,
-    MailboxRow,
-    PolicyChangeRow,
-    PopRow,
     PortalSessionRow,
-    RoutingTargetRow,
     SubAccountRow,
-    SubscriberRow,
     TransactionRow,
 )
-from dialgate.config import get_settings
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
-from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
-from dialgate.services import notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.domain.errors import Conflict, FieldError, ValidationFailed
+from dialgate.services import notifications, subscribers
+
+# The names other modules (and other branches) import from here; they live in their own modules.
+from dialgate.services.audit import AuditEntry, audit, settings_history
+from dialgate.services.lookups import (
+    dump_settings,
+    find_account,
+    find_account_by_login,
+    find_subaccount,
+    get_account,
+    get_subaccount,
+    list_subaccounts,
+    load_settings,
+    split_subject,
+    validation_context,
+)
+from dialgate.services.mailboxes import add_mailbox, add_routing_target
+from dialgate.services.policy_feed import policy_changed
+from dialgate.services.pops import sync_pops
+from dialgate.services.uow import UnitOfWork, query, use_case
+
+__all__ = [
+    "ACCOUNT_NUMBER",
+    "OPENING_BALANCE",
+    "REASON_MAX",
+    "SUB_USERNAME",
+    "AuditEntry",
+    "SettingsView",
+    "add_mailbox",
+    "add_routing_target",
+    "audit",
+    "create_account",
+    "create_subaccount",
+    "delete_subaccount",
+    "dump_settings",
+    "find_account",
+    "find_account_by_login",
+    "find_subaccount",
+    "get_account",
+    "get_subaccount",
+    "list_subaccounts",
+    "load_settings",
+    "policy_changed",
+    "set_account_enabled",
+    "settings_history",
+    "show_settings",
+    "split_subject",
+    "sync_pops",
+    "update_settings",
+    "validation_context",
+]
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
 SUB_USERNAME = re.compile(r"[A-Za-z0-9]{1,12}")
-
-
-# --- lookups ----------------------------------------------------------------------------------
-
-
-def split_subject(subject: str) -> tuple[str, str | None]:
-    """``100000`` -> (100000, None); ``100000_office`` -> (100000, office)."""
-    main, sep, user = subject.partition("_")
-    return main, (user if sep else None)
-
-
-def find_account(uow: UnitOfWork, number: str) -> AccountRow | None:
-    return uow.session.scalars(select(AccountRow).where(AccountRow.number == number)).first()
-
-
-def get_account(uow: UnitOfWork, number: str) -> AccountRow:
-    row = find_account(uow, number)
-    if row is None:
-        raise NotFound("account", number)
-    return row
-
-
-def find_account_by_login(uow: UnitOfWork, login: str) -> AccountRow | None:
-    """Accounts log in with their number or their email."""
-    column = AccountRow.email if "@" in login else AccountRow.number
-    value = login.strip().lower() if "@" in login else login.strip()
-    return uow.session.scalars(select(AccountRow).where(column == value)).first()
-
-
-def find_subaccount(uow: UnitOfWork, account: AccountRow, username: str) -> SubAccountRow | None:
-    return uow.session.scalars(
-        select(SubAccountRow).where(
-            SubAccountRow.account_id == account.id, SubAccountRow.username == username
-        )
-    ).first()
-
-
-def get_subaccount(uow: UnitOfWork, account: AccountRow, username: str) -> SubAccountRow:
-    row = find_subaccount(uow, account, username)
-    if row is None:
-        raise NotFound("sub account", f"{account.number}_{username}")
-    return row
-
-
-def list_subaccounts(uow: UnitOfWork, account: AccountRow) -> list[SubAccountRow]:
-    return list(
-        uow.session.scalars(
-            select(SubAccountRow)
-            .where(SubAccountRow.account_id == account.id)
-            .order_by(SubAccountRow.username)
-        )
-    )
-
-
-def load_settings(row: AccountRow | SubAccountRow) -> dict[str, Any]:
-    return {key: s.from_json(key, value) for key, value in (row.settings or {}).items()}
-
-
-def dump_settings(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: s.to_json(key, value) for key, value in values.items()}
-
-
-def validation_context(uow: UnitOfWork, account: AccountRow) -> v.ValidationContext:
-    mailboxes = uow.session.scalars(
-        select(MailboxRow.mailbox).where(MailboxRow.account_id == account.id)
-    )
-    subs = uow.session.scalars(
-        select(SubAccountRow.name).where(SubAccountRow.account_id == account.id)
-    )
-    targets: dict[str, set[str]] = {}
-    for kind, ref in uow.session.execute(
-        select(RoutingTargetRow.kind, RoutingTargetRow.ref).where(
-            RoutingTargetRow.account_id == account.id
-        )
-    ):
-        targets.setdefault(kind, set()).add(ref)
-    forwardings = uow.session.scalars(
-        select(ForwardingRow.id).where(ForwardingRow.account_id == account.id)
-    )
-    targets.setdefault("fwd", set()).update(str(ident) for ident in forwardings)
-    pops = uow.session.scalars(select(PopRow.name))
-    return v.ValidationContext(
-        account=account.number,
-        email=account.email,
-        mailboxes=frozenset(mailboxes),
-        subaccounts=frozenset(subs),
-        targets={header: frozenset(names) for header, names in targets.items()},
-        pops=frozenset(pops) or frozenset(p.name for p in catalogs.DEFAULT_POPS),
-        countries=frozenset(c.code for c in geo.countries()),
-    )
-
-
-# --- catalog data -------------------------------------------------------------------------------
-
-
-def sync_pops(uow: UnitOfWork) -> None:
-    """Make the POP table match the catalog (run by ``db upgrade`` and ``demo``)."""
-    existing = {row.id: row for row in uow.session.scalars(select(PopRow))}
-    for pop in catalogs.DEFAULT_POPS:
-        row = existing.get(pop.id) or PopRow(id=pop.id)
-        row.name, row.city, row.hostname, row.country = (
-            pop.name,
-            pop.city,
-            pop.hostname,
-            pop.country,
-        )
-        uow.session.add(row)
-
-
-# --- internal helpers ---------------------------------------------------------------------------
-
-
-def policy_changed(uow: UnitOfWork, account: AccountRow) -> None:
-    """Record that the account's call policy changed (for every process's snapshot cache)."""
-    uow.session.execute(
-        update(AccountRow).where(AccountRow.id == account.id).values(version=AccountRow.version + 1)
-    )
-    uow.session.add(PolicyChangeRow(account=account.number))
-    uow.touched.add(account.number)
-
-
-def audit(
-    uow: UnitOfWork,
-    account: AccountRow,
-    changes: Sequence[s.Change],
-    *,
-    subject: str | None = None,
-    actor: str = "system",
-) -> None:
-    """Append changes to the account's audit log (values already redacted by the caller)."""
-    for change in changes:
-        uow.session.add(
-            AuditRow(
-                account_id=account.id,
-                subject=subject or account.number,
-                actor=actor,
-                key=change.key,
-                old=change.old,
-                new=change.new,
-            )
-        )
-
-
-def _set_subscriber(
-    uow: UnitOfWork,
-    username: str,
-    *,
-    password: str | None,
-    effective: Mapping[str, Any],
-    enabled: bool,
-) -> None:
-    """Keep Kamailio's subscriber row (digests + SIP attributes) in step, same transaction.
-
-    ``enabled`` is the main account's flag: a sub account of a disabled account is disabled.
-    """
-    realm = get_settings().sip_realm
-    row = uow.session.scalars(
-        select(SubscriberRow).where(
-            SubscriberRow.username == username, SubscriberRow.domain == realm
-        )
-    ).first()
-    if row is None:
-        if password is None:
-            raise RuntimeError(f"no SIP password for new subscriber {username}")
-        row = SubscriberRow(username=username, domain=realm, password="")
-        uow.session.add(row)
-    if password is not None:
-        row.ha1 = passwords.sip_ha1(username, realm, password)
-        row.ha1b = passwords.sip_ha1b(username, realm, password)
-    row.max_expiry = int(effective["max_expiry"])
-    row.encrypted_sip = 1 if effective["encrypted_sip"] else 0
-    row.nat = str(effective["nat"])
-    row.enabled = 1 if enabled else 0
-
-
-def _set_subscribers_enabled(uow: UnitOfWork, account: AccountRow, enabled: bool) -> None:
-    """The main account's and every sub account's subscriber rows follow the account's flag.
-
-    Matched by user name in every domain (like ``delete_subaccount``): a row left under an
-    old realm must not stay usable when the account is disabled.
-    """
-    names = [account.number, *(sub.name for sub in list_subaccounts(uow, account))]
-    uow.session.execute(
-        update(SubscriberRow)
-        .where(SubscriberRow.username.in_(names))
-        .values(enabled=1 if enabled else 0)
-    )
 
 
 def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,6 +98,7 @@ def _sub_effective(main: Mapping[str, Any], sub: Mapping[str, Any]) -> dict[str,
 OPENING_BALANCE = v.Money(low=Decimal(0), high=Decimal(100000), places=2)
 
 
+@use_case
 def create_account(
     uow: UnitOfWork,
     *,
@@ -283,7 +142,7 @@ def create_account(
     if find_account(uow, number) is not None:
         raise Conflict("account_exists", f"account {number} already exists", field="number")
     email_norm = email_norm.lower()
-    if uow.session.scalars(select(AccountRow).where(AccountRow.email == email_norm)).first():
+    if repo.account_by_email(uow.session, email_norm) is not None:
         raise Conflict("email_in_use", f"{email_norm} is used by another account", field="email")
 
     ctx = v.ValidationContext(account=number, email=email_norm)
@@ -299,7 +158,9 @@ def create_account(
     uow.session.add(account)
     uow.session.flush()
     # The seed: the SIP password starts equal to the portal password (stored only as digests).
-    _set_subscriber(uow, number, password=password, effective=values, enabled=account.enabled)
+    subscribers.set_subscriber(
+        uow, number, realm=uow.realm, password=password, effective=values, enabled=account.enabled
+    )
     if balance:
         uow.session.add(
             TransactionRow(
@@ -319,6 +180,7 @@ def create_account(
 REASON_MAX = 200
 
 
+@use_case
 def set_account_enabled(
     uow: UnitOfWork, number: str, enabled: bool, *, reason: str | None, actor: str
 ) -> bool:
@@ -343,7 +205,8 @@ def set_account_enabled(
     flag = v.Boolean()
     old, new = flag.display(account.enabled), flag.display(enabled)
     account.enabled = enabled
-    _set_subscribers_enabled(uow, account, enabled)
+    names = [account.number, *(sub.name for sub in list_subaccounts(uow, account))]
+    subscribers.set_enabled(uow, names, enabled)
     audit(
         uow,
         account,
@@ -370,6 +233,7 @@ class SettingsView:
         }
 
 
+@query
 def show_settings(uow: UnitOfWork, subject: str) -> SettingsView:
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)
@@ -385,6 +249,7 @@ def _end_portal_sessions(uow: UnitOfWork, account: AccountRow, *, keep: str | No
     uow.session.execute(query)
 
 
+@use_case
 def update_settings(
     uow: UnitOfWork,
     subject: str,
@@ -417,18 +282,20 @@ def update_settings(
             else:
                 account.portal_password_hash = passwords.hash_password(plain)
             _end_portal_sessions(uow, account, keep=keep_session)
-        _set_subscriber(
+        subscribers.set_subscriber(
             uow,
             account.number,
+            realm=uow.realm,
             password=outcome.secrets.get("sip_password"),
             effective=outcome.values,
             enabled=account.enabled,
         )
         # Sub accounts inherit from the main account: their SIP attributes may change too.
         for sub in list_subaccounts(uow, account):
-            _set_subscriber(
+            subscribers.set_subscriber(
                 uow,
                 sub.name,
+                realm=uow.realm,
                 password=None,
                 effective=_sub_effective(outcome.values, load_settings(sub)),
                 enabled=account.enabled,
@@ -442,9 +309,10 @@ def update_settings(
             return outcome
         sub.settings = dump_settings(outcome.values)
         sub.version += 1
-        _set_subscriber(
+        subscribers.set_subscriber(
             uow,
             sub.name,
+            realm=uow.realm,
             password=outcome.secrets.get("sip_password"),
             effective=_sub_effective(main, outcome.values),
             enabled=account.enabled,
@@ -455,6 +323,7 @@ def update_settings(
     return outcome
 
 
+@use_case
 def create_subaccount(
     uow: UnitOfWork,
     account_number: str,
@@ -490,9 +359,10 @@ def create_subaccount(
     )
     uow.session.add(sub)
     uow.session.flush()
-    _set_subscriber(
+    subscribers.set_subscriber(
         uow,
         name,
+        realm=uow.realm,
         password=password,
         effective=_sub_effective(main, outcome.values),
         enabled=account.enabled,
@@ -508,6 +378,7 @@ def create_subaccount(
     return sub
 
 
+@use_case
 def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
     main_number, username = split_subject(subject)
     account = get_account(uow, main_number)
@@ -515,15 +386,7 @@ def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
         raise ValidationFailed.single("account", "not_a_subaccount", f"{subject} is a main account")
     sub = get_subaccount(uow, account, username)
     target = f"account:{sub.name}"
-    routed = uow.session.scalars(
-        select(DidRow.number).where(
-            DidRow.account_id == account.id,
-            (DidRow.routing == target)
-            | (DidRow.failover_busy == target)
-            | (DidRow.failover_unreachable == target)
-            | (DidRow.failover_noanswer == target),
-        )
-    ).all()
+    routed = repo.dids_routed_to(uow.session, account.id, target)
     main = load_settings(account)
     uses_default = [
         k
@@ -538,79 +401,9 @@ def delete_subaccount(uow: UnitOfWork, subject: str, *, actor: str) -> None:
     if routed or uses_default:
         where = ", ".join([*routed, *(f"setting {k}" for k in uses_default)])
         raise Conflict("account_with_dids", f"{sub.name} cannot be deleted: {where} route to it")
-    uow.session.execute(delete(SubscriberRow).where(SubscriberRow.username == sub.name))
+    subscribers.delete_subscriber(uow, sub.name)
     uow.session.delete(sub)
     audit(
         uow, account, (s.Change("subaccount", "created", "deleted"),), subject=sub.name, actor=actor
     )
     policy_changed(uow, account)
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    at: datetime
-    subject: str
-    actor: str
-    key: str
-    old: str
-    new: str
-    tab: str
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "at": self.at.isoformat(),
-            "account": self.subject,
-            "actor": self.actor,
-            "key": self.key,
-            "old": self.old,
-            "new": self.new,
-            "tab": self.tab,
-        }
-
-
-def settings_history(
-    uow: UnitOfWork, subject: str, *, tab: str | None = None, limit: int = 500
-) -> list[AuditEntry]:
-    main_number, username = split_subject(subject)
-    account = get_account(uow, main_number)
-    query = select(AuditRow).where(AuditRow.account_id == account.id)
-    if username is not None:
-        get_subaccount(uow, account, username)
-        query = query.where(AuditRow.subject == subject)
-    rows = uow.session.scalars(query.order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit))
-    out = []
-    for row in rows:
-        spec = s.SPECS_BY_KEY.get(row.key)
-        row_tab = spec.tab.value if spec else ("general" if row.key == "description" else "account")
-        if tab is None or row_tab == tab:
-            out.append(
-                AuditEntry(row.at, row.subject, row.actor, row.key, row.old, row.new, row_tab)
-            )
-    return out
-
-
-def add_mailbox(uow: UnitOfWork, account_number: str, mailbox: str, *, name: str = "") -> None:
-    account = get_account(uow, account_number)
-    if not re.fullmatch(r"\d{1,10}", mailbox):
-        raise ValidationFailed.single("mailbox", "invalid_mailbox", "must be 1 to 10 digits")
-    uow.session.add(MailboxRow(account_id=account.id, mailbox=mailbox, name=name))
-
-
-def add_routing_target(
-    uow: UnitOfWork,
-    account_number: str,
-    kind: str,
-    ref: str,
-    *,
-    name: str = "",
-    data: Mapping[str, Any] | None = None,
-) -> None:
-    account = get_account(uow, account_number)
-    # Call forwardings are entries of their own (services.forwardings).
-    if kind not in ("ivr", "queue", "grp", "tc"):
-        raise ValidationFailed.single("kind", "invalid_choice", "must be ivr, queue, grp or tc")
-    uow.session.add(
-        RoutingTargetRow(
-            account_id=account.id, kind=kind, ref=ref, name=name, data=dict(data or {})
-        )
-    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,7 +29,6 @@ from dialgate.adapters.db.models import (
     SwitchTokenRow,
     VoipmsApiRow,
 )
-from dialgate.adapters.db.models import utcnow as _utcnow
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import (
@@ -40,7 +39,7 @@ from dialgate.domain.errors import (
     ValidationFailed,
 )
 from dialgate.services import accounts, notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import Database, UnitOfWork, use_case
 
 API_KEY_PREFIX = "dg"
 SWITCH_TOKEN_PREFIX = "sw"  # noqa: S105 - a token prefix, not a secret
@@ -95,6 +94,7 @@ class KeyInfo:
         }
 
 
+@use_case
 def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> tuple[KeyInfo, str]:
     """A new key for a main account: its public info and the secret (shown once, never stored)."""
     account = accounts.get_account(uow, account_number)
@@ -104,7 +104,7 @@ def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> t
         name=_check_name(name),
         prefix=ident,
         key_hash=passwords.token_digest(token),
-        created_at=_utcnow(),
+        created_at=uow.now(),
     )
     uow.session.add(row)
     accounts.audit(uow, account, [s.Change("api_key", "", f"created {ident}")])
@@ -119,6 +119,7 @@ def list_api_keys(uow: UnitOfWork, account_number: str) -> list[KeyInfo]:
     return [KeyInfo(r.prefix, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
+@use_case
 def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
     account = accounts.get_account(uow, account_number)
     row = uow.session.scalars(
@@ -127,7 +128,7 @@ def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
     if row is None:
         raise NotFound("API key", key_id)
     if row.revoked_at is None:
-        row.revoked_at = _utcnow()
+        row.revoked_at = uow.now()
         accounts.audit(
             uow, account, [s.Change("api_key", f"created {key_id}", f"revoked {key_id}")]
         )
@@ -156,13 +157,14 @@ def authenticate_api_key(uow: UnitOfWork, token: str | None) -> AccountRow:
 # --- switch tokens ------------------------------------------------------------------------------
 
 
+@use_case
 def create_switch_token(uow: UnitOfWork, *, name: str = "") -> tuple[KeyInfo, str]:
     token, ident = passwords.new_token(SWITCH_TOKEN_PREFIX)
     row = SwitchTokenRow(
         name=_check_name(name),
         prefix=ident,
         token_hash=passwords.token_digest(token),
-        created_at=_utcnow(),
+        created_at=uow.now(),
     )
     uow.session.add(row)
     return KeyInfo(ident, row.name, row.created_at, None), token
@@ -173,6 +175,7 @@ def list_switch_tokens(uow: UnitOfWork) -> list[KeyInfo]:
     return [KeyInfo(r.prefix, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
+@use_case
 def revoke_switch_token(uow: UnitOfWork, token_id: str) -> None:
     row = uow.session.scalars(
         select(SwitchTokenRow).where(SwitchTokenRow.prefix == token_id)
@@ -180,7 +183,7 @@ def revoke_switch_token(uow: UnitOfWork, token_id: str) -> None:
     if row is None:
         raise NotFound("switch token", token_id)
     if row.revoked_at is None:
-        row.revoked_at = _utcnow()
+        row.revoked_at = uow.now()
         uow.touched.add(SWITCH_TOKENS_CHANGED)
 
 
@@ -200,6 +203,52 @@ def authenticate_switch_token(uow: UnitOfWork, token: str | None) -> KeyInfo:
     ):
         raise _denied(AuthenticationFailed, "invalid_credentials", "invalid or revoked token")
     return KeyInfo(row.prefix, row.name, row.created_at, row.revoked_at)
+
+
+class SwitchTokenCache:
+    """Switch tokens already checked, for ``ttl`` seconds (built like the ``PolicyCache``).
+
+    The switch asks on every call; looking its token up costs a transaction (about 1-2 ms on
+    SQLite under load), more than the decision itself. A revocation committed through the same
+    ``Database`` empties the cache at once (commit hook); one made by another process is
+    honoured within ``ttl``.
+    """
+
+    def __init__(
+        self, db: Database, *, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[str, tuple[KeyInfo, float]] = {}
+        db.after_commit_hooks.append(self._on_commit)
+
+    def _on_commit(self, touched: set[str]) -> None:
+        if SWITCH_TOKENS_CHANGED in touched:
+            self._known.clear()
+
+    def _check(self, token: str | None) -> KeyInfo:
+        with self._db.uow(write=False) as uow:
+            return authenticate_switch_token(uow, token)
+
+    def peek(self, token: str) -> KeyInfo | None:
+        """The token's key if it was checked within ``ttl``; never touches the database."""
+        hit = self._known.get(passwords.token_digest(token))
+        if hit is not None and hit[1] > self._clock():
+            return hit[0]
+        return None
+
+    def check(self, token: str | None) -> KeyInfo:
+        """The token's key, from the cache or the database (then kept for ``ttl``)."""
+        if not token:
+            return self._check(token)  # raises: no credentials
+        known = self.peek(token)
+        if known is not None:
+            return known
+        now = self._clock()
+        info = self._check(token)
+        self._known[passwords.token_digest(token)] = (info, now + self._ttl)
+        return info
 
 
 # --- VoIP.ms-compatible API access ------------------------------------------------------------
@@ -238,6 +287,7 @@ def _ip_list(ips: Sequence[str]) -> str:
     return ",".join(ips) or "none"
 
 
+@use_case
 def enable_voipms_api(
     uow: UnitOfWork, account_number: str, *, password: str, allowed_ips: Sequence[str] = ()
 ) -> list[str]:
@@ -274,6 +324,7 @@ def enable_voipms_api(
     return ips
 
 
+@use_case
 def disable_voipms_api(uow: UnitOfWork, account_number: str) -> None:
     account = accounts.get_account(uow, account_number)
     row = uow.session.get(VoipmsApiRow, account.id)

@@ -20,7 +20,6 @@ call ``authorize_call``. Decisions come from compiled, immutable snapshots held 
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -33,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate.adapters import metrics
 from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
+from dialgate.adapters.dns import resolve_host
 from dialgate.adapters.numbering_data import compile_numbering_plan
 from dialgate.domain import settings as s
 from dialgate.domain.media import MediaRules, media_rules
@@ -42,17 +42,10 @@ from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
 from dialgate.services import accounts, rates
 from dialgate.services.uow import Database, UnitOfWork
 
+# Host names in an account's IP allow-list are resolved when its snapshot is built; the system
+# resolver (``adapters.dns``) unless the cache is given another (tests give an in-memory one).
 Resolver = Callable[[str], Iterable[str]]
 log = logging.getLogger(__name__)
-
-
-def resolve_host(name: str) -> list[str]:
-    """Addresses of a host name in an IP allow-list; none if it does not resolve (fail closed)."""
-    try:
-        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return []
-    return sorted({str(info[4][0]) for info in infos})
 
 
 @dataclass(frozen=True, slots=True)

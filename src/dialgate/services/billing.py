@@ -29,14 +29,10 @@ from dialgate.domain import money
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.services import accounts, cdr_rollup, notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 DEPOSIT = v.Money(low=Decimal("0.01"), high=Decimal(100000), places=2)
 TYPE_LABELS = {"deposit": "Deposit", "call": "Call", "did_fee": "DID", "adjustment": "Adjustment"}
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
 
 
 def _post(
@@ -174,6 +170,7 @@ def _record_account(uow: UnitOfWork, record: b.CallRecord) -> AccountRow:
     return account
 
 
+@use_case
 def record_cdr(
     uow: UnitOfWork, payload: Mapping[str, Any], *, now: datetime | None = None
 ) -> CdrResult:
@@ -200,7 +197,7 @@ def record_cdr(
         )
     balance = Decimal(account.balance)
     if price.cost > 0:
-        balance = _charge(uow, account, record, price, _now(now))
+        balance = _charge(uow, account, record, price, now or uow.now())
     return CdrResult(
         record.call_id,
         record.account,
@@ -273,7 +270,7 @@ def record_cdrs(
         )
         holder.update({call_id: account_id for call_id, account_id in rows})
     duplicates = 0
-    when = _now(now)
+    when = now or uow.now()
     charges: list[tuple[AccountRow, b.CallRecord, b.Price]] = []
     for call_id, entries in by_call.items():
         for position, (index, record, account, price) in enumerate(entries):
@@ -291,6 +288,7 @@ def record_cdrs(
     return CdrBatchResult(len(inserted), duplicates, rejected)
 
 
+@use_case
 def deposit(
     uow: UnitOfWork,
     account_number: str,
@@ -321,7 +319,7 @@ def _add_funds(
         value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
     except v.InvalidValue as exc:
         raise ValidationFailed.single("amount", exc.code, exc.message) from None
-    after = _post(uow, account, value, kind=kind, description=description, now=_now(now))
+    after = _post(uow, account, value, kind=kind, description=description, now=now or uow.now())
     if after > money.MAX_BALANCE:
         raise ValidationFailed.single(
             "amount",
@@ -390,7 +388,7 @@ def _calls(uow: UnitOfWork, account: AccountRow, since: datetime | None) -> tupl
 def balance(uow: UnitOfWork, account_number: str, *, now: datetime | None = None) -> BalanceView:
     """The balance with getBalance's advanced figures (today = since 00:00 UTC)."""
     account = accounts.get_account(uow, account_number)
-    midnight = datetime.combine(_now(now).astimezone(UTC).date(), time(0), tzinfo=UTC)
+    midnight = datetime.combine((now or uow.now()).astimezone(UTC).date(), time(0), tzinfo=UTC)
     calls_total, time_total = _calls(uow, account, None)
     calls_today, time_today = _calls(uow, account, midnight)
     return BalanceView(
@@ -464,6 +462,7 @@ def transaction_history(
     ]
 
 
+@use_case
 def credit(
     uow: UnitOfWork,
     account_number: str,

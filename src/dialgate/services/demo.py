@@ -10,7 +10,7 @@ from decimal import Decimal
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.rating import ROUTES
 from dialgate.services import accounts, dids, forwardings, rates
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 DEMO_ACCOUNT = "100000"
 DEMO_EMAIL = "demo@example.com"
@@ -25,6 +25,7 @@ DEMO_DIDS: tuple[tuple[str, dict[str, object]], ...] = (
 )
 
 
+@use_case
 def load_demo(uow: UnitOfWork) -> bool:
     """Create the demo account; return False if it was already there."""
     accounts.sync_pops(uow)

@@ -21,7 +21,7 @@ from dialgate.domain.did_fields import DID_KEYS as DID_KEYS
 from dialgate.domain.did_fields import KINDS as KINDS
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from dialgate.services import accounts, notifications
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, query, use_case
 
 # Keys whose change alters call decisions (emergency caller ID) and so the policy snapshot.
 POLICY_KEYS = frozenset({"e911_enabled"})
@@ -69,22 +69,51 @@ def normalize_number(number: str) -> str:
         raise ValidationFailed.single("number", exc.code, exc.message) from None
 
 
-def find_did(uow: UnitOfWork, number: str, *, account: str | None = None) -> DidRow | None:
-    """A DID by number; with ``account``, only if that account owns it."""
-    query = select(DidRow).where(DidRow.number == number)
-    if account is not None:
-        owner = accounts.find_account(uow, account)
-        if owner is None:
-            return None
-        query = query.where(DidRow.account_id == owner.id)
-    return uow.session.scalars(query).first()
+def find_did(uow: UnitOfWork, number: str, *, account: str) -> DidRow | None:
+    """A DID by number, only if ``account`` owns it (another account's DID is not found)."""
+    owner = accounts.find_account(uow, account)
+    if owner is None:
+        return None
+    return uow.session.scalars(
+        select(DidRow).where(DidRow.number == number, DidRow.account_id == owner.id)
+    ).first()
 
 
-def get_did(uow: UnitOfWork, number: str, *, account: str | None = None) -> DidRow:
+def get_did(uow: UnitOfWork, number: str, *, account: str) -> DidRow:
     row = find_did(uow, normalize_number(number), account=account)
     if row is None:
         raise NotFound("DID", number)
     return row
+
+
+def get_did_in_service(uow: UnitOfWork, number: str) -> DidRow:
+    """The DID a carrier's call is for, whoever has it. Only the switch's inbound routing looks
+    a DID up without an account: it learns the account from the DID."""
+    row = uow.session.scalars(
+        select(DidRow).where(DidRow.number == normalize_number(number))
+    ).first()
+    if row is None:
+        raise NotFound("DID", number)
+    return row
+
+
+def _in_service(uow: UnitOfWork, number: str) -> bool:
+    """Whether any account has this DID (numbers are unique across accounts)."""
+    return uow.session.scalars(select(DidRow.id).where(DidRow.number == number)).first() is not None
+
+
+@query
+def owner_of(uow: UnitOfWork, number: str) -> str:
+    """The account that has a DID: for the operator's tools (the CLI), which act on any DID
+    and then go through the same account-scoped use cases as the customer's faces."""
+    owner = uow.session.scalars(
+        select(AccountRow.number)
+        .join(DidRow, DidRow.account_id == AccountRow.id)
+        .where(DidRow.number == normalize_number(number))
+    ).first()
+    if owner is None:
+        raise NotFound("DID", number)
+    return owner
 
 
 def show_did(uow: UnitOfWork, number: str, *, account: str) -> DidView:
@@ -92,6 +121,7 @@ def show_did(uow: UnitOfWork, number: str, *, account: str) -> DidView:
     return view(account, get_did(uow, number, account=account))
 
 
+@use_case
 def add_did(
     uow: UnitOfWork,
     account_number: str,
@@ -105,7 +135,7 @@ def add_did(
     digits = normalize_number(number)
     ctx = accounts.validation_context(uow, account)
     parsed = _parse(changes or {}, ctx)
-    if find_did(uow, digits) is not None:
+    if _in_service(uow, digits):
         raise Conflict("did_in_use", f"DID {digits} is already in service", field="number")
     main = accounts.load_settings(account)
     values: dict[str, Any] = {
@@ -142,15 +172,16 @@ def list_dids(uow: UnitOfWork, account_number: str) -> list[DidView]:
     return [view(account.number, row) for row in rows]
 
 
+@use_case
 def set_did(
     uow: UnitOfWork,
     number: str,
     changes: Mapping[str, object],
     *,
     actor: str,
-    account: str | None = None,
+    account: str,
 ) -> tuple[s.Change, ...]:
-    """Change a DID, all or nothing; returns what changed. ``account`` scopes the lookup."""
+    """Change a DID of ``account``, all or nothing; returns what changed."""
     if not changes:
         raise ValidationFailed.single("changes", "empty", "give at least one key=value")
     row = get_did(uow, number, account=account)

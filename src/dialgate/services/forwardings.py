@@ -20,7 +20,7 @@ from dialgate.domain import forwarding as f
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.services import accounts
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 ROUTING_SETTINGS = (
     "did_routing", "did_failover_busy", "did_failover_unreachable", "did_failover_noanswer"
@@ -93,6 +93,7 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+@use_case
 def add_forwarding(
     uow: UnitOfWork, account_number: str, fields: Mapping[str, object], *, actor: str
 ) -> f.Forwarding:
@@ -122,6 +123,7 @@ def add_forwarding(
     return to_domain(row)
 
 
+@use_case
 def set_forwarding(
     uow: UnitOfWork,
     account_number: str,
@@ -164,6 +166,7 @@ def users(uow: UnitOfWork, account: AccountRow, target: str) -> list[str]:
     return [*(f"DID {number}" for number in routed), *defaults]
 
 
+@use_case
 def delete_forwarding(
     uow: UnitOfWork, account_number: str, forwarding: object, *, actor: str
 ) -> None:

@@ -94,7 +94,10 @@ def route_inbound(
         raise ValidationFailed.single(
             "event", "invalid_choice", "must be one of new, busy, unreachable, noanswer"
         ) from None
-    row = dids.get_did(uow, did, account=account)
+    if account is None:  # the switch: a carrier's call names only the DID
+        row = dids.get_did_in_service(uow, did)
+    else:
+        row = dids.get_did(uow, did, account=account)
     owner = uow.session.get_one(AccountRow, row.account_id)
     decision = d.route(_did_routing(row), directory(uow, owner), event=ev, tried=tried)
     host = uow.session.scalars(select(PopRow.hostname).where(PopRow.name == row.pop)).first()

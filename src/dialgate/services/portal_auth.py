@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
@@ -30,7 +30,7 @@ from dialgate.adapters.db.models import AccountRow, PortalSessionRow
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.services import accounts
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 SESSION_HOURS = 12
 # What a failed login waits before its answer (on the event loop: it costs no thread).
@@ -71,10 +71,6 @@ class LoginTarget:
         return self.account_id is not None and self.enabled
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def login_key(login_name: str) -> str:
     """The login name as the throttles count it (number or email, case-folded, hashed so the
     limiter's memory never holds what strangers typed)."""
@@ -88,17 +84,20 @@ def find_login(uow: UnitOfWork, login_name: str) -> LoginTarget:
     return LoginTarget(account.id, account.number, account.portal_password_hash, account.enabled)
 
 
+@use_case
 def open_session(
     uow: UnitOfWork,
     target: LoginTarget,
     *,
     new_hash: str | None = None,
+    language: str | None = None,
     now: datetime | None = None,
 ) -> NewSession:
     """A session for a login whose password was verified. ``new_hash``: the same password
     hashed with current parameters (computed by the caller outside the transaction) when
-    ``passwords.needs_rehash`` said so."""
-    now = now or _now()
+    ``passwords.needs_rehash`` said so; ``language``: the one chosen on the login page, kept
+    as the account's (same transaction)."""
+    now = now or uow.now()
     account = uow.session.get(AccountRow, target.account_id)
     # Checked again: the account may have been disabled (or its password changed) meanwhile.
     if account is None or not account.enabled or account.portal_password_hash != (
@@ -124,9 +123,12 @@ def open_session(
             expires_at=now + timedelta(hours=SESSION_HOURS),
         )
     )
-    return NewSession(
+    opened = NewSession(
         token, PortalSession(account.id, account.number, account.email, account.language, csrf)
     )
+    if language is not None:
+        set_language(uow, opened.session, language)
+    return opened
 
 
 def device_token(secret_key: str, account: str) -> str:
@@ -151,7 +153,7 @@ def resolve(
     """The session a cookie token names, or None if it is unknown or expired."""
     if not token:
         return None
-    now = now or _now()
+    now = now or uow.now()
     row = uow.session.get(PortalSessionRow, passwords.token_digest(token))
     if row is None or row.expires_at <= now:
         return None
@@ -163,6 +165,7 @@ def resolve(
     )
 
 
+@use_case
 def logout(uow: UnitOfWork, token: str | None) -> None:
     if token:
         uow.session.execute(
@@ -172,6 +175,7 @@ def logout(uow: UnitOfWork, token: str | None) -> None:
         )
 
 
+@use_case
 def change_password(
     uow: UnitOfWork,
     session: PortalSession,
@@ -203,6 +207,7 @@ def password_hash_of(uow: UnitOfWork, account: str) -> str:
     return accounts.get_account(uow, account).portal_password_hash
 
 
+@use_case
 def set_language(uow: UnitOfWork, session: PortalSession, language: str) -> None:
     if language not in catalogs.LANGUAGES:
         raise ValidationFailed(

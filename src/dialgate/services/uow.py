@@ -1,10 +1,18 @@
-"""The unit of work: one database transaction per use case, rolled back unless committed."""
+"""The unit of work: one database transaction per use case, rolled back unless committed.
+
+The unit of work also carries what a use case needs from the world besides the database, so
+services never read the configuration or the system clock themselves: the deployment's SIP
+``realm`` (for subscriber digests) and the ``clock``. Bootstrap sets them from the configuration;
+tests give fakes (``Database(url, clock=fixed)``).
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Concatenate, ParamSpec, Self, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,13 +22,32 @@ from dialgate.adapters.db.session import (
     make_engine,
     make_session_factory,
 )
+from dialgate.config import DEFAULT_SIP_REALM
+
+Clock = Callable[[], datetime]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def utc_now() -> datetime:
+    """The system clock, aware and in UTC (the default ``Clock``)."""
+    return datetime.now(UTC)
 
 
 class Database:
     """The engine and session factories of one database (what bootstrap wires into services)."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        realm: str = DEFAULT_SIP_REALM,
+        clock: Clock = utc_now,
+    ) -> None:
         self.url = url
+        self.realm = realm
+        self.clock = clock
         self.engine: Engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
         self._read = make_session_factory(self.engine)
         # On SQLite, write transactions take the write lock up front (BEGIN IMMEDIATE).
@@ -49,6 +76,11 @@ class UnitOfWork:
         self.db = db
         self._factory = factory
         self.touched: set[str] = set()
+        self.realm = db.realm
+
+    def now(self) -> datetime:
+        """The time by the database's clock (a fake one in tests)."""
+        return self.db.clock()
 
     def __enter__(self) -> Self:
         self.session = self._factory()
@@ -74,3 +106,41 @@ class UnitOfWork:
     @property
     def dialect(self) -> str:
         return self.db.dialect
+
+
+def use_case(
+    fn: Callable[Concatenate[UnitOfWork, P], R],
+) -> Callable[Concatenate[Database | UnitOfWork, P], R]:
+    """A use case that owns its transaction.
+
+    Given a ``Database`` (what entrypoints pass), it opens a write unit of work, runs, commits
+    and returns the result: the caller never commits. Given a ``UnitOfWork`` (another use case
+    composing it, a seed, a test that checks state before committing), it joins that transaction
+    and leaves the commit to whoever opened it. Errors roll back either way.
+    """
+
+    @functools.wraps(fn)
+    def run(target: Database | UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(target, UnitOfWork):
+            return fn(target, *args, **kwargs)
+        with target.uow() as uow:
+            result = fn(uow, *args, **kwargs)
+            uow.commit()
+        return result
+
+    return run
+
+
+def query(
+    fn: Callable[Concatenate[UnitOfWork, P], R],
+) -> Callable[Concatenate[Database | UnitOfWork, P], R]:
+    """A read: given a ``Database`` it runs in a read-only unit of work (no write lock)."""
+
+    @functools.wraps(fn)
+    def run(target: Database | UnitOfWork, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if isinstance(target, UnitOfWork):
+            return fn(target, *args, **kwargs)
+        with target.uow(write=False) as uow:
+            return fn(uow, *args, **kwargs)
+
+    return run

@@ -24,7 +24,8 @@ def _set(db: Database, changes: dict[str, str]) -> None:
 
 def _did(db: Database, number: str) -> dict[str, object]:
     with db.uow(write=False) as uow:
-        return dids.view(demo.DEMO_ACCOUNT, dids.get_did(uow, number)).values
+        row = dids.get_did(uow, number, account=demo.DEMO_ACCOUNT)
+        return dids.view(demo.DEMO_ACCOUNT, row).values
 
 
 def test_international_number_is_denied_with_its_trace(page: Page, e2e_db: Database) -> None:

@@ -20,7 +20,7 @@ def test_add_a_forwarding_pick_it_for_a_did_and_deletion_is_refused(
     page: Page, e2e_db: Database
 ) -> None:
     with e2e_db.uow() as uow:
-        if dids.find_did(uow, DID) is None:
+        if dids.find_did(uow, DID, account=demo.DEMO_ACCOUNT) is None:
             dids.add_did(uow, demo.DEMO_ACCOUNT, DID, {"description": "Browser"}, actor="test")
         uow.commit()
     log_in(page)
@@ -54,5 +54,7 @@ def test_add_a_forwarding_pick_it_for_a_did_and_deletion_is_refused(
     expect(page.get_by_role("alert")).to_contain_text(f"DID {DID}")
     expect(page.locator("#forwardings tbody tr", has_text="+16135550142")).to_have_count(1)
     with e2e_db.uow() as uow:
-        dids.set_did(uow, DID, {"failover_noanswer": "vm:1001"}, actor="test")
+        dids.set_did(
+            uow, DID, {"failover_noanswer": "vm:1001"}, actor="test", account=demo.DEMO_ACCOUNT
+        )
         uow.commit()

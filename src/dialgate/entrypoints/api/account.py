@@ -78,13 +78,8 @@ async def patch_settings(
             ) from None
 
     def apply() -> accounts.SettingsView:
-        with db.uow() as uow:
-            accounts.update_settings(
-                uow, caller.account, changes, actor=caller.actor, hashed=hashed
-            )
-            view = accounts.show_settings(uow, caller.account)
-            uow.commit()
-            return view
+        accounts.update_settings(db, caller.account, changes, actor=caller.actor, hashed=hashed)
+        return accounts.show_settings(db, caller.account)
 
     return settings_public(await run_in_threadpool(apply))
 

@@ -8,12 +8,12 @@ Use them as annotated parameters::
 
 from __future__ import annotations
 
-import time
-import weakref
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import (
     HTTPAuthorizationCredentials,
@@ -22,8 +22,9 @@ from fastapi.security import (
     HTTPBearer,
 )
 
-from dialgate.adapters import passwords
+from dialgate.entrypoints.policy_cache import per_app
 from dialgate.services import apikeys
+from dialgate.services.apikeys import SwitchTokenCache
 from dialgate.services.uow import Database
 
 _api_key = HTTPBearer(
@@ -77,70 +78,49 @@ def require_api_key(db: DbDep, credentials: BearerDep) -> Caller:
         return Caller(account=account.number, key_id=(token or "").partition(".")[0])
 
 
-class SwitchTokenCache:
-    """Switch tokens already checked, per database, for ``ttl`` seconds.
+def switch_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The switch token of a request: ``Bearer <token>`` or Basic ``kamailio:<token>``.
 
-    The switch asks on every call; looking its token up costs a transaction (about 1-2 ms on
-    SQLite under load), more than the decision itself. A revocation committed through the same
-    ``Database`` empties the cache at once (commit hook); one made by another process is
-    honoured within ``ttl``.
-    """
-
-    def __init__(self, db: Database, *, ttl: float = 2.0) -> None:
-        self._db = db
-        self._ttl = ttl
-        self._known: dict[str, tuple[apikeys.KeyInfo, float]] = {}
-        db.after_commit_hooks.append(self._on_commit)
-
-    def _on_commit(self, touched: set[str]) -> None:
-        if apikeys.SWITCH_TOKENS_CHANGED in touched:
-            self._known.clear()
-
-    def _check(self, token: str | None) -> apikeys.KeyInfo:
-        with self._db.uow(write=False) as uow:
-            return apikeys.authenticate_switch_token(uow, token)
-
-    def peek(self, token: str) -> apikeys.KeyInfo | None:
-        """The token's key if it was checked within ``ttl``; never touches the database."""
-        hit = self._known.get(passwords.token_digest(token))
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+    The one parser of the switch's credentials: the ASGI fast path and the FastAPI routes both
+    read the raw headers with it."""
+    for name, value in headers:
+        if name != b"authorization":
+            continue
+        scheme, _, credentials = value.partition(b" ")
+        scheme = scheme.lower()
+        if scheme == b"bearer":
+            return credentials.strip().decode("latin-1") or None
+        if scheme == b"basic":
+            try:
+                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            user, _, password = decoded.partition(":")
+            return password if user == SWITCH_BASIC_USER and password else None
         return None
-
-    async def authenticate(self, token: str | None) -> apikeys.KeyInfo:
-        if not token:
-            return self._check(token)  # raises: no credentials
-        known = self.peek(token)
-        if known is not None:
-            return known
-        now = time.monotonic()
-        digest = passwords.token_digest(token)
-        info = await run_in_threadpool(self._check, token)
-        self._known[digest] = (info, now + self._ttl)
-        return info
+    return None
 
 
-_token_caches: weakref.WeakKeyDictionary[Database, SwitchTokenCache] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def switch_token_cache(db: Database) -> SwitchTokenCache:
-    """The one cache of checked switch tokens for this database."""
-    cache = _token_caches.get(db)
-    if cache is None:
-        cache = _token_caches.setdefault(db, SwitchTokenCache(db))
-    return cache
+def app_switch_token_cache(app: FastAPI) -> SwitchTokenCache:
+    """The app's one cache of checked switch tokens (``per_app``, like the policy cache)."""
+    return per_app(app, "switch_token_cache", SwitchTokenCache)
 
 
 async def require_switch_token(
     request: Request, bearer: SwitchBearerDep, basic: SwitchBasicDep
 ) -> apikeys.KeyInfo:
-    # async with no DbDep: the call path of /switch/v1/authorize never waits for a thread.
-    token = bearer.credentials if bearer else None
-    if token is None and basic is not None and basic.username == SWITCH_BASIC_USER:
-        token = basic.password
-    return await switch_token_cache(get_db(request)).authenticate(token)
+    # The two security schemes are declared for the OpenAPI description (and FastAPI's 401 on
+    # a malformed Basic header); the token itself is read by ``switch_token``.
+    # async with no DbDep: a known token never waits for a thread.
+    del bearer, basic
+    token = switch_token(request.headers.raw)
+    cache = app_switch_token_cache(request.app)
+    if not token:
+        return cache.check(token)  # raises: no credentials
+    known = cache.peek(token)
+    if known is not None:
+        return known
+    return await run_in_threadpool(cache.check, token)
 
 
 ApiCaller = Annotated[Caller, Depends(require_api_key)]

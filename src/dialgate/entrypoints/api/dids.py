@@ -44,8 +44,6 @@ def get_did(db: DbDep, caller: ApiCaller, number: Number) -> dict[str, Any]:
 )
 def patch_did(db: DbDep, caller: ApiCaller, number: Number, body: DidUpdate) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
-    with db.uow() as uow:
-        dids.set_did(uow, number, changes, actor=caller.actor, account=caller.account)
-        result = dids.show_did(uow, number, account=caller.account).to_json()
-        uow.commit()
-    return result
+    dids.set_did(db, number, changes, actor=caller.actor, account=caller.account)
+    with db.uow(write=False) as uow:
+        return dids.show_did(uow, number, account=caller.account).to_json()

@@ -44,11 +44,9 @@ def list_forwardings(db: DbDep, caller: ApiCaller) -> list[dict[str, Any]]:
     responses=problem_responses(422),
 )
 def create_forwarding(db: DbDep, caller: ApiCaller, body: ForwardingCreate) -> dict[str, Any]:
-    with db.uow() as uow:
-        entry = forwardings.add_forwarding(
-            uow, caller.account, body.model_dump(exclude_unset=True), actor=caller.actor
-        )
-        uow.commit()
+    entry = forwardings.add_forwarding(
+        db, caller.account, body.model_dump(exclude_unset=True), actor=caller.actor
+    )
     return entry.to_json()
 
 
@@ -72,14 +70,11 @@ def get_forwarding(db: DbDep, caller: ApiCaller, forwarding: Ident) -> dict[str,
 def patch_forwarding(
     db: DbDep, caller: ApiCaller, forwarding: Ident, body: ForwardingUpdate
 ) -> dict[str, Any]:
-    with db.uow() as uow:
-        forwardings.set_forwarding(
-            uow, caller.account, forwarding, body.model_dump(exclude_unset=True),
-            actor=caller.actor,
-        )
-        result = forwardings.get_forwarding(uow, caller.account, forwarding).to_json()
-        uow.commit()
-    return result
+    forwardings.set_forwarding(
+        db, caller.account, forwarding, body.model_dump(exclude_unset=True), actor=caller.actor
+    )
+    with db.uow(write=False) as uow:
+        return forwardings.get_forwarding(uow, caller.account, forwarding).to_json()
 
 
 @router.delete(
@@ -89,7 +84,5 @@ def patch_forwarding(
     responses=problem_responses(404, 409, 422),
 )
 def delete_forwarding(db: DbDep, caller: ApiCaller, forwarding: Ident) -> Response:
-    with db.uow() as uow:
-        forwardings.delete_forwarding(uow, caller.account, forwarding, actor=caller.actor)
-        uow.commit()
+    forwardings.delete_forwarding(db, caller.account, forwarding, actor=caller.actor)
     return Response(status_code=204)

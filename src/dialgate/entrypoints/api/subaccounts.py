@@ -75,13 +75,11 @@ def create_subaccount(db: DbDep, caller: ApiCaller, body: SubAccountCreate) -> d
     data = body.model_dump(exclude_unset=True)
     username = data.pop("username")
     password = data.pop("sip_password")
-    with db.uow() as uow:
-        sub = accounts.create_subaccount(
-            uow, caller.account, username, password=password, changes=data, actor=caller.actor
-        )
-        result = sub_public(uow, sub.name)
-        uow.commit()
-    return result
+    sub = accounts.create_subaccount(
+        db, caller.account, username, password=password, changes=data, actor=caller.actor
+    )
+    with db.uow(write=False) as uow:
+        return sub_public(uow, sub.name)
 
 
 @router.get(
@@ -106,11 +104,9 @@ def patch_subaccount(
     db: DbDep, caller: ApiCaller, subject: Subject, body: SubSettingsUpdate
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
-    with db.uow() as uow:
-        accounts.update_settings(uow, subject, changes, actor=caller.actor)
-        result = sub_public(uow, subject)
-        uow.commit()
-    return result
+    accounts.update_settings(db, subject, changes, actor=caller.actor)
+    with db.uow(write=False) as uow:
+        return sub_public(uow, subject)
 
 
 @router.delete(
@@ -120,9 +116,7 @@ def patch_subaccount(
     responses=problem_responses(404, 409),
 )
 def delete_subaccount(db: DbDep, caller: ApiCaller, subject: Subject) -> Response:
-    with db.uow() as uow:
-        accounts.delete_subaccount(uow, subject, actor=caller.actor)
-        uow.commit()
+    accounts.delete_subaccount(db, subject, actor=caller.actor)
     return Response(status_code=204)
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dialgate.domain.errors import ValidationFailed
-from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, parse_pairs, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -50,9 +50,9 @@ def register(app: typer.Typer) -> None:
                 raise ValidationFailed.single(
                     "balance", "invalid_decimal", f"must be a number; got {balance!r}"
                 ) from None
-        with uow() as unit:
+        with database() as db:
             row = accounts.create_account(
-                unit,
+                db,
                 number=number,
                 email=email,
                 password=password,
@@ -60,7 +60,6 @@ def register(app: typer.Typer) -> None:
                 language=language,
                 actor="cli",
             )
-            unit.commit()
         console.print(f"account {row.number} created", markup=False)
 
     @account_app.command("show")
@@ -88,18 +87,16 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Suspend a main account and its sub accounts: no calls, no SIP registration."""
-        with uow() as unit:
-            changed = accounts.set_account_enabled(unit, number, False, reason=reason, actor="cli")
-            unit.commit()
+        with database() as db:
+            changed = accounts.set_account_enabled(db, number, False, reason=reason, actor="cli")
         state = "disabled" if changed else "already disabled; nothing changed"
         console.print(f"account {number} {state}", markup=False)
 
     @account_app.command("enable")
     def enable(number: str) -> None:
         """Restore a disabled main account and its sub accounts."""
-        with uow() as unit:
-            changed = accounts.set_account_enabled(unit, number, True, reason=None, actor="cli")
-            unit.commit()
+        with database() as db:
+            changed = accounts.set_account_enabled(db, number, True, reason=None, actor="cli")
         state = "enabled" if changed else "already enabled; nothing changed"
         console.print(f"account {number} {state}", markup=False)
 
@@ -111,16 +108,15 @@ def register(app: typer.Typer) -> None:
         pairs: list[str] = typer.Argument(None, help="Settings as key=value."),
     ) -> None:
         """Create a sub account <number>_<username>."""
-        with uow() as unit:
+        with database() as db:
             row = accounts.create_subaccount(
-                unit,
+                db,
                 number,
                 username,
                 password=password,
                 changes=parse_pairs(pairs or []),
                 actor="cli",
             )
-            unit.commit()
         console.print(f"sub account {row.name} created", markup=False)
 
     @sub_app.command("list")
@@ -148,9 +144,8 @@ def register(app: typer.Typer) -> None:
     @sub_app.command("delete")
     def sub_delete(name: str) -> None:
         """Delete a sub account (refused while a DID routes to it)."""
-        with uow() as unit:
-            accounts.delete_subaccount(unit, name, actor="cli")
-            unit.commit()
+        with database() as db:
+            accounts.delete_subaccount(db, name, actor="cli")
         console.print(f"sub account {name} deleted", markup=False)
 
     app.add_typer(account_app, name="account")

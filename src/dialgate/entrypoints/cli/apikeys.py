@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from dialgate.entrypoints.cli import switch as switch_cli
-from dialgate.entrypoints.cli.common import console, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -44,9 +44,8 @@ def register(app: typer.Typer) -> None:
         account: str, name: str = typer.Option("", "--name", help="A label for the key.")
     ) -> None:
         """Create an API key for a main account and print it (shown only this once)."""
-        with uow() as unit:
-            info, token = apikeys.create_api_key(unit, account, name=name)
-            unit.commit()
+        with database() as db:
+            info, token = apikeys.create_api_key(db, account, name=name)
         console.print(
             f"API key {info.id} for account {account} (store it now; it is not shown again):",
             markup=False,
@@ -67,17 +66,15 @@ def register(app: typer.Typer) -> None:
     @key_app.command("revoke")
     def key_revoke(account: str, key_id: str) -> None:
         """Revoke an API key of an account (by its id, e.g. dg_1a2b3c4d)."""
-        with uow() as unit:
-            apikeys.revoke_api_key(unit, account, key_id)
-            unit.commit()
+        with database() as db:
+            apikeys.revoke_api_key(db, account, key_id)
         console.print(f"API key {key_id} revoked", markup=False)
 
     @token_app.command("create")
     def token_create(name: str = typer.Option("", "--name", help="e.g. the POP name.")) -> None:
         """Create a switch token and print it (shown only this once)."""
-        with uow() as unit:
-            info, token = apikeys.create_switch_token(unit, name=name)
-            unit.commit()
+        with database() as db:
+            info, token = apikeys.create_switch_token(db, name=name)
         console.print(
             f"switch token {info.id} (store it now; it is not shown again):", markup=False
         )
@@ -96,9 +93,8 @@ def register(app: typer.Typer) -> None:
     @token_app.command("revoke")
     def token_revoke(token_id: str) -> None:
         """Revoke a switch token (by its id, e.g. sw_1a2b3c4d)."""
-        with uow() as unit:
-            apikeys.revoke_switch_token(unit, token_id)
-            unit.commit()
+        with database() as db:
+            apikeys.revoke_switch_token(db, token_id)
         console.print(f"switch token {token_id} revoked", markup=False)
 
     @api_app.command("enable")
@@ -110,9 +106,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Enable the VoIP.ms-compatible API for an account (api_username is its email)."""
-        with uow() as unit:
-            ips = apikeys.enable_voipms_api(unit, number, password=password, allowed_ips=allow_ip)
-            unit.commit()
+        with database() as db:
+            ips = apikeys.enable_voipms_api(db, number, password=password, allowed_ips=allow_ip)
         console.print(
             f"VoIP.ms API enabled for {number}; allowed IPs: {', '.join(ips) or 'none'}",
             markup=False,
@@ -121,9 +116,8 @@ def register(app: typer.Typer) -> None:
     @api_app.command("disable")
     def api_disable(number: str) -> None:
         """Disable the VoIP.ms-compatible API for an account."""
-        with uow() as unit:
-            apikeys.disable_voipms_api(unit, number)
-            unit.commit()
+        with database() as db:
+            apikeys.disable_voipms_api(db, number)
         console.print(f"VoIP.ms API disabled for {number}", markup=False)
 
     switch_app.add_typer(token_app, name="token")

@@ -11,7 +11,7 @@ import typer
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.amounts import amount as money
 from dialgate.entrypoints.amounts import amounts
-from dialgate.entrypoints.cli.common import console, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -45,9 +45,8 @@ def register(app: typer.Typer) -> None:
     @app.command("deposit")
     def deposit(account: str, amount: str) -> None:
         """Add funds to ACCOUNT."""
-        with uow() as unit:
-            new = billing.deposit(unit, account, amount)
-            unit.commit()
+        with database() as db:
+            new = billing.deposit(db, account, amount)
         console.print(f"account {account}: balance ${money(new)}", markup=False)
 
     cdr_app = typer.Typer(help="Call detail records.", no_args_is_help=True)
@@ -62,12 +61,13 @@ def register(app: typer.Typer) -> None:
             raise ValidationFailed.single("file", "invalid_json", str(exc)) from None
         records = data if isinstance(data, list) else [data]
         results = []
-        for item in records:
-            if not isinstance(item, dict):
-                raise ValidationFailed.single("file", "invalid_record", "each record is an object")
-            with uow() as unit:
-                results.append(billing.record_cdr(unit, item))
-                unit.commit()
+        with database() as db:
+            for item in records:
+                if not isinstance(item, dict):
+                    raise ValidationFailed.single(
+                        "file", "invalid_record", "each record is an object"
+                    )
+                results.append(billing.record_cdr(db, item))  # one transaction per record
         if as_json:
             print_json([r.to_json() for r in results])
             return

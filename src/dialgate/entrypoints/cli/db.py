@@ -40,9 +40,8 @@ def register(app: typer.Typer) -> None:
 
         url = config.get_settings().database_url
         migrate.upgrade(url)
-        with database() as db, db.uow() as uow:
-            accounts.sync_pops(uow)
-            uow.commit()
+        with database() as db:
+            accounts.sync_pops(db)
         console.print(f"database at {db.url} is up to date", markup=False)
 
     app.add_typer(db_app, name="db")
@@ -50,9 +49,8 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_cmd() -> None:
         """Load the demo data if it is not there yet (idempotent)."""
-        with database() as db, db.uow() as uow:
-            created = demo.load_demo(uow)
-            uow.commit()
+        with database() as db:
+            created = demo.load_demo(db)
         state = "loaded" if created else "already present"
         console.print(
             f"demo data {state}. Portal login: account {demo.DEMO_ACCOUNT} "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, parse_pairs, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -27,9 +27,8 @@ def register(app: typer.Typer) -> None:
         pairs: list[str] = typer.Argument(None, help="key=value ..."),
     ) -> None:
         """Add a DID to ACCOUNT; it takes the account's Default DID Routing, then key=value."""
-        with uow() as unit:
-            view = dids.add_did(unit, account, number, parse_pairs(pairs or []), actor="cli")
-            unit.commit()
+        with database() as db:
+            view = dids.add_did(db, account, number, parse_pairs(pairs or []), actor="cli")
         console.print(f"DID {view.number} added to {view.account}", markup=False)
 
     @did_app.command("list")
@@ -48,9 +47,9 @@ def register(app: typer.Typer) -> None:
     @did_app.command("set")
     def set_(number: str, pairs: list[str] = typer.Argument(..., help="key=value ...")) -> None:
         """Change a DID's settings, all or nothing."""
-        with uow() as unit:
-            changes = dids.set_did(unit, number, parse_pairs(pairs), actor="cli")
-            unit.commit()
+        with database() as db:
+            owner = dids.owner_of(db, number)  # the operator may change any account's DID
+            changes = dids.set_did(db, number, parse_pairs(pairs), actor="cli", account=owner)
         if not changes:
             console.print("nothing changed", markup=False)
         for change in changes:

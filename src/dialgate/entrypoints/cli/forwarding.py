@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, parse_pairs, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -38,9 +38,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add a forwarding to PHONE_NUMBER (read with the account's dialing mode)."""
         fields: dict[str, object] = {"phone_number": phone_number, **parse_pairs(pairs or [])}
-        with uow() as unit:
-            entry = forwardings.add_forwarding(unit, account, fields, actor="cli")
-            unit.commit()
+        with database() as db:
+            entry = forwardings.add_forwarding(db, account, fields, actor="cli")
         if as_json:
             print_json(entry.to_json())
             return
@@ -70,11 +69,10 @@ def register(app: typer.Typer) -> None:
         pairs: list[str] = typer.Argument(..., help=FIELDS_HELP),
     ) -> None:
         """Change a forwarding of ACCOUNT, all or nothing."""
-        with uow() as unit:
+        with database() as db:
             changes = forwardings.set_forwarding(
-                unit, account, forwarding, parse_pairs(pairs), actor="cli"
+                db, account, forwarding, parse_pairs(pairs), actor="cli"
             )
-            unit.commit()
         if not changes:
             console.print("nothing changed", markup=False)
         for change in changes:
@@ -83,9 +81,8 @@ def register(app: typer.Typer) -> None:
     @fwd_app.command("delete")
     def delete(account: str, forwarding: str) -> None:
         """Delete a forwarding; refused while a DID routes or fails over to it."""
-        with uow() as unit:
-            forwardings.delete_forwarding(unit, account, forwarding, actor="cli")
-            unit.commit()
+        with database() as db:
+            forwardings.delete_forwarding(db, account, forwarding, actor="cli")
         console.print(f"forwarding {forwarding} deleted", markup=False)
 
     app.add_typer(fwd_app, name="forwarding")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from dialgate.entrypoints.cli.common import console, parse_pairs, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, parse_pairs, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -40,9 +40,8 @@ def register(app: typer.Typer) -> None:
     @settings_app.command("set")
     def set_(account: str, pairs: list[str] = typer.Argument(..., help="key=value ...")) -> None:
         """Change settings, all or nothing; `key=` resets a key (a sub account: inherits)."""
-        with uow() as unit:
-            outcome = accounts.update_settings(unit, account, parse_pairs(pairs), actor="cli")
-            unit.commit()
+        with database() as db:
+            outcome = accounts.update_settings(db, account, parse_pairs(pairs), actor="cli")
         if not outcome.changes:
             console.print("nothing changed", markup=False)
         for change in outcome.changes:

@@ -13,29 +13,28 @@ from typing import TYPE_CHECKING
 import typer
 
 from dialgate.domain.errors import ValidationFailed
-from dialgate.entrypoints.cli.common import err_console, uow
+from dialgate.entrypoints.cli.common import database, err_console, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
     from dialgate import config
     from dialgate.adapters import kamailio_rpc as kam_rpc
     from dialgate.adapters import moh_audio, rtpengine_ng
-    from dialgate.adapters.db import models
     from dialgate.entrypoints.switch import asterisk, kamailio
     from dialgate.entrypoints.switch import rtpengine as rtpengine_conf
-    from dialgate.services import accounts, apikeys
+    from dialgate.services import accounts, apikeys, subscribers
     from dialgate.services import media_watch as watcher
 else:
     config = lazy_import("dialgate.config")
     kam_rpc = lazy_import("dialgate.adapters.kamailio_rpc")
     moh_audio = lazy_import("dialgate.adapters.moh_audio")
     rtpengine_ng = lazy_import("dialgate.adapters.rtpengine_ng")
-    models = lazy_import("dialgate.adapters.db.models")
     asterisk = lazy_import("dialgate.entrypoints.switch.asterisk")
     kamailio = lazy_import("dialgate.entrypoints.switch.kamailio")
     rtpengine_conf = lazy_import("dialgate.entrypoints.switch.rtpengine")
     accounts = lazy_import("dialgate.services.accounts")
     apikeys = lazy_import("dialgate.services.apikeys")
+    subscribers = lazy_import("dialgate.services.subscribers")
     watcher = lazy_import("dialgate.services.media_watch")
 
 
@@ -304,16 +303,10 @@ def register(switch_app: typer.Typer) -> None:
     @switch_app.command("asterisk-pjsip")
     def asterisk_pjsip(account: str) -> None:
         """Print pjsip.conf endpoint, aor and auth sections for 100000 or 100000_office."""
-        from sqlalchemy import select  # only here: the CLI imports SQLAlchemy when it needs it
-
-        realm = config.get_settings().sip_realm
-        with uow(write=False) as unit:
-            view = accounts.show_settings(unit, account)
-            ha1 = unit.session.scalars(
-                select(models.SubscriberRow.ha1).where(
-                    models.SubscriberRow.username == account, models.SubscriberRow.domain == realm
-                )
-            ).first()
+        with database() as db:
+            view = accounts.show_settings(db, account)
+            ha1 = subscribers.ha1_of(db, account)
+            realm = db.realm
         values = {**view.values, "sip_password_ha1": ha1 or ""}
         try:
             text = asterisk.render_pjsip(account, values, realm)

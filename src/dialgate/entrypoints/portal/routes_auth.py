@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import secrets
@@ -149,12 +150,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
             )
 
             def open_session() -> NewSession:
-                with db.uow() as uow:
-                    opened = portal_auth.open_session(uow, target, new_hash=new_hash)
-                    if chosen is not None:
-                        portal_auth.set_language(uow, opened.session, chosen)
-                    uow.commit()
-                    return opened
+                return portal_auth.open_session(db, target, new_hash=new_hash, language=chosen)
 
             new = await run_in_threadpool(open_session)
         elif verified and target.account_id is not None and not target.enabled:
@@ -213,9 +209,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
 
 @router.post(PREFIX + "/logout")
 def logout(request: Request, session: CheckedSession, db: Db) -> Response:
-    with db.uow() as uow:
-        portal_auth.logout(uow, request.cookies.get(SESSION_COOKIE))
-        uow.commit()
+    portal_auth.logout(db, request.cookies.get(SESSION_COOKIE))
     response = redirect(request, f"{PREFIX}/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -238,12 +232,8 @@ def choose_language(request: Request, session: CheckedSession, db: Db, form: For
     # Only our own pages: never an open redirect.
     if not back.startswith(PREFIX + "/") or back.startswith("//"):
         back = f"{PREFIX}/settings"
-    try:
-        with db.uow() as uow:
-            portal_auth.set_language(uow, session, language)
-            uow.commit()
-    except ValidationFailed:
-        pass  # an unknown language changes nothing
+    with contextlib.suppress(ValidationFailed):  # an unknown language changes nothing
+        portal_auth.set_language(db, session, language)
     response = redirect(request, back)
     if language in i18n.LANGUAGES:
         set_cookie(request, response, LANG_COOKIE, language, max_age=365 * 86400)
@@ -286,16 +276,14 @@ async def change_password(
             )
 
         def change() -> None:
-            with db.uow() as uow:
-                portal_auth.change_password(
-                    uow,
-                    session,
-                    current_ok=current_ok,
-                    new=new,
-                    new_hash=new_hash,
-                    keep_token=request.cookies.get(SESSION_COOKIE) or "",
-                )
-                uow.commit()
+            portal_auth.change_password(
+                db,
+                session,
+                current_ok=current_ok,
+                new=new,
+                new_hash=new_hash,
+                keep_token=request.cookies.get(SESSION_COOKIE) or "",
+            )
 
         if not errors:
             try:

@@ -185,15 +185,13 @@ def save_did(
     request: Request, number: str, session: CheckedSession, db: Db, form: Form
 ) -> Response:
     try:
-        with db.uow() as uow:
-            dids.set_did(
-                uow,
-                number,
-                changes_from_form(form),
-                actor=f"portal:{session.account}",
-                account=session.account,
-            )
-            uow.commit()
+        dids.set_did(
+            db,
+            number,
+            changes_from_form(form),
+            actor=f"portal:{session.account}",
+            account=session.account,
+        )
     except NotFound:
         raise HTTPException(status_code=404) from None
     except ValidationFailed as exc:

@@ -136,11 +136,9 @@ def add_forwarding(request: Request, session: CheckedSession, db: Db, form: Form
     if not changes.get("pause"):
         changes.pop("pause", None)
     try:
-        with db.uow() as uow:
-            forwardings.add_forwarding(
-                uow, session.account, changes, actor=f"portal:{session.account}"
-            )
-            uow.commit()
+        forwardings.add_forwarding(
+            db, session.account, changes, actor=f"portal:{session.account}"
+        )
     except ValidationFailed as exc:
         return _page(request, session, db, form=form, errors=exc.errors)
     return redirect(request, f"{PREFIX}/forwardings")
@@ -163,12 +161,10 @@ def save_forwarding(
 ) -> Response:
     ident = _ident(forwarding)
     try:
-        with db.uow() as uow:
-            forwardings.set_forwarding(
-                uow, session.account, ident, changes_from_form(form),
-                actor=f"portal:{session.account}",
-            )
-            uow.commit()
+        forwardings.set_forwarding(
+            db, session.account, ident, changes_from_form(form),
+            actor=f"portal:{session.account}",
+        )
     except NotFound:
         raise HTTPException(status_code=404) from None
     except ValidationFailed as exc:
@@ -182,11 +178,9 @@ def delete_forwarding(
 ) -> Response:
     ident = _ident(forwarding)
     try:
-        with db.uow() as uow:
-            forwardings.delete_forwarding(
-                uow, session.account, ident, actor=f"portal:{session.account}"
-            )
-            uow.commit()
+        forwardings.delete_forwarding(
+            db, session.account, ident, actor=f"portal:{session.account}"
+        )
     except NotFound:
         raise HTTPException(status_code=404) from None
     except Conflict as exc:

@@ -192,11 +192,9 @@ def save_tab(request: Request, tab: str, session: CheckedSession, db: Db, form: 
     changes = forms.changes_from_form(forms.tab_specs(the_tab), form)
     options = account_options(db, session.account)
     try:
-        with db.uow() as uow:
-            accounts.update_settings(
-                uow, session.account, changes, actor=f"portal:{session.account}"
-            )
-            uow.commit()
+        accounts.update_settings(
+            db, session.account, changes, actor=f"portal:{session.account}"
+        )
     except ValidationFailed as exc:
         with db.uow(write=False) as uow:
             view = accounts.show_settings(uow, session.account)

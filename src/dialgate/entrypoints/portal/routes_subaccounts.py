@@ -173,16 +173,14 @@ def create_subaccount(request: Request, session: CheckedSession, db: Db, form: F
     username = str(form.get("username") or "").strip()
     changes = {"description": str(form.get("description") or "")}
     try:
-        with db.uow() as uow:
-            accounts.create_subaccount(
-                uow,
-                session.account,
-                username,
-                password=str(form.get("sip_password") or ""),
-                changes=changes,
-                actor=f"portal:{session.account}",
-            )
-            uow.commit()
+        accounts.create_subaccount(
+            db,
+            session.account,
+            username,
+            password=str(form.get("sip_password") or ""),
+            changes=changes,
+            actor=f"portal:{session.account}",
+        )
     except ValidationFailed as exc:
         return _list_page(request, session, db, errors=exc.errors, form=form)
     except Conflict as exc:
@@ -213,11 +211,9 @@ def save_subaccount(
         if isinstance(raw, str):
             changes[spec.key] = raw  # empty = inherit the main account's value
     try:
-        with db.uow() as uow:
-            accounts.update_settings(
-                uow, f"{session.account}_{username}", changes, actor=f"portal:{session.account}"
-            )
-            uow.commit()
+        accounts.update_settings(
+            db, f"{session.account}_{username}", changes, actor=f"portal:{session.account}"
+        )
     except NotFound:
         raise HTTPException(status_code=404) from None
     except ValidationFailed as exc:
@@ -228,11 +224,9 @@ def save_subaccount(
 @router.post(PREFIX + "/subaccounts/{username}/delete")
 def delete_subaccount(request: Request, username: str, session: CheckedSession, db: Db) -> Response:
     try:
-        with db.uow() as uow:
-            accounts.delete_subaccount(
-                uow, f"{session.account}_{username}", actor=f"portal:{session.account}"
-            )
-            uow.commit()
+        accounts.delete_subaccount(
+            db, f"{session.account}_{username}", actor=f"portal:{session.account}"
+        )
     except NotFound:
         raise HTTPException(status_code=404) from None
     except Conflict as exc:

@@ -33,8 +33,8 @@ import orjson
 from pydantic import ValidationError
 
 from dialgate.domain.errors import DialgateError
-from dialgate.entrypoints.api.deps import SwitchTokenCache
 from dialgate.entrypoints.switch.http import AuthorizeIn, answer_authorize
+from dialgate.services.apikeys import SwitchTokenCache
 from dialgate.services.authorize import PolicyCache
 
 log = logging.getLogger("dialgate.switch.evapi")
@@ -115,7 +115,7 @@ class Authorizer:
     async def checked_answer(self, token: str, body: bytes) -> bytes:
         """The answer when the token is not in the cache yet (a database look-up)."""
         try:
-            await self.tokens.authenticate(token)
+            await asyncio.to_thread(self.tokens.check, token)
         except DialgateError:
             log.warning("evapi authorize request with an unknown switch token")
             return UNAVAILABLE

@@ -15,41 +15,18 @@ with the body replayed, so each error has one definition: the route's problem+js
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dialgate.domain.errors import ValidationFailed
-from dialgate.entrypoints.api.deps import SWITCH_BASIC_USER, switch_token_cache
+from dialgate.entrypoints.api.deps import app_switch_token_cache, switch_token
 from dialgate.entrypoints.policy_cache import app_policy_cache
 from dialgate.entrypoints.switch.http import AuthorizeIn, answer_authorize
 
 PATH = "/switch/v1/authorize"
 MAX_BODY = 16 * 1024  # a real request is about 200 bytes; bigger ones take the slow path
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-def switch_token(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The switch token of a request: ``Bearer <token>`` or Basic ``kamailio:<token>``."""
-    for name, value in headers:
-        if name != b"authorization":
-            continue
-        scheme, _, credentials = value.partition(b" ")
-        scheme = scheme.lower()
-        if scheme == b"bearer":
-            return credentials.strip().decode("latin-1") or None
-        if scheme == b"basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            user, _, password = decoded.partition(":")
-            return password if user == SWITCH_BASIC_USER and password else None
-        return None
-    return None
 
 
 class SwitchFastPath:
@@ -78,7 +55,7 @@ class SwitchFastPath:
             return None
         token = switch_token(headers)
         app = scope["app"]
-        if token is None or switch_token_cache(app.state.db).peek(token) is None:
+        if token is None or app_switch_token_cache(app).peek(token) is None:
             return None
         try:
             request = AuthorizeIn.model_validate_json(body)
