@@ -112,7 +112,7 @@ def every_email(
     before = len(smtp.sink.messages)
     with db.uow() as uow:
         accounts.update_settings(uow, number, CHANGES, actor="t")
-        dids.set_did(uow, did, DID_CHANGES, actor="t")
+        dids.set_did(uow, did, DID_CHANGES, actor="t", account=number)
         apikeys.enable_voipms_api(uow, number, password=API_SECRET, allowed_ips=["192.0.2.1"])
         uow.commit()
     charged_at = clock()
