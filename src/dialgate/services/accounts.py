@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 
-from dialgate.adapters import geo, passwords
+from dialgate.adapters import passwords
 from dialgate.adapters.db.models import (
     AccountRow,
     AuditRow,
@@ -35,8 +35,14 @@ from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from dialgate.lazy import lazy_import
 from dialgate.services import notifications
 from dialgate.services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from dialgate.adapters import geo
+else:  # phonenumbers and Babel load only when a settings change is validated
+    geo = lazy_import("dialgate.adapters.geo")
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
 SUB_USERNAME = re.compile(r"[A-Za-z0-9]{1,12}")
