@@ -171,6 +171,9 @@ def stall(url: str, folder: Path, rows: int) -> dict[str, float | int | str]:
               not o.replace(".", "").isdigit()]
     arrived = next((t for t, _l, o in during if o == str(MARKER)), None)
     slowest_at = max(during, key=lambda sample: sample[1])[0]
+    # The swap itself: the answers within a second of the first one with the new rate (the
+    # server loaded the new deck just before it).
+    around = [lat for t, lat, _o in during if arrived is not None and abs(t - arrived) <= 1.0]
     return {
         "answers": len(poller.samples),
         "slowest_ms": round(max(lat for _t, lat, _o in during) * 1000, 1),
@@ -182,6 +185,7 @@ def stall(url: str, folder: Path, rows: int) -> dict[str, float | int | str]:
         # When the slowest answer came, from the import's start: during the parse (the import
         # process competing for the CPU) or after the commit (the server loading the new deck).
         "slowest_at_s": round(slowest_at - started, 2),
+        "slowest_around_swap_ms": round(max(around) * 1000, 1) if around else "n/a",
         "new_rate_after_commit_s": (round(arrived - committed, 2) if arrived else "never"),
     }
 
@@ -231,7 +235,8 @@ def main() -> int:
                   f"import: {result['slowest_before_ms']} ms), p99 {result['p99_ms']} ms, "
                   f"{result['errors']} errors in {result['answers']} answers; import "
                   f"{result['import_s']} s, slowest answer {result['slowest_at_s']} s after its "
-                  f"start; new rate {result['new_rate_after_commit_s']} s after "
+                  f"start; slowest within 1 s of the swap {result['slowest_around_swap_ms']} ms; "
+                  f"new rate {result['new_rate_after_commit_s']} s after "
                   "the import command returned (negative: before it had exited)")
     return 0
 
