@@ -170,6 +170,10 @@ def stall(url: str, folder: Path, rows: int) -> dict[str, float | int | str]:
     errors = [o for _t, _l, o in poller.samples if o not in (str(MARKER),) and
               not o.replace(".", "").isdigit()]
     arrived = next((t for t, _l, o in during if o == str(MARKER)), None)
+    slowest_at = max(during, key=lambda sample: sample[1])[0]
+    # The swap itself: the answers within a second of the first one with the new rate (the
+    # server loaded the new deck just before it).
+    around = [lat for t, lat, _o in during if arrived is not None and abs(t - arrived) <= 1.0]
     return {
         "answers": len(poller.samples),
         "slowest_ms": round(max(lat for _t, lat, _o in during) * 1000, 1),
@@ -178,6 +182,10 @@ def stall(url: str, folder: Path, rows: int) -> dict[str, float | int | str]:
                         1),
         "errors": len(errors),
         "import_s": round(committed - started, 2),
+        # When the slowest answer came, from the import's start: during the parse (the import
+        # process competing for the CPU) or after the commit (the server loading the new deck).
+        "slowest_at_s": round(slowest_at - started, 2),
+        "slowest_around_swap_ms": round(max(around) * 1000, 1) if around else "n/a",
         "new_rate_after_commit_s": (round(arrived - committed, 2) if arrived else "never"),
     }
 
@@ -226,7 +234,9 @@ def main() -> int:
             print(f"live replacement:  slowest answer {result['slowest_ms']} ms (before the "
                   f"import: {result['slowest_before_ms']} ms), p99 {result['p99_ms']} ms, "
                   f"{result['errors']} errors in {result['answers']} answers; import "
-                  f"{result['import_s']} s; new rate {result['new_rate_after_commit_s']} s after "
+                  f"{result['import_s']} s, slowest answer {result['slowest_at_s']} s after its "
+                  f"start; slowest within 1 s of the swap {result['slowest_around_swap_ms']} ms; "
+                  f"new rate {result['new_rate_after_commit_s']} s after "
                   "the import command returned (negative: before it had exited)")
     return 0
 

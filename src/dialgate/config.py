@@ -99,3 +99,16 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def cache_dir() -> str:
+    """Where compiled artifacts that are slow to rebuild (the numbering plan) are kept:
+    ``DIALGATE_CACHE_DIR``, else ``$XDG_CACHE_HOME/dialgate``, else ``~/.cache/dialgate``. Read
+    without building ``Settings``, so the CLI's quick commands do not pay for validation."""
+    explicit = os.environ.get("DIALGATE_CACHE_DIR", "").strip()
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "dialgate")

@@ -159,3 +159,15 @@ def test_search_by_prefix_agrees_with_a_naive_filter(prefixes: set[str], start: 
     deck = _deck(sorted(prefixes))
     expected = sorted(p for p in prefixes if p.startswith(start))
     assert [r.prefix for r in deck.with_prefix(start, limit=1000)] == expected
+
+
+def test_a_loaded_deck_keeps_the_bytes_it_maps_alive() -> None:
+    import gc
+
+    rows = [Rate(str(200 + i), f"Place {i % 7}", Decimal(i) / 1000, 60) for i in range(5000)]
+    deck = RateDeck.from_bytes("value", bytearray(RateDeck.build("value", rows).to_bytes()))
+    gc.collect()  # the caller's bytes are gone; the trie and arrays still map them
+    filler = [bytes(64) * k for k in range(2000)]  # reuse freed memory, if any was freed
+    assert [deck.lookup(r.prefix) for r in rows[::250]] == rows[::250]
+    assert RateDeck.from_bytes("value", deck.to_bytes()).to_bytes() == deck.to_bytes()
+    del filler

@@ -206,3 +206,53 @@ def test_a_header_without_the_needed_columns_is_rejected(lines: list[str], messa
 def test_an_unterminated_quote_is_reported_not_raised() -> None:
     errors = _errors(["prefix,destination,rate", "44,UK,0.01", '33,"France,0.01'])
     assert errors[-1][1] in ("invalid_csv", "wrong_columns")
+
+
+# -- the fast paths give what the general rules give -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "micro", "places"),
+    [("5", 5_000_000, 0), ("5.", 5_000_000, 0), ("0.0125", 12_500, 4),
+     ("999.999999", 999_999_999, 6), ("000.5", 500_000, 1), ("0012.5", 12_500_000, 1),
+     ("0,5", 500_000, 1), ("1e-2", 10_000, 2)],
+)
+def test_rate_spellings_give_exact_micro_units(written: str, micro: int, places: int) -> None:
+    cols = parse_deck(["prefix;destination;rate", f"44;UK;{written}"])
+    assert (cols.rate_u, cols.places) == ([micro], [places])
+
+
+@pytest.mark.parametrize("written", ["0.0000001", "1000", "1000.0", "-0.5", "0x10", "nan",
+                                     "1.2.3", "", "1.5e-7"])
+def test_rate_spellings_outside_the_rules_are_rejected(written: str) -> None:
+    assert _errors(["prefix;destination;rate", f"44;UK;{written}"]) == [("line 2", "invalid_rate")]
+
+
+def test_random_rates_match_decimal_arithmetic() -> None:
+    import random
+    from decimal import Decimal
+
+    rng = random.Random(11)
+    written = [f"{rng.randint(0, 999)}.{rng.randint(0, 10**6 - 1):06d}"[: rng.randint(1, 10)]
+               .rstrip(".") or "0" for _ in range(2000)]
+    lines = ["prefix,destination,rate"] + [f"{100 + i},X,{w}" for i, w in enumerate(written)]
+    cols = parse_deck(lines)
+    assert cols.rate_u == [int(Decimal(w) * 1_000_000) for w in written]
+
+
+def test_a_long_field_is_found_when_the_lines_come_from_an_iterator() -> None:
+    lines = iter(["prefix,destination,rate,notes", "44,UK,0.01," + "x" * 300])
+    with pytest.raises(ValidationFailed) as info:
+        parse_deck(lines)
+    assert [(e.field, e.code) for e in info.value.errors] == [("line 2", "field_too_long")]
+
+
+def test_line_ends_lf_crlf_and_a_last_lone_cr(tmp_path: Path) -> None:
+    data = b"prefix,destination,rate\r\n44,United Kingdom,0.012\n33,France,0.011\r"
+    assert _rows(_read(tmp_path, data)) == UK_FR
+
+
+def test_a_carriage_return_inside_a_quoted_field_is_data(tmp_path: Path) -> None:
+    path = tmp_path / "deck.csv"
+    path.write_bytes(b'prefix,destination,rate\r\n44,"United\rKingdom",0.012\r\n')
+    assert read_deck_lines(path) == ["prefix,destination,rate", '44,"United\rKingdom",0.012']

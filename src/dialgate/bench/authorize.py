@@ -31,7 +31,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from dialgate.adapters import geo, metrics
-from dialgate.adapters.numbering_data import compile_numbering_plan
+from dialgate.adapters.numbering_cache import numbering_plan
 from dialgate.adapters.rate_data import demo_decks, demo_rates
 from dialgate.bench.decks import big_deck_rates
 from dialgate.domain import catalogs
@@ -108,7 +108,7 @@ def big_decks(rows: int) -> dict[str, RateDeck]:
 
 
 def dialgate_snapshots(decks: Mapping[str, RateDeck] | None = None) -> dict[str, PolicySnapshot]:
-    plan = compile_numbering_plan()
+    plan = numbering_plan()
     decks = decks if decks is not None else demo_decks()
     pops = {p.name: p.country for p in catalogs.DEFAULT_POPS}
     main, sub = _account_settings()

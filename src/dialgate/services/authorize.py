@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dialgate.adapters import metrics
 from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
 from dialgate.adapters.dns import resolve_host
-from dialgate.adapters.numbering_data import compile_numbering_plan
+from dialgate.adapters.numbering_cache import numbering_plan
 from dialgate.domain import settings as s
 from dialgate.domain.media import MediaRules, media_rules
 from dialgate.domain.numbering import NumberingPlan
@@ -245,7 +245,7 @@ class PolicyCache:
         self, uow: UnitOfWork
     ) -> tuple[NumberingPlan, rates.LiveDecks, Mapping[str, str]]:
         if self._plan is None:
-            self._plan = compile_numbering_plan()
+            self._plan = numbering_plan()
         if not self._decks_loaded:
             # The first use in this process: nothing to answer with yet, so load now.
             self._decks_stale = False

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import AccountRow, DidRow, ForwardingRow
-from dialgate.adapters.numbering_data import compile_numbering_plan
+from dialgate.adapters.numbering_cache import numbering_plan
 from dialgate.domain import forwarding as f
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
@@ -46,7 +46,7 @@ def _parse(
     return f.parse(
         changes,
         mode=mode,
-        plan=compile_numbering_plan(),
+        plan=numbering_plan(),
         ctx=accounts.validation_context(uow, account),
     )
 

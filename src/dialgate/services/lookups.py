@@ -7,16 +7,21 @@ Every query is scoped to the account it names: a sub account is addressed as
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dialgate.adapters import geo
 from dialgate.adapters.db import repo_accounts as repo
 from dialgate.adapters.db.models import AccountRow, SubAccountRow
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import NotFound
+from dialgate.lazy import lazy_import
 from dialgate.services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from dialgate.adapters import geo
+else:  # phonenumbers and Babel load only when a settings change is validated
+    geo = lazy_import("dialgate.adapters.geo")
 
 
 def split_subject(subject: str) -> tuple[str, str | None]:
