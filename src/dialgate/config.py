@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # least what the switch's largest call-record batch can be (500 records of at most 512
     # bytes, what Kamailio's pv buffer holds: see kamailio.cfg.j2), so batches always fit.
     max_body_bytes: int = Field(default=1_000_000, ge=MIN_BODY_BYTES)
+    # The operator console's rate-deck upload, the one request that carries a file: a wholesale
+    # A-Z deck of 1,000,000 prefixes is 20-30 MB as CSV. Only that path gets this limit.
+    max_deck_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1_000_000)
     # argon2 checks for requests: at most this many at once (default: half the cores), and at
     # most hash_queue waiting; beyond, requests are refused at once.
     hash_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)

@@ -199,3 +199,22 @@ def test_a_totp_code_is_good_for_one_log_in(
     with demo_db.uow(write=False) as uow:
         row = operators.find(uow, "root@provider.test")
         assert row is not None and row.totp_last_step == step and row.failed_logins == 1
+
+
+def test_a_deck_larger_than_the_request_body_limit_can_be_uploaded(
+    client: TestClient, demo_db: Database, secret: str
+) -> None:
+    """Every other request stops at DIALGATE_MAX_BODY_BYTES (1 MB); a provider's A-Z deck is
+    tens of MB, so the console's deck upload has its own limit."""
+    token = admin_session(client, secret)
+    rows = ["prefix,destination,rate,increment"]
+    rows += [f"{990000000 + n},Testland {n},0.{n % 9000 + 1000:04d},60" for n in range(60_000)]
+    deck = ("\n".join(rows) + "\n").encode()
+    assert len(deck) > 1_500_000
+    review = client.post("/admin/rates/review", data={"route": "premium", "csrf_token": token},
+                         files={"deck": ("deck.csv", deck)})
+    assert review.status_code == 200, review.text[:500]
+    assert re.search(r'id="n-added">60000<', review.text), review.text[:2000]
+    elsewhere = client.post("/admin/accounts", data={"csrf_token": token},
+                            files={"deck": ("deck.csv", deck)})
+    assert elsewhere.status_code == 413

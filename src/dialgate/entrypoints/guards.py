@@ -4,6 +4,7 @@ pool and the throttles). ``install(app, settings)`` wires them; see docs/archite
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 import orjson
@@ -17,6 +18,10 @@ from dialgate.adapters.passwords import HashPool
 from dialgate.adapters.ratelimit import Throttle
 from dialgate.config import Settings
 
+# The operator console's rate-deck upload (entrypoints/admin/console.py), the only path whose
+# body is a whole file.
+DECK_UPLOAD_PATH = "/admin/rates/review"
+
 
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` when a body outgrows the limit while it is read. An
@@ -25,6 +30,7 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than {limit} bytes")
+        self.limit = limit
 
 
 def _too_large_body(limit: int) -> bytes:
@@ -58,24 +64,30 @@ def _too_large(limit: int) -> list[Message]:
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes before anything parses them: at once when the
     Content-Length says so, and while reading when the body is chunked or lies about its size.
-    Nothing beyond ``limit`` is ever buffered."""
+    Nothing beyond the limit is ever buffered. ``larger`` gives a few exact paths (the console's
+    deck upload) their own, larger limit."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default_limit = limit
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.default_limit)
+        await self._limited(limit, scope, receive, send)
+
+    async def _limited(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = self.limit + 1  # unreadable: refuse rather than trust
-                if declared > self.limit:
-                    for message in _too_large(self.limit):
+                    declared = limit + 1  # unreadable: refuse rather than trust
+                if declared > limit:
+                    for message in _too_large(limit):
                         await send(message)
                     return
         received = 0
@@ -86,8 +98,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -101,7 +113,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            for message in _too_large(self.limit):
+            for message in _too_large(limit):
                 await send(message)
 
 
@@ -114,12 +126,17 @@ def install(app: FastAPI, settings: Settings) -> None:
         # uvicorn's own middleware, given only the configured proxies: X-Forwarded-For is read
         # from the right, skipping trusted hops, so a client cannot prepend a fake address.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        larger={DECK_UPLOAD_PATH: settings.max_deck_upload_bytes},
+    )
 
     async def on_too_large(request: Request, exc: Exception) -> Response:
         # Raised while a route read the body: the same answer as the middleware's.
+        limit = exc.limit if isinstance(exc, BodyTooLarge) else settings.max_body_bytes
         return Response(
-            _too_large_body(settings.max_body_bytes),
+            _too_large_body(limit),
             status_code=413,
             media_type="application/problem+json",
             headers={"Connection": "close"},

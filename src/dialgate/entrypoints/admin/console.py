@@ -33,6 +33,7 @@ from dialgate.adapters.db.models import CdrRow, OutboxRow
 from dialgate.domain.deck_csv import parse_deck_csv
 from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFailed
 from dialgate.domain.rating import ROUTES
+from dialgate.entrypoints.guards import DECK_UPLOAD_PATH
 from dialgate.entrypoints.portal import i18n
 from dialgate.entrypoints.portal.web import (
     SECURITY_HEADERS,
@@ -484,12 +485,13 @@ def rates_page(request: Request, session: Console) -> Response:
                 errors=[], review=None, token=None, route="value")
 
 
-@router.post(PREFIX + "/rates/review")
+@router.post(DECK_UPLOAD_PATH)
 async def rates_review(request: Request, session: Console, db: Db) -> Response:
     errors: list[str] = []
     review = None
     token = None
-    async with request.form(max_part_size=64 * 1024 * 1024) as form:  # closes the upload
+    limit = request.app.state.settings.max_deck_upload_bytes  # the guards allow this path that
+    async with request.form(max_part_size=limit) as form:  # closes the upload
         sent = form.get("csrf_token")
         if not session.csrf_ok(sent if isinstance(sent, str) else None):
             raise ConsoleCsrf
