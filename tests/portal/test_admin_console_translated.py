@@ -106,3 +106,28 @@ def test_a_done_notice_names_only_known_outcomes(
                         params={"done": "<script>x</script>%d"}).text
     assert 'id="done"' not in forged and "<script>x" not in forged
     assert PASSWORD not in forged
+
+
+def test_a_refused_change_is_explained_in_the_operator_language(
+    client: TestClient, demo_db: Database, secret: str
+) -> None:
+    from dialgate.services import billing
+    from tests.portal.test_admin_console_http import admin_session
+
+    client.headers["Accept-Language"] = "fr"
+    token = admin_session(client, secret)
+    with demo_db.uow(write=False) as uow:
+        before = billing.current_balance(uow, "100000")
+    english = client.post("/admin/accounts/100000/money",
+                          data={"kind": "deposit", "amount": "abc", "reason": "test",
+                                "csrf_token": token}, headers={"Accept-Language": "en"})
+    french = client.post("/admin/accounts/100000/money",
+                         data={"kind": "deposit", "amount": "abc", "reason": "test",
+                               "csrf_token": token})
+    assert english.status_code == french.status_code == 422
+    said = [e for e in re.findall(r"amount: ([^<]+)<", english.text)]
+    assert said, english.text[:3000]
+    assert said[0] not in french.text  # the service's English sentence is not shown in French
+    assert re.search(r"amount: [^<]+<", french.text)
+    with demo_db.uow(write=False) as uow:
+        assert billing.current_balance(uow, "100000") == before

@@ -165,14 +165,16 @@ class Money(ValueKind):
 
     def parse(self, raw: object, ctx: ValidationContext) -> Decimal:
         if isinstance(raw, bool):
-            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}")
+            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}", value=raw)
         text = _text(raw).lstrip("$")
         try:
             value = Decimal(text)
         except InvalidOperation:
-            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}") from None
+            raise InvalidValue(
+                "invalid_decimal", f"must be a number; got {raw!r}", value=raw
+            ) from None
         if not value.is_finite():
-            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}")
+            raise InvalidValue("invalid_decimal", f"must be a number; got {raw!r}", value=raw)
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > self.places:
             raise InvalidValue(

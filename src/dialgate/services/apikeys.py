@@ -300,7 +300,7 @@ def enable_voipms_api(
         ctx = v.ValidationContext(account=account.number, email=account.email)
         v.Password().parse(password, ctx)
     except v.InvalidValue as exc:
-        raise ValidationFailed.single("password", exc.code, exc.message) from None
+        raise ValidationFailed([exc.field_error("password")]) from None
     ips = _parse_allowed_ips(allowed_ips)
     row = uow.session.get(VoipmsApiRow, account.id)
     was_enabled, old_ips = _api_state(row)

@@ -325,7 +325,7 @@ def _add_funds(
     try:
         value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
     except v.InvalidValue as exc:
-        raise ValidationFailed.single("amount", exc.code, exc.message) from None
+        raise ValidationFailed([exc.field_error("amount")]) from None
     after = _post(uow, account, value, kind=kind, description=description, now=now or uow.now())
     if after > money.MAX_BALANCE:
         raise ValidationFailed.single(

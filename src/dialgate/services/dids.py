@@ -66,7 +66,7 @@ def normalize_number(number: str) -> str:
     try:
         return str(v.NanpNumber().parse(number, v.NO_CONTEXT))
     except v.InvalidValue as exc:
-        raise ValidationFailed.single("number", exc.code, exc.message) from None
+        raise ValidationFailed([exc.field_error("number")]) from None
 
 
 def find_did(uow: UnitOfWork, number: str, *, account: str) -> DidRow | None:

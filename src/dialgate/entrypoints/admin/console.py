@@ -35,6 +35,7 @@ from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFa
 from dialgate.domain.rating import ROUTES
 from dialgate.entrypoints.guards import DECK_UPLOAD_PATH
 from dialgate.entrypoints.portal import i18n
+from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import (
     SECURITY_HEADERS,
     database,
@@ -172,10 +173,13 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _errors(exc: DialgateError) -> list[str]:
+def _errors(request: Request, exc: DialgateError) -> list[str]:
+    """The services' refusals in the operator's language (the portal's error translations:
+    by code and parameters, else the message's own catalog entry, else English)."""
+    language = language_of(request)
     if isinstance(exc, ValidationFailed):
-        return [f"{e.field}: {e.message}" for e in exc.errors]
-    return [str(exc)]
+        return [f"{e.field}: {translate_error(language, e)}" for e in exc.errors]
+    return [i18n.translations(language).gettext(str(exc))]
 
 
 # --- log-in ---------------------------------------------------------------------------------
@@ -319,7 +323,7 @@ def account_create(request: Request, session: Checked, db: Db, form: Form) -> Re
         with db.uow(write=False) as uow:
             found = admin.search_accounts(uow, "")
         return page(request, "accounts.html", 422, session=session, section="accounts", q="",
-                    found=found, errors=_errors(exc), values=values)
+                    found=found, errors=_errors(request, exc), values=values)
     return redirect(request, f"{PREFIX}/accounts/{values['number']}?done=created")
 
 
@@ -351,7 +355,7 @@ def account_suspend(number: str, request: Request, session: Checked, db: Db,
             outcome = suspension.suspend(uow, session.operator, number, _text(form, "reason"))
             uow.commit()
     except DialgateError as exc:
-        return _account_page(request, session, db, number, errors=_errors(exc), status=422)
+        return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     report = suspension.kick(
         suspension.rpc_addresses(request.app.state.settings.kamailio_rpc), outcome.lines)
     done = "suspended" if not report.errors else "suspended-rpc-errors"
@@ -366,7 +370,7 @@ def account_restore(number: str, request: Request, session: Checked, db: Db,
             suspension.restore(uow, session.operator, number, _text(form, "reason"))
             uow.commit()
     except DialgateError as exc:
-        return _account_page(request, session, db, number, errors=_errors(exc), status=422)
+        return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     return redirect(request, f"{PREFIX}/accounts/{number}?done=restored")
 
 
@@ -379,9 +383,9 @@ def account_money(number: str, request: Request, session: Checked, db: Db,
                              amount=_text(form, "amount"), reason=_text(form, "reason"))
             uow.commit()
     except PermissionDenied as exc:
-        return _account_page(request, session, db, number, errors=_errors(exc), status=403)
+        return _account_page(request, session, db, number, errors=_errors(request, exc), status=403)
     except DialgateError as exc:
-        return _account_page(request, session, db, number, errors=_errors(exc), status=422)
+        return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     return redirect(request, f"{PREFIX}/accounts/{number}?done=money")
 
 
@@ -409,7 +413,7 @@ def calls(request: Request, session: Console, db: Db) -> Response:
         if found.next_cursor:
             next_url = str(request.url.include_query_params(cursor=found.next_cursor))
     except ValidationFailed as exc:
-        errors = _errors(exc)
+        errors = _errors(request, exc)
         date_from, date_to = history.month_start(today), today
     return page(request, "calls.html", 422 if errors else 200, session=session,
                 section="calls", rows=rows, errors=errors, next_url=next_url,
@@ -512,7 +516,7 @@ async def rates_review(request: Request, session: Console, db: Db) -> Response:
             token = secrets.token_urlsafe(24)
             (DECK_DIR / f"{token}.csv").write_text(text, encoding="utf-8")
         except ValidationFailed as exc:
-            errors = _errors(exc)
+            errors = _errors(request, exc)
     return page(request, "rates.html", 422 if errors else 200, session=session,
                 section="rates", routes=ROUTES, errors=errors, review=review, token=token,
                 route=route)
@@ -534,9 +538,11 @@ def rates_publish(request: Request, session: Checked, db: Db, form: Form) -> Res
             uow.commit()
     except PermissionDenied as exc:
         return page(request, "rates.html", 403, session=session, section="rates",
-                    routes=ROUTES, errors=_errors(exc), review=None, token=None, route=route)
+                    routes=ROUTES, errors=_errors(request, exc), review=None, token=None,
+                    route=route)
     except ValidationFailed as exc:
         return page(request, "rates.html", 422, session=session, section="rates",
-                    routes=ROUTES, errors=_errors(exc), review=None, token=None, route=route)
+                    routes=ROUTES, errors=_errors(request, exc), review=None, token=None,
+                    route=route)
     staged.unlink(missing_ok=True)
     return redirect(request, f"{PREFIX}/rates?published={route}&count={count}")
