@@ -75,7 +75,7 @@ RECOVERY_LIMIT_S = 10.0
 UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="drill-uac">
-  <send><![CDATA[
+  <send retrans="500"><![CDATA[
 INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
@@ -100,7 +100,7 @@ Max-Forwards: 70
 Content-Length: 0
 
   ]]></send>
-  <send><![CDATA[
+  <send retrans="500"><![CDATA[
 INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
@@ -134,7 +134,7 @@ Content-Length: 0
 
   ]]></send>
   <pause milliseconds="1100"/>
-  <send><![CDATA[
+  <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [routes]
@@ -470,6 +470,8 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
             "ctl_socket": str(kam_dir / "ctl"), "rundir": str(kam_dir),
             "async_workers": 4, "children": 4, "http_timeout_s": 1, "pike_density": None,
             "debug": 1,
+            # Calls in progress and undelivered records survive a Kamailio restart.
+            "dialogs": "database",
             # A batch that cannot be delivered is retried for 15 s (30 x 0.5 s) before it is
             # logged as lost: longer than any outage drilled here.
             "cdr_retries": 30, "cdr_retry_delay_ms": 500,
@@ -550,7 +552,7 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
     cmd = ["sipp", "-sf", str(step / "uac.xml"), "-inf", str(step / "calls.csv"),
            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls),
            "-l", str(rate * 4), "-nostdin", "-timeout", str(int(seconds) + 30),
-           "-recv_timeout", "4000", "-trace_logs", "-nd",
+           "-recv_timeout", "4000", "-trace_logs", "-trace_err", "-nd",
            f"127.0.0.1:{stack.kamailio.port}"]
     t0 = time.monotonic()
     uac = subprocess.Popen(cmd, cwd=step, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
