@@ -23,9 +23,11 @@ without a decision (an answered call with no record is counted as missing); and 
 the fault service was back (``recovery s``: from the fault to the first answered call after
 the last refused one; ``fault s`` is how long the fault itself took: a restart, an outage).
 
-Known result: ``restart-kamailio`` loses the records of the calls that were up at the restart
-(Kamailio keeps dialogs and the record queue in memory; the new process sees their BYEs without
-a dialog), so that phase reports records missing; the others report none.
+Kamailio runs with ``dialogs="database"``: the calls in progress, the record queue and the
+batch being posted are kept in the database, so ``restart-kamailio`` loses no record (calls
+up at the restart are recorded when their BYE reaches the new process). The caller retransmits
+its INVITEs and BYE as a phone does (``retrans="500"``): a BYE sent while Kamailio is down
+arrives once it is back.
 
 Not drilled yet (time ran out; the way to add them): an SMTP outage (calls that take
 balances across their thresholds, ``dialgate worker`` delivering to an aiosmtpd sink that is
