@@ -48,10 +48,8 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -66,7 +64,10 @@ from typing import Any
 
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 
-REALM = "sip.dialgate.test"
+try:
+    from benchmarks._sip import REALM, answers_options, free_port, stop_group
+except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
+    from _sip import REALM, answers_options, free_port, stop_group  # type: ignore[no-redef]
 PGBIN = Path(os.environ.get("DIALGATE_PGBIN", "/usr/lib/postgresql/15/bin"))
 PASSWORD = "Drill-Pass-1"
 FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only")
@@ -190,19 +191,6 @@ Content-Length: 0
 """
 
 
-def free_port() -> int:
-    while True:
-        port = random.randint(20000, 32000)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            try:
-                u.bind(("127.0.0.1", port))
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
     """Poll ``check`` until true; returns the seconds it took (raises after ``timeout``)."""
     t0 = time.monotonic()
@@ -211,17 +199,6 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
             raise TimeoutError(f"{what}: not within {timeout} s")
         time.sleep(step)
     return time.monotonic() - t0
-
-
-def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 # --- the parts of the stack -------------------------------------------------------------------
@@ -351,18 +328,7 @@ class Kamailio:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise RuntimeError("kamailio exited: " + self.log_tail())
-        msg = (f"OPTIONS sip:127.0.0.1:{self.port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;"
-               "branch=z9hG4bKdrill\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
-               "Call-ID: drill-probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            s.settimeout(0.2)
-            s.sendto(msg.replace("127.0.0.1:9", f"127.0.0.1:{s.getsockname()[1]}").encode(),
-                     ("127.0.0.1", self.port))
-            try:
-                return s.recv(4096).startswith(b"SIP/2.0 200")
-            except TimeoutError:
-                return False
+        return answers_options(self.port)
 
     def log_tail(self) -> str:
         return (self.work / "kamailio.log").read_text(errors="replace")[-3000:]
