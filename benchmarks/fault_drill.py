@@ -13,7 +13,12 @@ later). Faults:
 - ``restart-postgres``: ``pg_ctl restart -m fast`` (every connection is dropped);
 - ``restart-kamailio``: SIGTERM and a new Kamailio on the same port and database;
 - ``read-only``: ``ALTER DATABASE ... SET default_transaction_read_only = on`` and every
-  session ended, so no write succeeds, for ``--outage`` seconds.
+  session ended, so no write succeeds, for ``--outage`` seconds;
+- ``smtp-outage``: the mail server (an aiosmtpd sink) stops for ``--smtp-outage`` seconds
+  (default 60) while every caller's balance threshold is set just under its balance, so calls
+  queue balance alerts (and the threshold change its notice) that ``dialgate worker`` cannot
+  send; once the sink is back every queued email must arrive exactly once (``emails missing``,
+  ``emails twice``, by Message-ID), the calls unaffected.
 
 After each phase, once the switch has had time to flush (polled, with a deadline), it checks:
 every call sipp saw answered has exactly one call record and one charge (``records missing``,
@@ -29,10 +34,8 @@ up at the restart are recorded when their BYE reaches the new process). The call
 its INVITEs and BYE as a phone does (``retrans="500"``): a BYE sent while Kamailio is down
 arrives once it is back.
 
-Not drilled yet (time ran out; the way to add them): an SMTP outage (calls that take
-balances across their thresholds, ``dialgate worker`` delivering to an aiosmtpd sink that is
-stopped and started, then every outbox row sent once); a full disk (a tablespace on a 1 MB
-tmpfs, ``mount -t tmpfs`` works as root on the project machine, holding the cdrs table).
+Not drilled yet (time ran out; the way to add it): a full disk (a tablespace on a 1 MB tmpfs,
+``mount -t tmpfs`` works as root on the project machine, holding the cdrs table).
 ``read-only`` shows Dialgate the same failure: every write refused.
 
     python benchmarks/fault_drill.py                       # 40 calls/s, 12 s per fault
@@ -56,9 +59,11 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +75,7 @@ except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.pat
     from _sip import REALM, answers_options, free_port, stop_group  # type: ignore[no-redef]
 PGBIN = Path(os.environ.get("DIALGATE_PGBIN", "/usr/lib/postgresql/15/bin"))
 PASSWORD = "Drill-Pass-1"
-FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only")
+FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only", "smtp-outage")
 RECOVERY_LIMIT_S = 10.0
 
 # The caller hangs up itself after a short talk; every outcome is logged with its Call-ID and
@@ -204,6 +209,34 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
 # --- the parts of the stack -------------------------------------------------------------------
 
 
+class MailSink:
+    """A real SMTP server (aiosmtpd) the drill can stop and start on the same port; it counts
+    every message it accepts by Message-ID (the outbox's ``<outbox-ID@dialgate>``)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: Counter[str] = Counter()
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = message_from_bytes(envelope.content)
+        self.received[str(msg["Message-ID"])] += 1
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+
+
 class Postgres:
     """A throwaway cluster the drill can restart and make read-only."""
 
@@ -263,18 +296,25 @@ class Postgres:
 class Dialgate:
     db_url: str
     log: Path
+    smtp_port: int
     workers: int = 2
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DIALGATE_DATABASE_URL": self.db_url,
+                "DIALGATE_ENVIRONMENT": "test", "DIALGATE_SMTP_HOST": "127.0.0.1",
+                "DIALGATE_SMTP_PORT": str(self.smtp_port),
+                "DIALGATE_SECRET_KEY": "drill-secret-key-0123456789abcdef"}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "DIALGATE_DATABASE_URL": self.db_url,
-               "DIALGATE_ENVIRONMENT": "test",
-               "DIALGATE_SECRET_KEY": "drill-secret-key-0123456789abcdef"}
+        env = self.env
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory",
@@ -284,6 +324,11 @@ class Dialgate:
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: len(self.worker_pids()) == self.workers and self.healthy(), 60,
                  "dialgate ready")
+        # The outbox worker (notification emails), as deployed: its own process.
+        with self.log.with_name("worker.log").open("ab") as out:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "dialgate", "worker", "--interval", "0.5"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def healthy(self) -> bool:
         try:
@@ -304,6 +349,8 @@ class Dialgate:
         return pids
 
     def stop(self) -> None:
+        if self.worker is not None:
+            stop_group(self.worker)
         if self.proc is not None:
             stop_group(self.proc)
 
@@ -357,11 +404,17 @@ class Outcome:
     duplicates: int
     ledger_mismatches: int
     lost_in_kamailio: int
+    # Notification emails queued during the phase, those the SMTP sink never got, and those
+    # it got more than once.
+    emails: int = 0
+    emails_missing: int = 0
+    emails_twice: int = 0
 
     @property
     def ok(self) -> bool:
         return (self.missing == 0 and self.duplicates == 0 and self.ledger_mismatches == 0
-                and self.recovery_s <= RECOVERY_LIMIT_S)
+                and self.recovery_s <= RECOVERY_LIMIT_S and self.emails_missing == 0
+                and self.emails_twice == 0)
 
 
 @dataclass
@@ -373,6 +426,7 @@ class Stack:
     kamailio: Kamailio
     carrier: subprocess.Popen[bytes]
     numbers: list[str]
+    mail: MailSink
 
     @property
     def db_url(self) -> str:
@@ -383,7 +437,9 @@ ACCOUNT_PREFIX = "7700"
 
 
 def prepare_database(db_url: str, accounts_n: int) -> tuple[str, list[str]]:
-    """Migrate, load the demo, create the callers (a large balance each) and a switch token."""
+    """Migrate, load the demo, create the callers and a switch token. Each caller has
+    $150: enough for every phase, and under the highest balance threshold ($200), so the SMTP
+    phase can make calls cross thresholds."""
     from dialgate.adapters.db import migrate
     from dialgate.services import accounts, apikeys, demo
     from dialgate.services.uow import Database
@@ -396,7 +452,7 @@ def prepare_database(db_url: str, accounts_n: int) -> tuple[str, list[str]]:
             demo.load_demo(uow)
             for number in numbers:
                 accounts.create_account(uow, number=number, email=f"d{number}@example.com",
-                                        password=PASSWORD, balance=Decimal("10000.00"))
+                                        password=PASSWORD, balance=Decimal("150.00"))
             _info, token = apikeys.create_switch_token(uow, name="drill")
             uow.commit()
     finally:
@@ -411,13 +467,15 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
     dialgate: Dialgate | None = None
     kamailio: Kamailio | None = None
     carrier: subprocess.Popen[bytes] | None = None
+    mail = MailSink()
     try:
+        mail.start()
         pg.start()
         name = "dialgate_drill"
         pg.sql(f"CREATE DATABASE {name}")
         db_url = f"{pg.server.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
         token, numbers = prepare_database(db_url, accounts_n)
-        dialgate = Dialgate(db_url, work / "dialgate.log", workers=workers)
+        dialgate = Dialgate(db_url, work / "dialgate.log", mail.port, workers=workers)
         dialgate.start()
         carrier_port = free_port()
         (work / "carrier.xml").write_text(CARRIER_XML)
@@ -445,7 +503,7 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
             "cdr_retries": 30, "cdr_retry_delay_ms": 500,
         })
         kamailio.start()
-        yield Stack(work, pg, name, dialgate, kamailio, carrier, numbers)
+        yield Stack(work, pg, name, dialgate, kamailio, carrier, numbers, mail)
     finally:
         if kamailio is not None:
             kamailio.stop()
@@ -454,6 +512,7 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
         if dialgate is not None:
             dialgate.stop()
         pg.stop()
+        mail.stop()
         shutil.rmtree(pg.base, ignore_errors=True)
 
 
@@ -470,6 +529,13 @@ def inject(stack: Stack, fault: str, outage_s: float) -> tuple[float, float]:
     elif fault == "restart-kamailio":
         stack.kamailio.stop()
         stack.kamailio.start()
+    elif fault == "smtp-outage":
+        # The mail server goes away, then every caller's balance threshold is set just under
+        # its balance: the next call of each crosses it and queues an alert while SMTP is down.
+        stack.mail.stop()
+        arm_balance_alerts(stack)
+        time.sleep(outage_s)
+        stack.mail.start()
     elif fault == "read-only":
         stack.pg.read_only(stack.db_name, True)
         time.sleep(outage_s)  # the outage itself: how long the database refuses writes
@@ -477,6 +543,33 @@ def inject(stack: Stack, fault: str, outage_s: float) -> tuple[float, float]:
     else:
         raise ValueError(f"unknown fault {fault}")
     return start, time.monotonic()
+
+
+def arm_balance_alerts(stack: Stack) -> None:
+    from dialgate.services import accounts
+    from dialgate.services.uow import Database
+
+    db = Database(stack.db_url)
+    try:
+        for number in stack.numbers:
+            with db.uow() as uow:
+                balance = accounts.get_account(uow, number).balance
+                threshold = balance.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+                accounts.update_settings(uow, number, {"balance_threshold": str(threshold)},
+                                         actor="drill")
+                uow.commit()
+    finally:
+        db.dispose()
+
+
+def _emails(stack: Stack, since_id: int) -> tuple[int, int, int]:
+    """(queued, missing, sent twice) for the outbox rows after ``since_id``: every row must
+    be marked sent and reach the sink exactly once (by its Message-ID)."""
+    rows = stack.pg.sql(f"SELECT id, sent_at FROM outbox WHERE id > {since_id}", stack.db_name)
+    received = stack.mail.received
+    missing = sum(1 for i, sent in rows if sent is None or received[f"<outbox-{i}@dialgate>"] == 0)
+    twice = sum(1 for i, _s in rows if received[f"<outbox-{i}@dialgate>"] > 1)
+    return len(rows), missing, twice
 
 
 def _sipp_log(step: Path) -> list[tuple[str, str, float, str]]:
@@ -517,6 +610,7 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
                     f"password={PASSWORD}];\n")
     calls = int(rate * seconds)
     lost_before = stack.kamailio.lost_records()
+    outbox_before = stack.pg.sql("SELECT COALESCE(MAX(id), 0) FROM outbox", stack.db_name)[0][0]
     cmd = ["sipp", "-sf", str(step / "uac.xml"), "-inf", str(step / "calls.csv"),
            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls),
            "-l", str(rate * 4), "-nostdin", "-timeout", str(int(seconds) + 30),
@@ -548,6 +642,11 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
     with contextlib.suppress(TimeoutError):
         wait_for(lambda: set(_books(stack, answered)[0]) >= answered, 60, "records", 0.2)
     records, charges, mismatches = _books(stack, answered)
+    # Queued emails go out once SMTP is back: a failed send is retried after 30 s (the
+    # outbox's first backoff), so allow the outage plus that plus a margin.
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: _emails(stack, outbox_before)[1] == 0, outage_s + 90, "emails", 0.5)
+    emails, emails_missing, emails_twice = _emails(stack, outbox_before)
     fault_start, fault_end = window[0]
     # Recovery: from the fault to the first answered call after the last refusal (0 when no
     # call was refused: service never stopped).
@@ -569,16 +668,21 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
         duplicates=sum(1 for c in answered if records.get(c, 0) > 1 or charges.get(c, 0) > 1),
         ledger_mismatches=mismatches,
         lost_in_kamailio=stack.kamailio.lost_records() - lost_before,
+        emails=emails,
+        emails_missing=emails_missing,
+        emails_twice=emails_twice,
     )
 
 
 def table(outcomes: list[Outcome]) -> str:
     head = ("fault", "calls", "answered", "refused 503", "other failed", "fault s", "recovery s",
-            "records missing", "duplicates", "balance != ledger")
+            "records missing", "duplicates", "balance != ledger", "emails", "emails missing",
+            "emails twice")
     rows = [head] + [(o.fault, str(o.calls), str(o.answered), str(o.refused),
                       str(o.other_failures), f"{o.outage_s:.2f}", f"{o.recovery_s:.2f}",
                       str(o.missing),
-                      str(o.duplicates), str(o.ledger_mismatches)) for o in outcomes]
+                      str(o.duplicates), str(o.ledger_mismatches), str(o.emails),
+                      str(o.emails_missing), str(o.emails_twice)) for o in outcomes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
                      for r in rows)
@@ -589,6 +693,8 @@ def main() -> None:
     p.add_argument("--rate", type=int, default=40, help="calls per second")
     p.add_argument("--seconds", type=float, default=12, help="length of each phase")
     p.add_argument("--outage", type=float, default=3, help="seconds a read-only outage lasts")
+    p.add_argument("--smtp-outage", type=float, default=60,
+                   help="seconds the mail server is down")
     p.add_argument("--faults", nargs="*", default=list(FAULTS), choices=FAULTS)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -599,8 +705,9 @@ def main() -> None:
         # and build the accounts' policy snapshots.
         run_phase(stack, "none", rate=args.rate, seconds=3, outage_s=0)
         for fault in args.faults:
+            outage = args.smtp_outage if fault == "smtp-outage" else args.outage
             outcome = run_phase(stack, fault, rate=args.rate, seconds=args.seconds,
-                                outage_s=args.outage)
+                                outage_s=outage)
             outcomes.append(outcome)
             if not args.json:
                 print(json.dumps(outcome.__dict__), flush=True)
