@@ -34,9 +34,10 @@ up at the restart are recorded when their BYE reaches the new process). The call
 its INVITEs and BYE as a phone does (``retrans="500"``): a BYE sent while Kamailio is down
 arrives once it is back.
 
-Not drilled yet (time ran out; the way to add it): a full disk (a tablespace on a 1 MB tmpfs,
-``mount -t tmpfs`` works as root on the project machine, holding the cdrs table).
-``read-only`` shows Dialgate the same failure: every write refused.
+- ``full-disk`` (root only): the ``cdrs`` table is moved to a tablespace on an 8 MB tmpfs,
+  which a filler file then fills for ``--outage`` seconds: call records cannot be written
+  (PostgreSQL "could not extend file ... No space left on device"), Kamailio keeps and retries
+  its batches, authorizations (reads) go on; the filler is removed and every record must land.
 
     python benchmarks/fault_drill.py                       # 40 calls/s, 12 s per fault
     python benchmarks/fault_drill.py --rate 100 --seconds 20 --faults kill-worker read-only
@@ -75,7 +76,8 @@ except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.pat
     from _sip import REALM, answers_options, free_port, stop_group  # type: ignore[no-redef]
 PGBIN = Path(os.environ.get("DIALGATE_PGBIN", "/usr/lib/postgresql/15/bin"))
 PASSWORD = "Drill-Pass-1"
-FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only", "smtp-outage")
+FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only", "smtp-outage",
+          "full-disk")
 RECOVERY_LIMIT_S = 10.0
 
 # The caller hangs up itself after a short talk; every outcome is logged with its Call-ID and
@@ -271,10 +273,35 @@ class Postgres:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run([str(PGBIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
                        "stop"])
+        self.unmount_small_disk()
 
     @property
     def server(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def small_disk(self, name: str, table: str, size_mb: int = 8) -> Path:
+        """Move ``table`` onto a tablespace of its own on a ``size_mb`` tmpfs (root only:
+        ``mount``); returns the mount point, where a filler file can make the disk full."""
+        import pwd
+
+        if not self.root:
+            raise SystemExit("full-disk needs root (it mounts a small tmpfs for a tablespace)")
+        mnt = self.base / "small-disk"
+        mnt.mkdir(exist_ok=True)
+        owner = pwd.getpwnam("postgres")
+        subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        f"size={size_mb}m,uid={owner.pw_uid},gid={owner.pw_gid},mode=0700",
+                        "drill-small-disk", str(mnt)], check=True, capture_output=True)
+        (mnt / "ts").mkdir()
+        shutil.chown(mnt / "ts", "postgres", "postgres")
+        self.sql(f"CREATE TABLESPACE small_disk LOCATION '{mnt / 'ts'}'")
+        self.sql(f"ALTER TABLE {table} SET TABLESPACE small_disk", name)
+        return mnt
+
+    def unmount_small_disk(self) -> None:
+        mnt = self.base / "small-disk"
+        if mnt.is_mount():
+            subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
 
     def sql(self, statement: str, database: str = "postgres") -> list[tuple[Any, ...]]:
         import psycopg
@@ -536,6 +563,14 @@ def inject(stack: Stack, fault: str, outage_s: float) -> tuple[float, float]:
         arm_balance_alerts(stack)
         time.sleep(outage_s)
         stack.mail.start()
+    elif fault == "full-disk":
+        # The call records' table lives on a small disk (a tmpfs tablespace) that a filler
+        # file fills: every new record fails to be written, authorizations only read.
+        mnt = stack.pg.small_disk(stack.db_name, "cdrs")
+        start = time.monotonic()
+        fill(mnt / "filler")
+        time.sleep(outage_s)
+        (mnt / "filler").unlink()
     elif fault == "read-only":
         stack.pg.read_only(stack.db_name, True)
         time.sleep(outage_s)  # the outage itself: how long the database refuses writes
@@ -543,6 +578,18 @@ def inject(stack: Stack, fault: str, outage_s: float) -> tuple[float, float]:
     else:
         raise ValueError(f"unknown fault {fault}")
     return start, time.monotonic()
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    chunk = b"\0" * 65536
+    with path.open("wb", buffering=0) as f:
+        with contextlib.suppress(OSError):  # ENOSPC: full
+            while True:
+                f.write(chunk)
+        with contextlib.suppress(OSError):
+            while True:  # the last bytes of the last block too
+                f.write(b"\0" * 512)
 
 
 def arm_balance_alerts(stack: Stack) -> None:
