@@ -13,7 +13,12 @@ later). Faults:
 - ``restart-postgres``: ``pg_ctl restart -m fast`` (every connection is dropped);
 - ``restart-kamailio``: SIGTERM and a new Kamailio on the same port and database;
 - ``read-only``: ``ALTER DATABASE ... SET default_transaction_read_only = on`` and every
-  session ended, so no write succeeds, for ``--outage`` seconds.
+  session ended, so no write succeeds, for ``--outage`` seconds;
+- ``smtp-outage``: the mail server (an aiosmtpd sink) stops for ``--smtp-outage`` seconds
+  (default 60) while every caller's balance threshold is set just under its balance, so calls
+  queue balance alerts (and the threshold change its notice) that ``dialgate worker`` cannot
+  send; once the sink is back every queued email must arrive exactly once (``emails missing``,
+  ``emails twice``, by Message-ID), the calls unaffected.
 
 After each phase, once the switch has had time to flush (polled, with a deadline), it checks:
 every call sipp saw answered has exactly one call record and one charge (``records missing``,
@@ -23,15 +28,16 @@ without a decision (an answered call with no record is counted as missing); and 
 the fault service was back (``recovery s``: from the fault to the first answered call after
 the last refused one; ``fault s`` is how long the fault itself took: a restart, an outage).
 
-Known result: ``restart-kamailio`` loses the records of the calls that were up at the restart
-(Kamailio keeps dialogs and the record queue in memory; the new process sees their BYEs without
-a dialog), so that phase reports records missing; the others report none.
+Kamailio runs with ``dialogs="database"``: the calls in progress, the record queue and the
+batch being posted are kept in the database, so ``restart-kamailio`` loses no record (calls
+up at the restart are recorded when their BYE reaches the new process). The caller retransmits
+its INVITEs and BYE as a phone does (``retrans="500"``): a BYE sent while Kamailio is down
+arrives once it is back.
 
-Not drilled yet (time ran out; the way to add them): an SMTP outage (calls that take
-balances across their thresholds, ``dialgate worker`` delivering to an aiosmtpd sink that is
-stopped and started, then every outbox row sent once); a full disk (a tablespace on a 1 MB
-tmpfs, ``mount -t tmpfs`` works as root on the project machine, holding the cdrs table).
-``read-only`` shows Dialgate the same failure: every write refused.
+- ``full-disk`` (root only): the ``cdrs`` table is moved to a tablespace on an 8 MB tmpfs,
+  which a filler file then fills for ``--outage`` seconds: call records cannot be written
+  (PostgreSQL "could not extend file ... No space left on device"), Kamailio keeps and retries
+  its batches, authorizations (reads) go on; the filler is removed and every record must land.
 
     python benchmarks/fault_drill.py                       # 40 calls/s, 12 s per fault
     python benchmarks/fault_drill.py --rate 100 --seconds 20 --faults kill-worker read-only
@@ -46,28 +52,32 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 
-REALM = "sip.dialgate.test"
+try:
+    from benchmarks._sip import REALM, answers_options, free_port, stop_group
+except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
+    from _sip import REALM, answers_options, free_port, stop_group  # type: ignore[no-redef]
 PGBIN = Path(os.environ.get("DIALGATE_PGBIN", "/usr/lib/postgresql/15/bin"))
 PASSWORD = "Drill-Pass-1"
-FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only")
+FAULTS = ("kill-worker", "restart-postgres", "restart-kamailio", "read-only", "smtp-outage",
+          "full-disk")
 RECOVERY_LIMIT_S = 10.0
 
 # The caller hangs up itself after a short talk; every outcome is logged with its Call-ID and
@@ -75,7 +85,7 @@ RECOVERY_LIMIT_S = 10.0
 UAC_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="drill-uac">
-  <send><![CDATA[
+  <send retrans="500"><![CDATA[
 INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
@@ -100,7 +110,7 @@ Max-Forwards: 70
 Content-Length: 0
 
   ]]></send>
-  <send><![CDATA[
+  <send retrans="500"><![CDATA[
 INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[field1]@{realm}>;tag=[pid]T[call_number]
@@ -134,7 +144,7 @@ Content-Length: 0
 
   ]]></send>
   <pause milliseconds="1100"/>
-  <send><![CDATA[
+  <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [routes]
@@ -188,19 +198,6 @@ Content-Length: 0
 """
 
 
-def free_port() -> int:
-    while True:
-        port = random.randint(20000, 32000)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            try:
-                u.bind(("127.0.0.1", port))
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
     """Poll ``check`` until true; returns the seconds it took (raises after ``timeout``)."""
     t0 = time.monotonic()
@@ -211,18 +208,35 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
     return time.monotonic() - t0
 
 
-def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 # --- the parts of the stack -------------------------------------------------------------------
+
+
+class MailSink:
+    """A real SMTP server (aiosmtpd) the drill can stop and start on the same port; it counts
+    every message it accepts by Message-ID (the outbox's ``<outbox-ID@dialgate>``)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: Counter[str] = Counter()
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = message_from_bytes(envelope.content)
+        self.received[str(msg["Message-ID"])] += 1
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
 
 
 class Postgres:
@@ -259,10 +273,35 @@ class Postgres:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run([str(PGBIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
                        "stop"])
+        self.unmount_small_disk()
 
     @property
     def server(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def small_disk(self, name: str, table: str, size_mb: int = 8) -> Path:
+        """Move ``table`` onto a tablespace of its own on a ``size_mb`` tmpfs (root only:
+        ``mount``); returns the mount point, where a filler file can make the disk full."""
+        import pwd
+
+        if not self.root:
+            raise SystemExit("full-disk needs root (it mounts a small tmpfs for a tablespace)")
+        mnt = self.base / "small-disk"
+        mnt.mkdir(exist_ok=True)
+        owner = pwd.getpwnam("postgres")
+        subprocess.run(["mount", "-t", "tmpfs", "-o",
+                        f"size={size_mb}m,uid={owner.pw_uid},gid={owner.pw_gid},mode=0700",
+                        "drill-small-disk", str(mnt)], check=True, capture_output=True)
+        (mnt / "ts").mkdir()
+        shutil.chown(mnt / "ts", "postgres", "postgres")
+        self.sql(f"CREATE TABLESPACE small_disk LOCATION '{mnt / 'ts'}'")
+        self.sql(f"ALTER TABLE {table} SET TABLESPACE small_disk", name)
+        return mnt
+
+    def unmount_small_disk(self) -> None:
+        mnt = self.base / "small-disk"
+        if mnt.is_mount():
+            subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
 
     def sql(self, statement: str, database: str = "postgres") -> list[tuple[Any, ...]]:
         import psycopg
@@ -284,11 +323,21 @@ class Postgres:
 class Dialgate:
     db_url: str
     log: Path
+    smtp_port: int
     workers: int = 2
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     # Kamailio's evapi socket (the default switch transport): the workers connect to it.
     evapi_port: int = field(default_factory=free_port)
+    worker: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DIALGATE_DATABASE_URL": self.db_url,
+                "DIALGATE_SWITCH_EVAPI": f"127.0.0.1:{self.evapi_port}",
+                "DIALGATE_ENVIRONMENT": "test", "DIALGATE_SMTP_HOST": "127.0.0.1",
+                "DIALGATE_SMTP_PORT": str(self.smtp_port),
+                "DIALGATE_SECRET_KEY": "drill-secret-key-0123456789abcdef"}
 
     @property
     def url(self) -> str:
@@ -300,10 +349,7 @@ class Dialgate:
         return text.count(f"evapi: connected to 127.0.0.1:{self.evapi_port}")
 
     def start(self) -> None:
-        env = {**os.environ, "DIALGATE_DATABASE_URL": self.db_url,
-               "DIALGATE_SWITCH_EVAPI": f"127.0.0.1:{self.evapi_port}",
-               "DIALGATE_ENVIRONMENT": "test",
-               "DIALGATE_SECRET_KEY": "drill-secret-key-0123456789abcdef"}
+        env = self.env
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory",
@@ -313,6 +359,11 @@ class Dialgate:
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: len(self.worker_pids()) == self.workers and self.healthy(), 60,
                  "dialgate ready")
+        # The outbox worker (notification emails), as deployed: its own process.
+        with self.log.with_name("worker.log").open("ab") as out:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "dialgate", "worker", "--interval", "0.5"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def healthy(self) -> bool:
         try:
@@ -333,6 +384,8 @@ class Dialgate:
         return pids
 
     def stop(self) -> None:
+        if self.worker is not None:
+            stop_group(self.worker)
         if self.proc is not None:
             stop_group(self.proc)
 
@@ -357,18 +410,7 @@ class Kamailio:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise RuntimeError("kamailio exited: " + self.log_tail())
-        msg = (f"OPTIONS sip:127.0.0.1:{self.port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;"
-               "branch=z9hG4bKdrill\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
-               "Call-ID: drill-probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            s.settimeout(0.2)
-            s.sendto(msg.replace("127.0.0.1:9", f"127.0.0.1:{s.getsockname()[1]}").encode(),
-                     ("127.0.0.1", self.port))
-            try:
-                return s.recv(4096).startswith(b"SIP/2.0 200")
-            except TimeoutError:
-                return False
+        return answers_options(self.port)
 
     def log_tail(self) -> str:
         return (self.work / "kamailio.log").read_text(errors="replace")[-3000:]
@@ -397,11 +439,17 @@ class Outcome:
     duplicates: int
     ledger_mismatches: int
     lost_in_kamailio: int
+    # Notification emails queued during the phase, those the SMTP sink never got, and those
+    # it got more than once.
+    emails: int = 0
+    emails_missing: int = 0
+    emails_twice: int = 0
 
     @property
     def ok(self) -> bool:
         return (self.missing == 0 and self.duplicates == 0 and self.ledger_mismatches == 0
-                and self.recovery_s <= RECOVERY_LIMIT_S)
+                and self.recovery_s <= RECOVERY_LIMIT_S and self.emails_missing == 0
+                and self.emails_twice == 0)
 
 
 @dataclass
@@ -413,6 +461,7 @@ class Stack:
     kamailio: Kamailio
     carrier: subprocess.Popen[bytes]
     numbers: list[str]
+    mail: MailSink
 
     @property
     def db_url(self) -> str:
@@ -423,7 +472,9 @@ ACCOUNT_PREFIX = "7700"
 
 
 def prepare_database(db_url: str, accounts_n: int) -> tuple[str, list[str]]:
-    """Migrate, load the demo, create the callers (a large balance each) and a switch token."""
+    """Migrate, load the demo, create the callers and a switch token. Each caller has
+    $150: enough for every phase, and under the highest balance threshold ($200), so the SMTP
+    phase can make calls cross thresholds."""
     from dialgate.adapters.db import migrate
     from dialgate.services import accounts, apikeys, demo
     from dialgate.services.uow import Database
@@ -436,7 +487,7 @@ def prepare_database(db_url: str, accounts_n: int) -> tuple[str, list[str]]:
             demo.load_demo(uow)
             for number in numbers:
                 accounts.create_account(uow, number=number, email=f"d{number}@example.com",
-                                        password=PASSWORD, balance=Decimal("10000.00"))
+                                        password=PASSWORD, balance=Decimal("150.00"))
             _info, token = apikeys.create_switch_token(uow, name="drill")
             uow.commit()
     finally:
@@ -451,13 +502,15 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
     dialgate: Dialgate | None = None
     kamailio: Kamailio | None = None
     carrier: subprocess.Popen[bytes] | None = None
+    mail = MailSink()
     try:
+        mail.start()
         pg.start()
         name = "dialgate_drill"
         pg.sql(f"CREATE DATABASE {name}")
         db_url = f"{pg.server.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
         token, numbers = prepare_database(db_url, accounts_n)
-        dialgate = Dialgate(db_url, work / "dialgate.log", workers=workers)
+        dialgate = Dialgate(db_url, work / "dialgate.log", mail.port, workers=workers)
         dialgate.start()
         carrier_port = free_port()
         (work / "carrier.xml").write_text(CARRIER_XML)
@@ -478,6 +531,8 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
             "ctl_socket": str(kam_dir / "ctl"), "rundir": str(kam_dir),
             "async_workers": 4, "children": 4, "http_timeout_s": 1, "pike_density": None,
             "debug": 1,
+            # Calls in progress and undelivered records survive a Kamailio restart.
+            "dialogs": "database",
             # A batch that cannot be delivered is retried for 15 s (30 x 0.5 s) before it is
             # logged as lost: longer than any outage drilled here.
             "cdr_retries": 30, "cdr_retry_delay_ms": 500,
@@ -487,7 +542,7 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
         kamailio.start()
         wait_for(lambda: dialgate.evapi_links() >= links + workers, 30,
                  "dialgate connected to kamailio's evapi socket")
-        yield Stack(work, pg, name, dialgate, kamailio, carrier, numbers)
+        yield Stack(work, pg, name, dialgate, kamailio, carrier, numbers, mail)
     finally:
         if kamailio is not None:
             kamailio.stop()
@@ -496,6 +551,7 @@ def running_stack(work: Path, *, accounts_n: int = 4, workers: int = 2) -> Itera
         if dialgate is not None:
             dialgate.stop()
         pg.stop()
+        mail.stop()
         shutil.rmtree(pg.base, ignore_errors=True)
 
 
@@ -512,6 +568,21 @@ def inject(stack: Stack, fault: str, outage_s: float) -> tuple[float, float]:
     elif fault == "restart-kamailio":
         stack.kamailio.stop()
         stack.kamailio.start()
+    elif fault == "smtp-outage":
+        # The mail server goes away, then every caller's balance threshold is set just under
+        # its balance: the next call of each crosses it and queues an alert while SMTP is down.
+        stack.mail.stop()
+        arm_balance_alerts(stack)
+        time.sleep(outage_s)
+        stack.mail.start()
+    elif fault == "full-disk":
+        # The call records' table lives on a small disk (a tmpfs tablespace) that a filler
+        # file fills: every new record fails to be written, authorizations only read.
+        mnt = stack.pg.small_disk(stack.db_name, "cdrs")
+        start = time.monotonic()
+        fill(mnt / "filler")
+        time.sleep(outage_s)
+        (mnt / "filler").unlink()
     elif fault == "read-only":
         stack.pg.read_only(stack.db_name, True)
         time.sleep(outage_s)  # the outage itself: how long the database refuses writes
@@ -519,6 +590,45 @@ def inject(stack: Stack, fault: str, outage_s: float) -> tuple[float, float]:
     else:
         raise ValueError(f"unknown fault {fault}")
     return start, time.monotonic()
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    chunk = b"\0" * 65536
+    with path.open("wb", buffering=0) as f:
+        with contextlib.suppress(OSError):  # ENOSPC: full
+            while True:
+                f.write(chunk)
+        with contextlib.suppress(OSError):
+            while True:  # the last bytes of the last block too
+                f.write(b"\0" * 512)
+
+
+def arm_balance_alerts(stack: Stack) -> None:
+    from dialgate.services import accounts
+    from dialgate.services.uow import Database
+
+    db = Database(stack.db_url)
+    try:
+        for number in stack.numbers:
+            with db.uow() as uow:
+                balance = accounts.get_account(uow, number).balance
+                threshold = balance.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+                accounts.update_settings(uow, number, {"balance_threshold": str(threshold)},
+                                         actor="drill")
+                uow.commit()
+    finally:
+        db.dispose()
+
+
+def _emails(stack: Stack, since_id: int) -> tuple[int, int, int]:
+    """(queued, missing, sent twice) for the outbox rows after ``since_id``: every row must
+    be marked sent and reach the sink exactly once (by its Message-ID)."""
+    rows = stack.pg.sql(f"SELECT id, sent_at FROM outbox WHERE id > {since_id}", stack.db_name)
+    received = stack.mail.received
+    missing = sum(1 for i, sent in rows if sent is None or received[f"<outbox-{i}@dialgate>"] == 0)
+    twice = sum(1 for i, _s in rows if received[f"<outbox-{i}@dialgate>"] > 1)
+    return len(rows), missing, twice
 
 
 def _sipp_log(step: Path) -> list[tuple[str, str, float, str]]:
@@ -559,10 +669,11 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
                     f"password={PASSWORD}];\n")
     calls = int(rate * seconds)
     lost_before = stack.kamailio.lost_records()
+    outbox_before = stack.pg.sql("SELECT COALESCE(MAX(id), 0) FROM outbox", stack.db_name)[0][0]
     cmd = ["sipp", "-sf", str(step / "uac.xml"), "-inf", str(step / "calls.csv"),
            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls),
            "-l", str(rate * 4), "-nostdin", "-timeout", str(int(seconds) + 30),
-           "-recv_timeout", "4000", "-trace_logs", "-nd",
+           "-recv_timeout", "4000", "-trace_logs", "-trace_err", "-nd",
            f"127.0.0.1:{stack.kamailio.port}"]
     t0 = time.monotonic()
     uac = subprocess.Popen(cmd, cwd=step, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -590,6 +701,11 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
     with contextlib.suppress(TimeoutError):
         wait_for(lambda: set(_books(stack, answered)[0]) >= answered, 60, "records", 0.2)
     records, charges, mismatches = _books(stack, answered)
+    # Queued emails go out once SMTP is back: a failed send is retried after 30 s (the
+    # outbox's first backoff), so allow the outage plus that plus a margin.
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: _emails(stack, outbox_before)[1] == 0, outage_s + 90, "emails", 0.5)
+    emails, emails_missing, emails_twice = _emails(stack, outbox_before)
     fault_start, fault_end = window[0]
     # Recovery: from the fault to the first answered call after the last refusal (0 when no
     # call was refused: service never stopped).
@@ -611,16 +727,21 @@ def run_phase(stack: Stack, fault: str, *, rate: int, seconds: float,
         duplicates=sum(1 for c in answered if records.get(c, 0) > 1 or charges.get(c, 0) > 1),
         ledger_mismatches=mismatches,
         lost_in_kamailio=stack.kamailio.lost_records() - lost_before,
+        emails=emails,
+        emails_missing=emails_missing,
+        emails_twice=emails_twice,
     )
 
 
 def table(outcomes: list[Outcome]) -> str:
     head = ("fault", "calls", "answered", "refused 503", "other failed", "fault s", "recovery s",
-            "records missing", "duplicates", "balance != ledger")
+            "records missing", "duplicates", "balance != ledger", "emails", "emails missing",
+            "emails twice")
     rows = [head] + [(o.fault, str(o.calls), str(o.answered), str(o.refused),
                       str(o.other_failures), f"{o.outage_s:.2f}", f"{o.recovery_s:.2f}",
                       str(o.missing),
-                      str(o.duplicates), str(o.ledger_mismatches)) for o in outcomes]
+                      str(o.duplicates), str(o.ledger_mismatches), str(o.emails),
+                      str(o.emails_missing), str(o.emails_twice)) for o in outcomes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
                      for r in rows)
@@ -631,6 +752,8 @@ def main() -> None:
     p.add_argument("--rate", type=int, default=40, help="calls per second")
     p.add_argument("--seconds", type=float, default=12, help="length of each phase")
     p.add_argument("--outage", type=float, default=3, help="seconds a read-only outage lasts")
+    p.add_argument("--smtp-outage", type=float, default=60,
+                   help="seconds the mail server is down")
     p.add_argument("--faults", nargs="*", default=list(FAULTS), choices=FAULTS)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -641,8 +764,9 @@ def main() -> None:
         # and build the accounts' policy snapshots.
         run_phase(stack, "none", rate=args.rate, seconds=3, outage_s=0)
         for fault in args.faults:
+            outage = args.smtp_outage if fault == "smtp-outage" else args.outage
             outcome = run_phase(stack, fault, rate=args.rate, seconds=args.seconds,
-                                outage_s=args.outage)
+                                outage_s=outage)
             outcomes.append(outcome)
             if not args.json:
                 print(json.dumps(outcome.__dict__), flush=True)

@@ -43,8 +43,6 @@ import contextlib
 import csv
 import json
 import os
-import random
-import signal
 import socket
 import subprocess
 import sys
@@ -59,7 +57,10 @@ from dialgate.entrypoints.switch.kamailio import (
     write_kamailio_files,
 )
 
-REALM = "sip.dialgate.test"
+try:
+    from benchmarks._sip import REALM, free_port, stop, wait_sip
+except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
+    from _sip import REALM, free_port, stop, wait_sip  # type: ignore[no-redef]
 P99_TARGET_MS = 20
 # Allowed for some accounts, denied for others (international, 411, NPA-555-1212, balance).
 DIALED = ["5145551234", "01144201234567", "8005551234", "4165550000", "5145551212", "411"]
@@ -214,19 +215,6 @@ Content-Length: 0
 """
 
 
-def free_port() -> int:
-    while True:
-        port = random.randint(20000, 32000)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            try:
-                u.bind(("127.0.0.1", port))
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 # (account, settings): allowed and denied calls for several accounts.
 ACCOUNTS: list[tuple[str, dict[str, str], str]] = [
     ("500001", {}, "10.00"),
@@ -302,36 +290,6 @@ def start_dialgate(db_url: str, workers: int, log: Path, metrics: bool = True,
                     return proc, url
         time.sleep(0.1)
     sys.exit("dialgate not ready:\n" + log.read_text()[-3000:])
-
-
-def wait_sip(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    msg = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKp"
-           f"\r\nFrom: <sip:p@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: p\r\nCSeq: 1 OPTIONS"
-           "\r\nContent-Length: 0\r\n\r\n").encode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.2)
-        for _ in range(50):
-            if proc.poll() is not None:
-                sys.exit("kamailio exited:\n" + log.read_text()[-3000:])
-            s.sendto(msg.replace(b"127.0.0.1:9", f"127.0.0.1:{s.getsockname()[1]}".encode()),
-                     ("127.0.0.1", port))
-            try:
-                if s.recv(4096).startswith(b"SIP/2.0 200"):
-                    return
-            except TimeoutError:
-                continue
-    sys.exit("kamailio not ready:\n" + log.read_text()[-3000:])
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(3)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 def session_cpu(sid: int) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.config import get_settings
@@ -334,3 +334,40 @@ def test_an_empty_batch_records_nothing(switch: Switch) -> None:
     before = switch.state()
     assert switch.cdrs([]).json() == {"recorded": 0, "duplicates": 0, "rejected": []}
     assert switch.state() == before
+
+
+def test_a_full_database_refuses_the_batch_with_503_and_takes_it_whole_once_space_returns(
+    switch: Switch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A full disk, made real without mounting anything: SQLite's max_page_count stops the
+    # database file from growing (every new connection of the app's engine gets the cap).
+    cap: dict[str, int] = {}
+
+    def _cap(dbapi_conn: Any, _record: Any) -> None:
+        if cap:
+            dbapi_conn.execute(f"PRAGMA max_page_count = {cap['pages']}")
+
+    engine = switch.db.engine
+    event.listen(engine, "connect", _cap)
+    before = switch.state()
+    with engine.connect() as conn:
+        cap["pages"] = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
+    engine.dispose()
+    # Enough records to need new pages whatever free space the file has.
+    records = [cdr(f"full-{i}", note="x" * 2000) for i in range(200)]
+    with caplog.at_level("ERROR", logger="dialgate.switch"):
+        refused = switch.cdrs(records)
+    body = _problem(refused, 503)
+    assert "send the batch again" in body["detail"] and refused.headers["Retry-After"] == "1"
+    assert switch.state() == before  # nothing of the batch was kept
+    lines = [r for r in caplog.records if "call records not stored" in r.getMessage()]
+    assert len(lines) == 1 and "full" in getattr(lines[0], "detail", "")
+    assert lines[0].exc_info is None  # a clear line, not a traceback
+    # Space returns: the switch's retry of the same batch is recorded, each call once.
+    cap.clear()
+    engine.dispose()
+    accepted = switch.cdrs(records)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["recorded"] == 200
+    assert switch.cdrs(records).json()["duplicates"] == 200
+    event.remove(engine, "connect", _cap)

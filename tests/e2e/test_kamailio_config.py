@@ -120,7 +120,7 @@ def test_relative_sqlite_path_is_made_absolute(tmp_path: Path, monkeypatch) -> N
     {"pop": "bad pop"}, {"http_timeout_s": 0}, {"tls_cert": "/c.pem"},
     {"db_url": "mysql://x/y"}, {"db_url": "sqlite://"}, {"cdr_batch": 0}, {"cdr_batch": 501},
     {"registrations": "disk"}, {"registrations": "database"}, {"registrations": "shared"},
-    {"server_id": -1},
+    {"server_id": -1}, {"dialogs": "disk"}, {"dialogs": "shared"},
 ])
 def test_invalid_options_are_refused(tmp_path: Path, bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
@@ -195,3 +195,29 @@ def test_the_largest_cdr_batch_fits_the_smallest_body_limit(tmp_path: Path) -> N
     match = re.search(r"^pv_buffer_size=(\d+)", text, re.MULTILINE)
     assert match is not None
     assert int(match.group(1)) <= MIN_BODY_BYTES
+
+
+@pytest.mark.parametrize(("db_url", "db_mode"), [("sqlite:///{tmp}/d.db", 3), (PG, 1)])
+def test_dialogs_in_the_database_keep_calls_and_records_across_restarts(
+    tmp_path: Path, db_url: str, db_mode: int
+) -> None:
+    url = db_url.format(tmp=tmp_path)
+    memory = render_kamailio_config(**_options(tmp_path, db_url=url))  # type: ignore[arg-type]
+    assert 'modparam("dialog", "db_mode"' not in memory and "dbmode" not in memory
+    text = render_kamailio_config(  # type: ignore[arg-type]
+        **_options(tmp_path, db_url=url, dialogs="database"))
+    # PostgreSQL: every change written at once; SQLite (one writer): written at shutdown.
+    assert f'modparam("dialog", "db_mode", {db_mode})' in text
+    assert "name=cdr;size=100000;dbmode=1" in text and "name=cdrsending;size=1;dbmode=1" in text
+    # Ended calls' rows are deleted by the config itself only where writes can wait (PG).
+    assert ('loadmodule "sqlops.so"' in text) == (db_mode == 1)
+
+
+def test_kamailio_accepts_dialogs_in_a_migrated_sqlite_database(tmp_path: Path) -> None:
+    from dialgate.adapters.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    migrate.upgrade(url)  # mqueue reads its tables while the config is parsed
+    cfg = write_kamailio_files(tmp_path, **_options(tmp_path, db_url=url, dialogs="database"))
+    result = _check(cfg)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -578,3 +578,73 @@ class DecisionMinuteRow(Base):
     worker: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(48), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- Kamailio's dialogs and record queues (revision 0012) ---------------------------------------
+
+
+class KamailioDialogRow(Base):
+    """Kamailio's ``dialog`` table (dialog schema version 7): the calls in progress of a node
+    run with ``kamailio-config --dialogs database``, so a restarted Kamailio still knows them
+    and records them when they end. Written and read by Kamailio only."""
+
+    __tablename__ = "dialog"
+    __table_args__ = (Index("dialog_hash_idx", "hash_entry", "hash_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_entry: Mapped[int] = mapped_column(Integer)
+    hash_id: Mapped[int] = mapped_column(Integer)
+    callid: Mapped[str] = mapped_column(String(255))
+    from_uri: Mapped[str] = mapped_column(String(255))
+    from_tag: Mapped[str] = mapped_column(String(128))
+    to_uri: Mapped[str] = mapped_column(String(255))
+    to_tag: Mapped[str] = mapped_column(String(128))
+    caller_cseq: Mapped[str] = mapped_column(String(20))
+    callee_cseq: Mapped[str] = mapped_column(String(20))
+    caller_route_set: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    callee_route_set: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    caller_contact: Mapped[str] = mapped_column(String(255))
+    callee_contact: Mapped[str] = mapped_column(String(255))
+    caller_sock: Mapped[str] = mapped_column(String(64))
+    callee_sock: Mapped[str] = mapped_column(String(64))
+    state: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    sflags: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    iflags: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    toroute_name: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    req_uri: Mapped[str] = mapped_column(String(255))
+    xdata: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+
+class KamailioDialogVarRow(Base):
+    """Kamailio's ``dialog_vars`` table (version 1): the dialog variables the call record is
+    made of (account, rate, start and answer times, ...), kept with ``--dialogs database``."""
+
+    __tablename__ = "dialog_vars"
+    __table_args__ = (Index("dialog_vars_hash_idx", "hash_entry", "hash_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_entry: Mapped[int] = mapped_column(Integer)
+    hash_id: Mapped[int] = mapped_column(Integer)
+    dialog_key: Mapped[str] = mapped_column(String(128))
+    dialog_value: Mapped[str] = mapped_column(String(512))
+
+
+class KamailioCdrQueueRow(Base):
+    """Kamailio's mqueue table for the ``cdr`` queue: call records not yet delivered to
+    Dialgate when Kamailio stops (written at shutdown, read back and emptied at start-up, with
+    ``--dialogs database``). ``key`` is the Call-ID, ``val`` the record's JSON."""
+
+    __tablename__ = "cdr"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), server_default="")
+    val: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class KamailioCdrSendingRow(Base):
+    """Kamailio's mqueue table for the ``cdrsending`` queue: the batch being posted when
+    Kamailio stops, posted again after the restart (records are idempotent by Call-ID)."""
+
+    __tablename__ = "cdrsending"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), server_default="")
+    val: Mapped[str] = mapped_column(Text, server_default="")

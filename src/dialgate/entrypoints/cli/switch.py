@@ -92,6 +92,12 @@ def register(switch_app: typer.Typer) -> None:
             help="memory, database (survive restarts) or shared (all nodes of the POP); "
             "default: database on PostgreSQL, memory on SQLite.",
         ),
+        dialogs: str = typer.Option(
+            "memory",
+            "--dialogs",
+            help="memory, or database: calls in progress and undelivered call records "
+            "survive a Kamailio restart (one Kamailio node per database).",
+        ),
         server_id: int = typer.Option(
             1, "--server-id", help="This node's number among the POP's Kamailio nodes."
         ),
@@ -185,6 +191,7 @@ def register(switch_app: typer.Typer) -> None:
                     http_timeout_s=http_timeout,
                     registrations=registrations,
                     server_id=server_id,
+                    dialogs=dialogs,
                     rpc_listen=rpc_listen,
                     pike_density=pike_density or None,
                     tls_cert=str(tls_cert.absolute()) if tls_cert else None,

@@ -23,7 +23,7 @@ import logging
 from time import perf_counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -192,10 +192,23 @@ def record_cdrs(
     """Record a batch of finished calls in one transaction (Kamailio sends what ended in the
     last 100 ms). Each record is charged once, as with ``/cdr`` (a repeat counts under
     ``duplicates``); a refused record is listed under ``rejected`` with its index and errors,
-    and the others are still recorded."""
-    with db.uow() as uow:
-        result = billing.record_cdrs(uow, payload)
-        uow.commit()
+    and the others are still recorded. A database that cannot take the write (full disk,
+    read-only, down) is a 503: nothing of the batch is kept, and the switch sends it again."""
+    try:
+        with db.uow() as uow:
+            result = billing.record_cdrs(uow, payload)
+            uow.commit()
+    except SQLAlchemyError as exc:
+        # One clear line per refused batch (no traceback: the cause is the database's, and
+        # the batch is not lost while the switch retries it).
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        log.error("call records not stored: the database refused the batch; the switch "
+                  "will send it again", extra={"records": len(payload),
+                                               "error": type(exc).__name__, "detail": detail})
+        raise HTTPException(
+            503, "the database cannot store call records right now; send the batch again",
+            {"Retry-After": "1"},
+        ) from None
     _count_batch(payload, result)
     # Counts, not the records: the switch only needs to know what to log as refused.
     return {

@@ -23,6 +23,9 @@ from dialgate.domain.media import CARRIER_LEG
 # Where Kamailio keeps registrations: its memory only; written through to the shared
 # `location` table (survive a restart); or only in that table (every node of a POP sees them).
 REGISTRATION_MODES = ("memory", "database", "shared")
+# Where a node keeps its calls in progress: "database" survives a restart (one node per
+# database: Kamailio 5.6's dialog module loads every row of its table, whichever node wrote it).
+DIALOG_MODES = ("memory", "database")
 CARRIER_KEYS = ("value", "premium", "tollfree_us", "tollfree_ca", "emergency")
 MODULE_PATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 _RPC_RE = re.compile(r"^udp:(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$")
@@ -191,6 +194,7 @@ def render_kamailio_config(
     cdr_retry_delay_ms: int = 200,
     cdr_batch: int = 50,
     registrations: str | None = None,
+    dialogs: str = "memory",
     server_id: int = 1,
     rtpengines: Sequence[str] = (),
     moh_dir: str | None = None,
@@ -224,6 +228,8 @@ def render_kamailio_config(
     moh-files``). Kamailio's JSON-RPC listens on ``rpc_listen`` (``udp:HOST:PORT``, for a
     Dialgate on another host: suspensions end calls, the media watcher reads dialogs) or else,
     with media, on the Unix socket ``rpc_socket`` (default: in ``rundir``).
+    ``dialogs="database"`` keeps the calls in progress and the undelivered call records in the
+    database across a restart (``DIALOG_MODES``; one node per database).
     ``metrics_port`` (with ``metrics_listen``) serves Kamailio's statistics to Prometheus
     (xhttp_prom) on a TCP socket of its own.
     ``decision="fixed"`` (benchmarks only: the ``relay`` baseline) never asks Dialgate for the
@@ -262,6 +268,8 @@ def render_kamailio_config(
         # Kamailio's db_sqlite has no busy timeout: its writes would fail whenever Dialgate
         # holds SQLite's single write lock.
         raise ValueError("registrations in the database need PostgreSQL (SQLite: memory)")
+    if dialogs not in DIALOG_MODES:
+        raise ValueError(f"dialogs must be one of {', '.join(DIALOG_MODES)}")
     if metrics_port is not None and not 1 <= metrics_port <= 65535:
         raise ValueError("metrics_port must be 1..65535")
     if not 0 <= server_id <= 65535:
@@ -338,6 +346,7 @@ def render_kamailio_config(
         cdr_retry_delay_us=cdr_retry_delay_ms * 1000,
         cdr_batch=cdr_batch,
         registrations=registrations,
+        dialogs=dialogs,
         server_id=server_id,
         # Registration expiry: the registry's default and the ceiling of its allowed range.
         default_expires=settings_registry.default("max_expiry"),
