@@ -29,6 +29,7 @@ from dialgate.adapters.db.models import CdrRow, TransactionRow
 from dialgate.entrypoints.switch.kamailio import write_kamailio_files
 
 from .conftest import KAMAILIO, KAMCMD, REALM, RealDialgate, _stop_group, _wait_ready, real_dialgate
+from .dialgate_server import DialgateServer
 from .sip.sipclient import SipAgent, answer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -46,8 +47,14 @@ class RestartablePop:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     carrier: SipAgent = field(init=False)
+    # The Dialgate that answers this POP over evapi (the default transport) and the port it
+    # connects to: each start is ready once that Dialgate has connected again.
+    server: DialgateServer | None = None
+    evapi_port: int | None = None
 
     def start(self) -> None:
+        links = (self.server.evapi_links(self.evapi_port)
+                 if self.server is not None and self.evapi_port is not None else None)
         self.starts += 1
         log = self.work / f"kamailio-{self.starts}.log"
         with log.open("wb") as out:
@@ -56,6 +63,8 @@ class RestartablePop:
                  "-Y", str(self.work)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_ready(self.port, self.proc, log)
+        if self.server is not None and self.evapi_port is not None and links is not None:
+            self.server.wait_evapi(self.evapi_port, links)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -104,7 +113,10 @@ def stack(db_url: str, tmp_path: Path) -> Iterator[tuple[RealDialgate, Restartab
                 "async_workers": 2, "children": 2, "http_timeout_s": 1, "pike_density": None,
                 "dialogs": "database",
             }
-            pop = RestartablePop(work, write_kamailio_files(work, **options), port)
+            evapi_port = dg.server.take_evapi_port()
+            options["evapi_listen"] = f"127.0.0.1:{evapi_port}"
+            pop = RestartablePop(work, write_kamailio_files(work, **options), port,
+                                 server=dg.server, evapi_port=evapi_port)
             pop.carrier = carrier
             pop.start()
             try:
