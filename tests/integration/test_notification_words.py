@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -17,9 +17,9 @@ import pytest
 from dialgate.domain import settings as s
 from dialgate.presentation import emails, i18n
 from dialgate.presentation.words import EXTRA_KEY_LABELS
-from dialgate.services import accounts, apikeys, billing, dids, operators, outbox, suspension
+from dialgate.services import accounts, apikeys, dids, operators, outbox, suspension
 from dialgate.services.uow import Database
-from tests.integration.test_notifications import mailer_for
+from tests.integration.test_notifications import charge, mailer_for
 from tests.support import msgids
 from tests.support.clock import WallClock as Clock
 from tests.support.smtp import Received, SmtpServer, free_port
@@ -71,29 +71,6 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def _charge(db: Database, number: str, call_id: str, cost: str, clock: Clock) -> None:
-    ended = clock()
-    with db.uow() as uow:
-        billing.record_cdr(
-            uow,
-            {
-                "call_id": call_id,
-                "account": number,
-                "dialed": "411",
-                "started_at": (ended - timedelta(seconds=30)).isoformat(),
-                "answered_at": (ended - timedelta(seconds=25)).isoformat(),
-                "ended_at": ended.isoformat(),
-                "disposition": "answered",
-                "route": "value",
-                "rate_per_minute": "0",
-                "increment_s": 60,
-                "flat_fee": cost,
-            },
-            now=clock(),
-        )
-        uow.commit()
-
-
 def every_email(
     db: Database, smtp: SmtpServer, number: str, did: str, language: str
 ) -> tuple[list[Received], datetime]:
@@ -116,7 +93,7 @@ def every_email(
         apikeys.enable_voipms_api(uow, number, password=API_SECRET, allowed_ips=["192.0.2.1"])
         uow.commit()
     charged_at = clock()
-    _charge(db, number, f"{number}-c1", "1.50", clock)  # 4.50: below the threshold of 5
+    charge(db, f"{number}-c1", "1.50", clock, account=number)  # 4.50: below the threshold of 5
     outbox.run_once(db, mailer, clock)
     clock.advance(days=1)
     outbox.run_once(db, mailer, clock)  # the daily reminder

@@ -55,14 +55,17 @@ def drain(db: Database, clock: WallClock, smtp: SmtpServer) -> None:
     smtp.sink.messages.clear()
 
 
-def charge(db: Database, call_id: str, cost: str, clock: WallClock) -> None:
+def charge(
+    db: Database, call_id: str, cost: str, clock: WallClock, *, account: str = "100000"
+) -> None:
+    """An answered 411 call of ``account`` that costs ``cost`` (a flat fee), ended now."""
     ended = clock()
     with db.uow() as uow:
         billing.record_cdr(
             uow,
             {
                 "call_id": call_id,
-                "account": "100000",
+                "account": account,
                 "dialed": "411",
                 "started_at": (ended - timedelta(seconds=30)).isoformat(),
                 "answered_at": (ended - timedelta(seconds=25)).isoformat(),
