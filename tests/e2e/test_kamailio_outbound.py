@@ -254,7 +254,6 @@ def test_call_is_ended_with_bye_to_both_sides_at_max_duration_and_charged(
     user, password = account(balance="0.03")
     expected = policy(user, TIMED_NUMBER)
     assert expected.allow and expected.max_duration_s == 3, expected.trace
-    ua.bye_reply_delay_s = carriers["value"].bye_reply_delay_s = 0.02
     t0 = time.monotonic()
     dlg = ua.invite(TIMED_NUMBER, user=user, password=password)
     assert dlg.final is not None and dlg.final.code == 200
@@ -268,7 +267,6 @@ def test_call_is_ended_with_bye_to_both_sides_at_max_duration_and_charged(
     charges = _wait_charge(dialgate, user, dlg.call_id)
     assert [t.uniqueid for t in charges] == [dlg.call_id]
     assert Decimal("-0.05") <= charges[0].amount < 0
-    carriers["value"].bye_reply_delay_s = 0.0
     from sqlalchemy import select
 
     from dialgate.adapters.db.models import CdrRow

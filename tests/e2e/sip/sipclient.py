@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 CODEC_PT = {"PCMU": 0, "GSM": 3, "PCMA": 8, "G722": 9, "G729": 18}
+# How long every test UA takes to answer a BYE: a long-haul round trip (see SipAgent).
+NETWORK_ROUND_TRIP_S = 0.1
 
 
 def _rand(n: int = 10) -> str:
@@ -201,15 +203,21 @@ class SipAgent:
     timeout: float = 5.0
     uas: UasHandler | None = None
     received: list[SipMessage] = field(default_factory=list)
-    # Delay before answering an in-dialog BYE: emulates a real network's round trip (see the
-    # max-duration test for the Kamailio race a sub-millisecond reply triggers).
-    bye_reply_delay_s: float = 0.0
+    # Delay before answering an in-dialog BYE: a real network's round trip. Kamailio before
+    # 5.8.6/6.0.2 (Debian 12 has 5.6.3) ends a call itself (max duration, dlg.end_dlg) by sending
+    # BYE to the caller, then to the callee; when the caller's 200 is handled before the second
+    # BYE goes out, the dialog is already "deleted" and the callee's BYE is skipped
+    # ("terminating non-confirmed dialogs not supported"; kamailio/kamailio#4169). A reply in
+    # well under a millisecond, which only a UA on the same host gives, plus a descheduled
+    # Kamailio timer process under a loaded CI box, hit that window. docs/deploy-kamailio.md.
+    bye_reply_delay_s: float = NETWORK_ROUND_TRIP_S
 
     def __post_init__(self) -> None:
         self._responses: queue.Queue[SipMessage] = queue.Queue()
         self.requests: queue.Queue[SipMessage] = queue.Queue()
         self._lock = threading.Lock()
         self._closed = False
+        self._timers: list[threading.Timer] = []
         self._buf = b""
         if self.transport == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -247,8 +255,17 @@ class SipAgent:
             else:
                 self.sock.sendall(data)
 
+    def _late_reply(self, req: SipMessage, code: int, reason: str) -> None:
+        """A delayed reply; the agent may have been closed meanwhile (nothing to send then)."""
+        if self._closed:
+            return
+        with contextlib.suppress(OSError):
+            self.reply(req, code, reason)
+
     def close(self) -> None:
         self._closed = True
+        for timer in self._timers:
+            timer.cancel()
         with contextlib.suppress(OSError):
             self.sock.close()
         self._reader.join(2)
@@ -501,7 +518,10 @@ class SipAgent:
         if req.method == "ACK":
             return
         if req.method == "BYE" and self.bye_reply_delay_s:
-            threading.Timer(self.bye_reply_delay_s, self.reply, (req, 200, "OK")).start()
+            timer = threading.Timer(self.bye_reply_delay_s, self._late_reply, (req, 200, "OK"))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
             return
         if req.method in ("BYE", "OPTIONS"):
             self.reply(req, 200, "OK")

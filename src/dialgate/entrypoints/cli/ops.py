@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import secrets
 import shutil
 import smtplib
@@ -142,13 +143,14 @@ def check_smtp(settings: Settings) -> Check:
     return Check("smtp", "ok", f"{where} accepts connections")
 
 
-def check_kamailio(ctl: str | None) -> Check:
+def check_kamailio(ctl: str | None) -> list[Check]:
     if not ctl:
-        return Check("kamailio", "skip", "no control socket given",
-                     "pass --kamailio-ctl /run/kamailio/kamailio_ctl (or DIALGATE_KAMAILIO_CTL)")
+        return [Check("kamailio", "skip", "no control socket given",
+                      "pass --kamailio-ctl /run/kamailio/kamailio_ctl (or DIALGATE_KAMAILIO_CTL)")]
     kamcmd = shutil.which("kamcmd")
     if kamcmd is None:
-        return Check("kamailio", "fail", "kamcmd not found", "install Debian's kamailio package")
+        return [Check("kamailio", "fail", "kamcmd not found",
+                      "install Debian's kamailio package")]
     address = ctl if ":" in ctl else f"unix:{ctl}"
     try:
         done = subprocess.run([kamcmd, "-s", address, "core.version"], capture_output=True,
@@ -157,10 +159,35 @@ def check_kamailio(ctl: str | None) -> Check:
         done = None
     if done is None or done.returncode != 0 or not done.stdout.strip():
         error = "no answer" if done is None else (done.stderr or done.stdout).strip()[:200]
-        return Check("kamailio", "fail", f"RPC on {address}: {error}",
-                     "start Kamailio (systemctl start kamailio) or give the ctl socket path of "
-                     "its kamailio.cfg (modparam ctl binrpc)")
-    return Check("kamailio", "ok", f"RPC on {address}: {done.stdout.strip()}")
+        return [Check("kamailio", "fail", f"RPC on {address}: {error}",
+                      "start Kamailio (systemctl start kamailio) or give the ctl socket path of "
+                      "its kamailio.cfg (modparam ctl binrpc)")]
+    version = done.stdout.strip()
+    checks = [Check("kamailio", "ok", f"RPC on {address}: {version}")]
+    if skips_callee_bye(version):
+        checks.append(Check(
+            "kamailio", "warn",
+            f"{version.split('(')[0].strip()} can skip the callee's BYE when it ends a call "
+            "itself (maximum duration, RTP time-out, suspension): kamailio/kamailio#4169",
+            "upgrade Kamailio to 5.8.6, 6.0.2 or later (docs/deploy-kamailio.md, known issues)"))
+    return checks
+
+
+def skips_callee_bye(version: str) -> bool:
+    """Whether this Kamailio (``core.version`` text) has the dialog module's BYE race.
+
+    Before 5.8.6 and 6.0.2, ``dlg_bye_all`` checks the dialog's state again before the callee's
+    BYE, and the caller's 200 to the first BYE may already have ended the dialog: the callee
+    (often the carrier, still billing) gets no BYE. Fixed upstream by "dialog: enforce second
+    bye towards callee" (#4169). An unreadable version is not reported.
+    """
+    found = re.search(r"\b(\d+)\.(\d+)\.(\d+)", version)
+    if found is None:
+        return False
+    release = tuple(int(part) for part in found.groups())
+    if release >= (6, 0, 0):
+        return release < (6, 0, 2)
+    return release < (5, 8, 6)
 
 
 def ng_ping(address: str, timeout: float = TIMEOUT) -> str:
@@ -216,7 +243,7 @@ def run_checks(
         *check_configuration(settings),
         check_database(settings),
         check_smtp(settings),
-        check_kamailio(kamailio_ctl or settings.kamailio_ctl),
+        *check_kamailio(kamailio_ctl or settings.kamailio_ctl),
         check_rtpengine(rtpengine or settings.rtpengine_ng),
     ]
 
