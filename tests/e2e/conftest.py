@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 
@@ -90,6 +91,28 @@ class RealDialgate:
     @property
     def token(self) -> str:
         return self.server.token
+
+    def wait_decision(self, account: str, dialed: str, *, reason: str,
+                      timeout: float = 10.0) -> None:
+        """Wait until the running server decides ``dialed`` for ``account`` with ``reason``.
+
+        A change written to the database reaches the server's policy cache through the feed,
+        on the feed's time: a test waits for the server to say so, not for a fixed delay.
+        """
+        request = {"account": account, "dialed": dialed, "source_ip": "127.0.0.1",
+                   "pop": "montreal1", "trace": False}
+        deadline = time.monotonic() + timeout
+        seen = None
+        while True:
+            with httpx.Client(timeout=5) as client:
+                seen = client.post(f"{self.url}/switch/v1/authorize", json=request,
+                                   headers={"Authorization": f"Bearer {self.token}"}).json()
+            if seen.get("reason") == reason:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server still decides {seen} for {account} "
+                                     f"calling {dialed}, not {reason!r}")
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager

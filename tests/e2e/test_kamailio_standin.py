@@ -218,9 +218,14 @@ def test_caller_hanging_up_while_dialgate_is_asked_gets_487_and_one_noanswer_rec
         standin.inbound = lambda req: {"kind": "account", "sip_user": user, "dial_time": 5,
                                        "account": user, "did": "5145550100", "chain": "x:1,"}
         standin.delay_s = 0.8
+        asked = len(standin.of("/switch/v1/inbound"))
         dlg = carrier.invite("15145550100", user="carrier", from_user="4385550123",
                              wait_final=False)
-        time.sleep(0.3)  # Kamailio is waiting for the answer now
+        # Kamailio is waiting for the answer once the stand-in has the question.
+        deadline = time.monotonic() + 5
+        while len(standin.of("/switch/v1/inbound")) == asked:
+            assert time.monotonic() < deadline, "Kamailio never asked about the DID"
+            time.sleep(0.01)
         assert carrier.cancel(dlg).code == 200
         assert carrier.wait_final(dlg, timeout=5).code == 487
         [record] = _records(standin, dlg.call_id)
