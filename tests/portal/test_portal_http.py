@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -206,6 +207,19 @@ def test_language_is_remembered_per_user_and_translates_pages(
     assert "Restrictions du compte" in page and "Royaume-Uni" in page
     with demo_db.uow(write=False) as uow:
         assert accounts.get_account(uow, "100000").language == "fr"
+
+
+def test_changing_language_returns_to_the_same_page_with_its_query(client: TestClient) -> None:
+    csrf = log_in(client)
+    page = client.get("/portal/test", params={"dialed": "5145551234"}).text
+    found = re.search(r'name="next" value="([^"]*)"', page)
+    assert found is not None
+    back = html.unescape(found.group(1))
+    assert back == "/portal/test?dialed=5145551234"
+    r = client.post("/portal/language", follow_redirects=False,
+                    data={"csrf_token": csrf, "language": "es", "next": back})
+    assert r.headers["location"] == "/portal/test?dialed=5145551234"
+    assert 'lang="es"' in client.get(r.headers["location"]).text
 
 
 def test_sub_account_create_override_inherit_and_delete(
