@@ -15,7 +15,7 @@ from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
 from dialgate.services import accounts, billing, dids, operators, suspension
 from dialgate.services.operators import Operator
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 MONEY_KINDS = ("deposit", "credit")
 
@@ -91,6 +91,7 @@ def account_detail(uow: UnitOfWork, number: str) -> AccountDetail:
     )
 
 
+@use_case
 def create_account(
     uow: UnitOfWork, operator: Operator, *, number: str, email: str, password: str,
     language: str = "en",
@@ -105,6 +106,7 @@ def create_account(
     return _summary(uow, row)
 
 
+@use_case
 def move_money(
     uow: UnitOfWork, operator: Operator, number: str, *, kind: str, amount: object, reason: str
 ) -> Decimal:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -40,6 +41,8 @@ from dialgate.domain.errors import (
 )
 from dialgate.services import accounts, notifications
 from dialgate.services.uow import Database, UnitOfWork, use_case
+
+T = TypeVar("T")
 
 API_KEY_PREFIX = "dg"
 SWITCH_TOKEN_PREFIX = "sw"  # noqa: S105 - a token prefix, not a secret
@@ -168,6 +171,16 @@ def create_switch_token(uow: UnitOfWork, *, name: str = "") -> tuple[KeyInfo, st
     )
     uow.session.add(row)
     return KeyInfo(ident, row.name, row.created_at, None), token
+
+
+@use_case
+def create_switch_token_for(
+    uow: UnitOfWork, *, name: str, use: Callable[[str], T]
+) -> tuple[KeyInfo, str, T]:
+    """A new switch token and what ``use`` builds with it (a switch's config): the token is
+    kept only if ``use`` succeeds, so a config refused for a bad option leaves no stray token."""
+    info, token = create_switch_token(uow, name=name)
+    return info, token, use(token)
 
 
 def list_switch_tokens(uow: UnitOfWork) -> list[KeyInfo]:

@@ -232,6 +232,7 @@ class CdrBatchResult:
     rejected: list[tuple[int, DialgateError]]
 
 
+@use_case
 def record_cdrs(
     uow: UnitOfWork, payloads: Sequence[Mapping[str, Any]], *, now: datetime | None = None
 ) -> CdrBatchResult:

@@ -12,7 +12,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 from sqlalchemy import delete, or_, select, update
@@ -32,7 +32,7 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 ROLES = ("admin", "support")
 MAX_FAILED_LOGINS = 5
@@ -119,10 +119,6 @@ class ConsoleSession:
         return token is not None and hmac.compare_digest(token, self.csrf_token)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _operator(row: OperatorRow, via: str) -> Operator:
     return Operator(row.id, row.email, row.role, via)
 
@@ -133,6 +129,7 @@ def find(uow: UnitOfWork, email: str) -> OperatorRow | None:
     ).first()
 
 
+@use_case
 def create_operator(
     uow: UnitOfWork, email: str, role: str, password: str
 ) -> tuple[OperatorRow, str | None]:
@@ -184,8 +181,9 @@ def login(
     uow: UnitOfWork, email: str, password: str, *, now: datetime | None = None
 ) -> tuple[str, ConsoleSession]:
     """Password step: a new session (token for the cookie). Admins' sessions still need the
-    TOTP step. Raises LoginFailed/AccountLocked; the caller commits in every case."""
-    now = now or _now()
+    TOTP step. Raises LoginFailed/AccountLocked, whose failure count must be committed too:
+    entrypoints call ``attempt_login``."""
+    now = now or uow.now()
     row = find(uow, email) if email.strip() else None
     if row is None:
         passwords.verify_password(passwords.dummy_hash(), password)
@@ -239,7 +237,7 @@ def verify_totp(
     uow: UnitOfWork, token: str | None, code: str, *, now: datetime | None = None
 ) -> ConsoleSession:
     """TOTP step: the code of the operator's app (this 30 s step or the one before)."""
-    now = now or _now()
+    now = now or uow.now()
     row = uow.session.get(OperatorSessionRow, passwords.token_digest(token or ""))
     if row is None or row.expires_at <= now:
         raise AuthenticationFailed("session expired; log in again")
@@ -264,12 +262,37 @@ def verify_totp(
     return ConsoleSession(operator, row.csrf_token, True, True)
 
 
+# A refused log-in is returned, not raised, by these two: the use case then commits, because
+# the failure count (and the lockout) it wrote is part of the answer.
+Refusal = LoginFailed | AccountLocked
+
+
+@use_case
+def attempt_login(
+    uow: UnitOfWork, email: str, password: str
+) -> tuple[str, ConsoleSession] | Refusal:
+    """``login`` in its own transaction, kept whether it succeeded or not."""
+    try:
+        return login(uow, email, password)
+    except (LoginFailed, AccountLocked) as refused:
+        return refused
+
+
+@use_case
+def attempt_totp(uow: UnitOfWork, token: str | None, code: str) -> ConsoleSession | Refusal:
+    """``verify_totp`` in its own transaction, kept whether it succeeded or not."""
+    try:
+        return verify_totp(uow, token, code)
+    except (LoginFailed, AccountLocked) as refused:
+        return refused
+
+
 def resolve(
     uow: UnitOfWork, token: str | None, *, now: datetime | None = None
 ) -> ConsoleSession | None:
     if not token:
         return None
-    now = now or _now()
+    now = now or uow.now()
     row = uow.session.get(OperatorSessionRow, passwords.token_digest(token))
     if row is None or row.expires_at <= now:
         return None
@@ -280,6 +303,7 @@ def resolve(
                           op.role == "admin")
 
 
+@use_case
 def logout(uow: UnitOfWork, token: str | None) -> None:
     if token:
         uow.session.execute(delete(OperatorSessionRow).where(
@@ -289,6 +313,7 @@ def logout(uow: UnitOfWork, token: str | None) -> None:
 # --- admin API keys ---------------------------------------------------------------------------
 
 
+@use_case
 def create_admin_key(uow: UnitOfWork, email: str, *, name: str = "") -> tuple[str, str]:
     """A new admin API key for an operator: (key id, the key, shown once)."""
     row = find(uow, email)
@@ -317,11 +342,21 @@ def authenticate_admin_key(uow: UnitOfWork, token: str | None) -> Operator:
     return _operator(op, f"admin-api:{prefix}")
 
 
+@use_case
+def admin_api_request(uow: UnitOfWork, token: str | None, action: str, path: str) -> Operator:
+    """The operator an admin API request acts as, with the request written to the audit log
+    (committed before the request's own work, so a refused change is logged too)."""
+    operator = authenticate_admin_key(uow, token)
+    audit(uow, operator, action, path)
+    return operator
+
+
+@use_case
 def revoke_admin_key(uow: UnitOfWork, prefix: str) -> None:
     row = uow.session.scalars(select(AdminApiKeyRow).where(AdminApiKeyRow.prefix == prefix)).first()
     if row is None:
         raise NotFound("admin key", prefix)
-    row.revoked_at = _now()
+    row.revoked_at = uow.now()
     audit(uow, CLI, "admin_key.revoke", prefix)
 
 
@@ -338,7 +373,7 @@ def audit(
 ) -> None:
     """One row of the operator audit log (never a secret: callers pass none)."""
     uow.session.add(OperatorAuditRow(
-        at=_now(), operator=operator.email, via=operator.via[:32], action=action[:64],
+        at=uow.now(), operator=operator.email, via=operator.via[:32], action=action[:64],
         target=target[:64], detail=detail[:1000]))
 
 

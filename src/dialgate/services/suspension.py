@@ -24,7 +24,7 @@ from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.notifications import Kind
 from dialgate.services import accounts, notifications, operators
 from dialgate.services.operators import Operator
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,7 @@ def _reason(reason: str | None, *, required: bool) -> str:
     return why
 
 
+@use_case
 def suspend(uow: UnitOfWork, operator: Operator, number: str, reason: str | None) -> Outcome:
     why = _reason(reason, required=True)
     account = accounts.get_account(uow, number)
@@ -67,6 +68,7 @@ def suspend(uow: UnitOfWork, operator: Operator, number: str, reason: str | None
     return Outcome(number, True, lines, removed)
 
 
+@use_case
 def restore(uow: UnitOfWork, operator: Operator, number: str, reason: str | None) -> Outcome:
     why = _reason(reason, required=False)
     account = accounts.get_account(uow, number)

@@ -233,17 +233,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
         raise ConsoleCsrf
     email, password = _text(form, "email"), str(form.get("password") or "")
 
-    def attempt() -> tuple[str, ConsoleSession] | LoginFailed | AccountLocked:
-        with db.uow() as uow:
-            try:
-                result = operators.login(uow, email, password)
-            except (LoginFailed, AccountLocked) as exc:
-                uow.commit()  # the failure count is part of the answer
-                return exc
-            uow.commit()
-            return result
-
-    outcome = await run_in_threadpool(attempt)
+    outcome = await run_in_threadpool(operators.attempt_login, db, email, password)
     if isinstance(outcome, LoginFailed | AccountLocked):
         return _login_page(request, error=await _throttle(request, outcome), email=email,
                            status=401)
@@ -272,17 +262,7 @@ async def totp(request: Request, db: Db, form: Form) -> Response:
         raise ConsoleCsrf
     token, code = request.cookies.get(COOKIE), _text(form, "code")
 
-    def attempt() -> ConsoleSession | LoginFailed | AccountLocked:
-        with db.uow() as uow:
-            try:
-                done = operators.verify_totp(uow, token, code)
-            except (LoginFailed, AccountLocked) as exc:
-                uow.commit()
-                return exc
-            uow.commit()
-            return done
-
-    outcome = await run_in_threadpool(attempt)
+    outcome = await run_in_threadpool(operators.attempt_totp, db, token, code)
     if isinstance(outcome, LoginFailed | AccountLocked):
         return page(request, "totp.html", 401, csrf_token=session.csrf_token,
                     error=await _throttle(request, outcome))
@@ -291,9 +271,7 @@ async def totp(request: Request, db: Db, form: Form) -> Response:
 
 @router.post(PREFIX + "/logout")
 def logout(request: Request, session: Checked, db: Db) -> Response:
-    with db.uow() as uow:
-        operators.logout(uow, request.cookies.get(COOKIE))
-        uow.commit()
+    operators.logout(db, request.cookies.get(COOKIE))
     response = redirect(request, f"{PREFIX}/login")
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
@@ -314,11 +292,9 @@ def account_list(request: Request, session: Console, db: Db, q: str = "") -> Res
 def account_create(request: Request, session: Checked, db: Db, form: Form) -> Response:
     values = {k: _text(form, k) for k in ("number", "email", "language")}
     try:
-        with db.uow() as uow:
-            admin.create_account(uow, session.operator, number=values["number"],
-                                 email=values["email"], password=str(form.get("password") or ""),
-                                 language=values["language"] or "en")
-            uow.commit()
+        admin.create_account(db, session.operator, number=values["number"],
+                             email=values["email"], password=str(form.get("password") or ""),
+                             language=values["language"] or "en")
     except DialgateError as exc:
         with db.uow(write=False) as uow:
             found = admin.search_accounts(uow, "")
@@ -351,9 +327,7 @@ def account_view(number: str, request: Request, session: Console, db: Db) -> Res
 def account_suspend(number: str, request: Request, session: Checked, db: Db,
                     form: Form) -> Response:
     try:
-        with db.uow() as uow:
-            outcome = suspension.suspend(uow, session.operator, number, _text(form, "reason"))
-            uow.commit()
+        outcome = suspension.suspend(db, session.operator, number, _text(form, "reason"))
     except DialgateError as exc:
         return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     report = suspension.kick(
@@ -366,9 +340,7 @@ def account_suspend(number: str, request: Request, session: Checked, db: Db,
 def account_restore(number: str, request: Request, session: Checked, db: Db,
                     form: Form) -> Response:
     try:
-        with db.uow() as uow:
-            suspension.restore(uow, session.operator, number, _text(form, "reason"))
-            uow.commit()
+        suspension.restore(db, session.operator, number, _text(form, "reason"))
     except DialgateError as exc:
         return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     return redirect(request, f"{PREFIX}/accounts/{number}?done=restored")
@@ -378,10 +350,8 @@ def account_restore(number: str, request: Request, session: Checked, db: Db,
 def account_money(number: str, request: Request, session: Checked, db: Db,
                   form: Form) -> Response:
     try:
-        with db.uow() as uow:
-            admin.move_money(uow, session.operator, number, kind=_text(form, "kind"),
-                             amount=_text(form, "amount"), reason=_text(form, "reason"))
-            uow.commit()
+        admin.move_money(db, session.operator, number, kind=_text(form, "kind"),
+                         amount=_text(form, "amount"), reason=_text(form, "reason"))
     except PermissionDenied as exc:
         return _account_page(request, session, db, number, errors=_errors(request, exc), status=403)
     except DialgateError as exc:
@@ -533,9 +503,7 @@ def rates_publish(request: Request, session: Checked, db: Db, form: Form) -> Res
                     review=None, token=None, route=route)
     try:
         parsed = parse_deck_csv(io.StringIO(staged.read_text(encoding="utf-8"), newline=""))
-        with db.uow() as uow:
-            count = deck_review.publish(uow, session.operator, route, parsed)
-            uow.commit()
+        count = deck_review.publish(db, session.operator, route, parsed)
     except PermissionDenied as exc:
         return page(request, "rates.html", 403, session=session, section="rates",
                     routes=ROUTES, errors=_errors(request, exc), review=None, token=None,

@@ -76,9 +76,7 @@ def _status(error: FieldError, params: Mapping[str, str]) -> str:
 
 def _set(call: Call, number: str, changes: dict[str, object]) -> dict[str, Any]:
     """Apply the changes to one of the caller's DIDs, all or nothing."""
-    with call.db.uow() as uow:
-        dids.set_did(uow, number, changes, actor=ACTOR, account=call.account)
-        uow.commit()
+    dids.set_did(call.db, number, changes, actor=ACTOR, account=call.account)
     return {"status": "success"}
 
 

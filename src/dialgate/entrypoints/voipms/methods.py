@@ -260,7 +260,9 @@ def create_subaccount(call: Call) -> dict[str, Any]:
     password = _checked_password(call)
     assert password is not None
     username = call.get("username") or ""
-    with call.db.uow() as uow:
+    # Reading what the wire's codes mean for this account (its POPs, the values a new sub
+    # account would inherit); the use case checks the changes again in its own transaction.
+    with call.db.uow(write=False) as uow:
         account = accounts.get_account(uow, call.account)
         ctx = context(uow)
         main = accounts.load_settings(account)
@@ -268,13 +270,11 @@ def create_subaccount(call: Call) -> dict[str, Any]:
         changes = _wanted_changes(
             call, ctx, accounts.validation_context(uow, account), fresh.values, fresh.sources
         )
-        changes = {key: value for key, value in changes.items() if value != ""}
-        sub = accounts.create_subaccount(
-            uow, call.account, username, password=password, changes=changes, actor=ACTOR
-        )
-        result = {"status": "success", "id": sub.id, "account": sub.name}
-        uow.commit()
-    return result
+    changes = {key: value for key, value in changes.items() if value != ""}
+    sub = accounts.create_subaccount(
+        call.db, call.account, username, password=password, changes=changes, actor=ACTOR
+    )
+    return {"status": "success", "id": sub.id, "account": sub.name}
 
 
 def _sub_by_id(uow: UnitOfWork, account: AccountRow, raw: str | None) -> SubAccountRow:
@@ -293,7 +293,8 @@ def set_subaccount(call: Call) -> dict[str, Any]:
     _check_auth(call)
     _require(call, m.REQUIRED)
     password = _checked_password(call)
-    with call.db.uow() as uow:
+    # As in create_subaccount: a read to translate the request, then the use case.
+    with call.db.uow(write=False) as uow:
         account = accounts.get_account(uow, call.account)
         sub = _sub_by_id(uow, account, call.get("id"))
         view = accounts.show_settings(uow, sub.name)
@@ -304,20 +305,18 @@ def set_subaccount(call: Call) -> dict[str, Any]:
             view.values,
             view.sources,
         )
-        if password is not None:
-            changes["sip_password"] = password
-        if changes:
-            accounts.update_settings(uow, sub.name, changes, actor=ACTOR)
-            uow.commit()
+    if password is not None:
+        changes["sip_password"] = password
+    if changes:
+        accounts.update_settings(call.db, sub.name, changes, actor=ACTOR)
     return {"status": "success"}
 
 
 def del_subaccount(call: Call) -> dict[str, Any]:
-    with call.db.uow() as uow:
+    with call.db.uow(write=False) as uow:
         account = accounts.get_account(uow, call.account)
         sub = _sub_by_id(uow, account, call.get("id"))
-        accounts.delete_subaccount(uow, sub.name, actor=ACTOR)
-        uow.commit()
+    accounts.delete_subaccount(call.db, sub.name, actor=ACTOR)
     return {"status": "success"}
 
 
