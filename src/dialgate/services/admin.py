@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from dialgate.adapters.db.models import AccountRow, DidRow
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
-from dialgate.services import accounts, billing, dids, operators, suspension
+from dialgate.services import accounts, billing, dids, lookups, operators, suspension
 from dialgate.services.operators import Operator
 from dialgate.services.uow import UnitOfWork, use_case
 
@@ -79,13 +79,13 @@ class AccountDetail:
 
 def account_detail(uow: UnitOfWork, number: str) -> AccountDetail:
     """A customer's account as the operator sees it (read-only; secrets show as ***)."""
-    row = accounts.get_account(uow, number)
+    row = lookups.get_account(uow, number)
     view = accounts.show_settings(uow, number)
     shown = view.to_json()["settings"]
     return AccountDetail(
         summary=_summary(uow, row),
         settings=shown,
-        subaccounts=[s.name for s in accounts.list_subaccounts(uow, row)],
+        subaccounts=[s.name for s in lookups.list_subaccounts(uow, row)],
         dids=[d.number for d in dids.list_dids(uow, number)],
         suspension_reason=suspension.suspension_reason(uow, row),
     )

@@ -45,7 +45,6 @@ from dialgate.entrypoints.portal.web import (
     redirect,
 )
 from dialgate.services import (
-    accounts,
     admin,
     decision_log,
     deck_review,
@@ -53,6 +52,7 @@ from dialgate.services import (
     operators,
     suspension,
 )
+from dialgate.services.audit import settings_history
 from dialgate.services.operators import AccountLocked, ConsoleSession, LoginFailed
 from dialgate.services.uow import Database
 
@@ -307,7 +307,7 @@ def _account_page(request: Request, session: ConsoleSession, db: Database, numbe
                   errors: list[str] | None = None, status: int = 200) -> Response:
     with db.uow(write=False) as uow:
         detail = admin.account_detail(uow, number)
-        changes = accounts.settings_history(uow, number, limit=50)
+        changes = settings_history(uow, number, limit=50)
         today = datetime.now(UTC).date()
         start, end = history.day_range(today - timedelta(days=30), today)
         calls = history.cdr_page(uow, number, history.make_filter(uow, number, start=start,
