@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from dialgate.adapters.db import repo_cdrs
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain import money
@@ -272,11 +273,7 @@ def record_cdrs(
     holder = {call_id: entries[0][2].id for call_id, entries in by_call.items()
               if call_id in inserted}
     known = [call_id for call_id in by_call if call_id not in inserted]
-    if known:
-        rows = uow.session.execute(
-            select(CdrRow.call_id, CdrRow.account_id).where(CdrRow.call_id.in_(known))
-        )
-        holder.update({call_id: account_id for call_id, account_id in rows})
+    holder.update(repo_cdrs.owners_of_call_ids(uow.session, known))
     duplicates = 0
     when = now or uow.now()
     charges: list[tuple[AccountRow, b.CallRecord, b.Price]] = []

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import delete, or_, select, update
 
 from dialgate.adapters import passwords
+from dialgate.adapters.db import repo_operators as repo
 from dialgate.adapters.db.models import (
     AdminApiKeyRow,
     OperatorAuditRow,
@@ -124,9 +124,7 @@ def _operator(row: OperatorRow, via: str) -> Operator:
 
 
 def find(uow: UnitOfWork, email: str) -> OperatorRow | None:
-    return uow.session.scalars(
-        select(OperatorRow).where(OperatorRow.email == email.strip().lower())
-    ).first()
+    return repo.operator_by_email(uow.session, email.strip().lower())
 
 
 @use_case
@@ -161,7 +159,7 @@ def provisioning_uri(email: str, secret: str) -> str:
 
 
 def list_operators(uow: UnitOfWork) -> list[OperatorRow]:
-    return list(uow.session.scalars(select(OperatorRow).order_by(OperatorRow.email)))
+    return repo.operators(uow.session)
 
 
 # --- console log-in ---------------------------------------------------------------------------
@@ -196,8 +194,7 @@ def login(
         row.failed_logins = 0
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    uow.session.execute(delete(OperatorSessionRow).where(
-        OperatorSessionRow.operator_id == row.id, OperatorSessionRow.expires_at <= now))
+    repo.delete_expired_sessions(uow.session, row.id, now)
     uow.session.add(OperatorSessionRow(
         id_hash=passwords.token_digest(token), operator_id=row.id, csrf_token=csrf,
         mfa_done=False, created_at=now, expires_at=now + timedelta(hours=SESSION_HOURS)))
@@ -219,15 +216,8 @@ def _totp_step(secret: str, code: str, now: datetime) -> int | None:
 
 def _claim_step(uow: UnitOfWork, op: OperatorRow, step: int) -> bool:
     """Record ``step`` as the operator's last accepted one unless it (or a later one) already
-    is. One conditional UPDATE, so two requests racing with the same code cannot both win."""
-    claimed = uow.session.execute(
-        update(OperatorRow)
-        .where(OperatorRow.id == op.id,
-               or_(OperatorRow.totp_last_step.is_(None), OperatorRow.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    is (``repo.claim_totp_step``: two requests racing with the same code cannot both win)."""
+    if not repo.claim_totp_step(uow.session, op.id, step):
         return False
     op.totp_last_step = step
     return True
@@ -306,8 +296,7 @@ def resolve(
 @use_case
 def logout(uow: UnitOfWork, token: str | None) -> None:
     if token:
-        uow.session.execute(delete(OperatorSessionRow).where(
-            OperatorSessionRow.id_hash == passwords.token_digest(token)))
+        repo.delete_session(uow.session, passwords.token_digest(token))
 
 
 # --- admin API keys ---------------------------------------------------------------------------
@@ -332,7 +321,7 @@ def authenticate_admin_key(uow: UnitOfWork, token: str | None) -> Operator:
     if not token or not token.startswith(KEY_PREFIX + "_"):
         raise AuthenticationFailed("an admin API key is required")
     prefix = token.partition(".")[0]
-    row = uow.session.scalars(select(AdminApiKeyRow).where(AdminApiKeyRow.prefix == prefix)).first()
+    row = repo.admin_key_by_prefix(uow.session, prefix)
     if row is None or row.revoked_at is not None or not passwords.token_matches(token,
                                                                                   row.key_hash):
         raise AuthenticationFailed("invalid admin API key")
@@ -353,7 +342,7 @@ def admin_api_request(uow: UnitOfWork, token: str | None, action: str, path: str
 
 @use_case
 def revoke_admin_key(uow: UnitOfWork, prefix: str) -> None:
-    row = uow.session.scalars(select(AdminApiKeyRow).where(AdminApiKeyRow.prefix == prefix)).first()
+    row = repo.admin_key_by_prefix(uow.session, prefix)
     if row is None:
         raise NotFound("admin key", prefix)
     row.revoked_at = uow.now()
@@ -390,9 +379,5 @@ class AuditEntry:
 def audit_log(
     uow: UnitOfWork, *, limit: int = 200, target: str | None = None
 ) -> list[AuditEntry]:
-    query = select(OperatorAuditRow).order_by(OperatorAuditRow.at.desc(),
-                                              OperatorAuditRow.id.desc()).limit(limit)
-    if target:
-        query = query.where(OperatorAuditRow.target == target)
     return [AuditEntry(r.at, r.operator, r.via, r.action, r.target, r.detail)
-            for r in uow.session.scalars(query)]
+            for r in repo.audit_rows(uow.session, limit=limit, target=target)]

@@ -24,12 +24,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from dialgate.adapters.db.models import CdrRow, OutboxRow
 from dialgate.domain.deck_csv import parse_deck_csv
 from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFailed
 from dialgate.domain.rating import ROUTES
@@ -46,7 +44,6 @@ from dialgate.entrypoints.portal.web import (
 )
 from dialgate.services import (
     admin,
-    decision_log,
     deck_review,
     history,
     operators,
@@ -403,22 +400,12 @@ def overview(request: Request, session: Console, db: Db) -> Response:
     """Calls recorded in the last 15 minutes (per second and by outcome), call decisions by
     reason (every worker's, from ``decision_log``) and the email outbox; the page refreshes
     itself every 15 s."""
-    since = datetime.now(UTC) - timedelta(minutes=15)
-    with db.uow(write=False) as uow:
-        by_outcome = dict(uow.session.execute(
-            select(CdrRow.disposition, func.count(CdrRow.id))
-            .where(CdrRow.ended_at >= since).group_by(CdrRow.disposition)).all())
-        pending = uow.session.scalar(
-            select(func.count(OutboxRow.id)).where(OutboxRow.sent_at.is_(None))) or 0
-        failing = uow.session.scalar(select(func.count(OutboxRow.id)).where(
-            OutboxRow.sent_at.is_(None), OutboxRow.attempts > 0)) or 0
-        decisions = decision_log.recent(uow)
-    total = sum(by_outcome.values())
+    seen = admin.overview(db)
     cache = getattr(request.app.state, "policy_cache", None)
     return page(request, "overview.html", session=session, section="overview",
-                by_outcome=by_outcome, total=total, per_second=round(total / 900, 3),
-                pending=pending, failing=failing, pid=os.getpid(), decisions=decisions,
-                decisions_total=sum(decisions.values()),
+                by_outcome=seen.by_outcome, total=seen.calls, per_second=seen.calls_per_second,
+                pending=seen.pending_emails, failing=seen.failing_emails, pid=os.getpid(),
+                decisions=seen.decisions, decisions_total=sum(seen.decisions.values()),
                 cache=cache.stats() if cache is not None else None)
 
 
