@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from dialgate.adapters.db.models import OutboxRow, SwitchTokenRow
 from dialgate.domain.errors import AuthenticationFailed
-from dialgate.services import admin, apikeys, billing, operators, suspension
+from dialgate.services import admin, apikeys, billing, decision_log, operators, suspension
 from dialgate.services.uow import Database
 from tests.support.accounts import setup_account
 from tests.support.fakes import FakeClock
@@ -165,3 +165,24 @@ def test_the_overview_counts_the_calls_of_its_window_by_the_database_clock(
 
     clock.advance(timedelta(minutes=10))  # the inside call is now 19 minutes old
     assert admin.overview(seamed).by_outcome == {}
+
+
+def test_call_decisions_of_the_overview_are_those_of_the_database_clock_window(
+    seamed: Database, clock: FakeClock
+) -> None:
+    with seamed.uow() as uow:
+        decision_log.add_counts(uow, "w1", decision_log.minute_of(NOW), {"allowed": 3})
+        decision_log.add_counts(uow, "w2", decision_log.minute_of(NOW), {"allowed": 2,
+                                                                          "no_funds": 1})
+        uow.commit()
+    with seamed.uow(write=False) as uow:
+        assert decision_log.recent(uow) == {"allowed": 5, "no_funds": 1}
+    assert admin.overview(seamed).decisions == {"allowed": 5, "no_funds": 1}
+    clock.advance(timedelta(minutes=decision_log.WINDOW_MINUTES))
+    with seamed.uow() as uow:
+        assert decision_log.recent(uow) == {}
+        decision_log.prune(uow, keep_hours=0)  # the cut-off is the clock's minute
+        uow.commit()
+    clock.advance(-timedelta(minutes=decision_log.WINDOW_MINUTES))
+    with seamed.uow(write=False) as uow:
+        assert decision_log.recent(uow) == {}  # pruned, not only out of the window
