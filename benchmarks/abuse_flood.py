@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from dialgate.adapters.db import migrate
-from dialgate.services import accounts, apikeys, demo
+from dialgate.services import accounts, apikeys, demo, pops
 from dialgate.services.uow import Database
 
 API_PASSWORD = "ApiPass123"
@@ -73,7 +73,7 @@ def prepare(url: str, *, patch_same_account: bool) -> tuple[str, str]:
     migrate.upgrade(url)
     db = Database(url)
     with db.uow() as uow:
-        accounts.sync_pops(uow)
+        pops.sync_pops(uow)
         demo.load_demo(uow)
         _info, switch = apikeys.create_switch_token(uow, name="bench")
         accounts.create_account(

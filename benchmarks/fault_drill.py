@@ -605,14 +605,14 @@ def fill(path: Path) -> None:
 
 
 def arm_balance_alerts(stack: Stack) -> None:
-    from dialgate.services import accounts
+    from dialgate.services import accounts, lookups
     from dialgate.services.uow import Database
 
     db = Database(stack.db_url)
     try:
         for number in stack.numbers:
             with db.uow() as uow:
-                balance = accounts.get_account(uow, number).balance
+                balance = lookups.get_account(uow, number).balance
                 threshold = balance.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
                 accounts.update_settings(uow, number, {"balance_threshold": str(threshold)},
                                          actor="drill")

@@ -47,7 +47,7 @@ from sqlalchemy import func, insert, select
 
 from dialgate.adapters.db import migrate
 from dialgate.adapters.db.models import CdrRow
-from dialgate.services import accounts, apikeys, cdr_rollup, history
+from dialgate.services import accounts, apikeys, cdr_rollup, history, lookups, pops
 from dialgate.services.uow import Database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,14 +58,14 @@ PASSWORD = "BenchPass123"
 
 def _load(db: Database, rows: int, days: int) -> None:
     with db.uow() as uow:
-        if accounts.find_account(uow, "100000") is None:
-            accounts.sync_pops(uow)
+        if lookups.find_account(uow, "100000") is None:
+            pops.sync_pops(uow)
             accounts.create_account(uow, number="100000", email="bench@example.com",
                                     password=PASSWORD)
             for sub in SUBS:
                 accounts.create_subaccount(uow, "100000", sub, password=PASSWORD, actor="bench")
             uow.commit()
-        account_id = accounts.get_account(uow, "100000").id
+        account_id = lookups.get_account(uow, "100000").id
         have = uow.session.scalar(select(func.count(CdrRow.id)))
     if have and have >= rows:
         return

@@ -20,7 +20,7 @@ os.environ.setdefault("DIALGATE_SECRET_KEY", "test-secret-key-0123456789abcdef")
 
 from dialgate.adapters.db import migrate
 from dialgate.config import get_settings
-from dialgate.services import accounts
+from dialgate.services import pops
 from dialgate.services.uow import Database
 from tests.support.pg import throwaway_cluster
 
@@ -42,7 +42,7 @@ def pg_template(pg_server: str) -> str:
     migrate.upgrade(f"{pg_server}/dialgate_template")
     db = Database(f"{pg_server}/dialgate_template")
     with db.uow() as uow:
-        accounts.sync_pops(uow)
+        pops.sync_pops(uow)
         uow.commit()
     db.dispose()
     return "dialgate_template"
@@ -54,7 +54,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     migrate.upgrade(f"sqlite:///{path}")
     db = Database(f"sqlite:///{path}")
     with db.uow() as uow:
-        accounts.sync_pops(uow)
+        pops.sync_pops(uow)
         uow.commit()
     db.dispose()
     return path

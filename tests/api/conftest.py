@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from dialgate.adapters import passwords
 from dialgate.config import get_settings
 from dialgate.entrypoints.web import create_app
-from dialgate.services import accounts, apikeys
+from dialgate.services import accounts, apikeys, mailboxes
 from dialgate.services.uow import Database
 
 
@@ -33,7 +33,7 @@ def make_tenant(db: Database, number: str, email: str, *, subs: tuple[str, ...] 
         accounts.create_account(uow, number=number, email=email, password="Portal123x")
         for sub in subs:
             accounts.create_subaccount(uow, number, sub, password="SipPass123", actor="test")
-        accounts.add_mailbox(uow, number, "1001", name="Main box")
+        mailboxes.add_mailbox(uow, number, "1001", name="Main box")
         _info, key = apikeys.create_api_key(uow, number, name="tests")
         uow.commit()
     return Tenant(number, email, key)

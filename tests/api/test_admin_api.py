@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dialgate.adapters.db.models import LocationRow, OperatorAuditRow, OutboxRow
-from dialgate.services import accounts, billing, dids, operators
+from dialgate.services import billing, dids, lookups, operators
 from dialgate.services.uow import Database
 from tests.api.conftest import Tenant
 from tests.support.history_seed import seed_history
@@ -89,14 +89,14 @@ def test_create_account(client: TestClient, api_db: Database, boss: dict[str, st
                       json={**body, "number": "12", "email": "x@example.com"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "number"
     with api_db.uow(write=False) as uow:
-        assert accounts.find_account(uow, "12") is None
+        assert lookups.find_account(uow, "12") is None
 
 
 def test_suspend_and_restore_do_the_whole_job(
     client: TestClient, api_db: Database, alice: Tenant, helpdesk: dict[str, str]
 ) -> None:
     with api_db.uow() as uow:
-        accounts.get_account(uow, "100000").language = "es"
+        lookups.get_account(uow, "100000").language = "es"
         for user in ("100000", "100000_office", "200000"):
             uow.session.add(LocationRow(ruid=f"r-{user}", username=user, contact=f"sip:{user}@x",
                                         expires=datetime(2030, 1, 1), last_modified=datetime(
@@ -106,14 +106,14 @@ def test_suspend_and_restore_do_the_whole_job(
     missing = client.post("/admin/v1/accounts/100000/suspend", headers=helpdesk, json={})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "reason"
     with api_db.uow(write=False) as uow:
-        assert accounts.get_account(uow, "100000").enabled is True
+        assert lookups.get_account(uow, "100000").enabled is True
     done = client.post("/admin/v1/accounts/100000/suspend", headers=helpdesk,
                        json={"reason": "unpaid invoice 42"})
     assert done.status_code == 200, done.text
     assert done.json() == {"account": "100000", "changed": True, "registrations_removed": 2,
                            "calls_ended": 0, "errors": []}
     with api_db.uow(write=False) as uow:
-        assert accounts.get_account(uow, "100000").enabled is False
+        assert lookups.get_account(uow, "100000").enabled is False
         left = uow.session.scalars(select(LocationRow.username)).all()
         assert left == ["200000"]
         (mail,) = uow.session.scalars(select(OutboxRow)).all()
@@ -130,7 +130,7 @@ def test_suspend_and_restore_do_the_whole_job(
     back = client.post("/admin/v1/accounts/100000/restore", headers=helpdesk, json={})
     assert back.status_code == 200 and back.json()["changed"] is True
     with api_db.uow(write=False) as uow:
-        assert accounts.get_account(uow, "100000").enabled is True
+        assert lookups.get_account(uow, "100000").enabled is True
         assert uow.session.scalar(select(func.count(OutboxRow.id))) == 2
     log = client.get("/admin/v1/audit", headers=helpdesk, params={"target": "100000"}).json()
     actions = [(e["operator"], e["action"]) for e in log]

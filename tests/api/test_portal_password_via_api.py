@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from dialgate.adapters import passwords
-from dialgate.services import accounts, portal_auth
+from dialgate.services import lookups, portal_auth
 from dialgate.services.uow import Database
 from tests.api.conftest import Tenant
 
@@ -26,7 +26,7 @@ def open_sessions(db: Database, tenant: Tenant, count: int = 2) -> int:
 
 def state(db: Database, tenant: Tenant, account_id: int) -> tuple[bool, bool, int]:
     with db.uow(write=False) as uow:
-        stored = accounts.get_account(uow, tenant.number).portal_password_hash
+        stored = lookups.get_account(uow, tenant.number).portal_password_hash
         return (
             passwords.verify_password(stored, OLD),
             passwords.verify_password(stored, NEW),

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from dialgate.services import accounts, billing, dids
+from dialgate.services import billing, dids, mailboxes
 from dialgate.services.uow import Database
 from tests.support.voipms_clients import DID, clients_server, drive, ok
 
 
 def _more(db: Database) -> None:
     with db.uow() as uow:
-        accounts.add_mailbox(uow, "100000", "1001", name="Main box")
+        mailboxes.add_mailbox(uow, "100000", "1001", name="Main box")
         dids.add_did(uow, "200000", "4165550100", actor="test")
         billing.deposit(uow, "100000", "25.00")
         uow.commit()

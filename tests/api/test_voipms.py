@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dialgate.services import accounts, apikeys
+from dialgate.services import accounts, apikeys, audit
 from dialgate.services.uow import Database
 from tests.api.conftest import Tenant
 
@@ -262,7 +262,7 @@ def test_read_modify_write_changes_nothing_else_and_keeps_the_password(
         digest_after = uow.session.execute(
             __import__("sqlalchemy").text("SELECT ha1 FROM subscriber WHERE username='100000_lab'")
         ).scalar_one()
-        history = accounts.settings_history(uow, "100000_lab")
+        history = audit.settings_history(uow, "100000_lab")
     assert digest_after == digest
     assert {k for k in after.values if after.values[k] != before.values[k]} == {"description"}
     assert after.sources == before.sources

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import CdrRow
-from dialgate.services import accounts, billing, dids, forwardings
+from dialgate.services import billing, dids, forwardings, mailboxes
 
 from .conftest import REALM, Kamailio, RealDialgate
 from .sip.sipclient import SipAgent, SipMessage, answer
@@ -51,7 +51,7 @@ def forwarded_did(
         user, _password = account(balance=balance, **(settings or {}))
         did = f"514558{next(_DID_SEQ):04d}"
         with dialgate.db.uow() as uow:
-            accounts.add_mailbox(uow, user, "2001", name="Main box")
+            mailboxes.add_mailbox(uow, user, "2001", name="Main box")
             entry = forwardings.add_forwarding(
                 uow, user, {"phone_number": number, "description": "Mobile"}, actor="e2e")
             uow.session.flush()
@@ -254,7 +254,7 @@ def test_a_devices_redirect_is_not_followed_toward_a_carrier(
     user, password = account()
     did = f"514558{next(_DID_SEQ):04d}"
     with dialgate.db.uow() as uow:
-        accounts.add_mailbox(uow, user, "2001", name="Main box")
+        mailboxes.add_mailbox(uow, user, "2001", name="Main box")
         dids.add_did(uow, user, did, {"failover_unreachable": "vm:2001", "dial_time": "5"},
                      actor="e2e")
         uow.commit()

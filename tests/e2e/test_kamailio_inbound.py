@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from dialgate.adapters.db.models import CdrRow, TransactionRow
-from dialgate.services import accounts, billing, dids, forwardings
+from dialgate.services import billing, dids, forwardings, lookups, mailboxes
 
 from .conftest import REALM, Kamailio, RealDialgate
 from .sip.sipclient import SipAgent, answer, reject, ring_forever
@@ -44,10 +44,10 @@ def line(
         user, password = account()
         number = f"514557{next(_DID_SEQ):04d}"
         with dialgate.db.uow() as uow:
-            accounts.add_mailbox(uow, user, "2001", name="Main box")
+            mailboxes.add_mailbox(uow, user, "2001", name="Main box")
             for kind, name in (("ivr", "Menu"), ("queue", "Support"), ("grp", "Office"),
                                ("tc", "Hours")):
-                accounts.add_routing_target(uow, user, kind, "1", name=name)
+                mailboxes.add_routing_target(uow, user, kind, "1", name=name)
             mobile = forwardings.add_forwarding(
                 uow, user, {"phone_number": "4385550199", "description": "Mobile"}, actor="e2e")
             uow.session.flush()
@@ -204,7 +204,7 @@ def _records(dialgate: RealDialgate, call_id: str, *, timeout: float = 5.0) -> l
 
 def _call_charges(dialgate: RealDialgate, number: str) -> list[TransactionRow]:
     with dialgate.db.uow(write=False) as uow:
-        account = accounts.get_account(uow, number)
+        account = lookups.get_account(uow, number)
         return list(uow.session.scalars(select(TransactionRow).where(
             TransactionRow.account_id == account.id, TransactionRow.kind == "call")))
 
@@ -238,7 +238,7 @@ def test_answered_inbound_call_gives_one_answered_record_for_the_dids_account_at
     assert t0 <= row.started_at <= row.answered_at <= row.ended_at <= datetime.now(UTC)
     assert row.duration_s >= 1
     with dialgate.db.uow(write=False) as uow:
-        assert row.account_id == accounts.get_account(uow, ln.account).id
+        assert row.account_id == lookups.get_account(uow, ln.account).id
     assert _call_charges(dialgate, ln.account) == []
     assert _balance(dialgate, ln.account) == before
 

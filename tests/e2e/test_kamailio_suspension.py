@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from dialgate.adapters import kamailio_rpc
 from dialgate.adapters.db.models import OutboxRow
-from dialgate.services import accounts, suspension
+from dialgate.services import lookups, suspension
 from dialgate.services.operators import Operator
 
 from .conftest import REALM, Kamailio, RealDialgate
@@ -86,7 +86,7 @@ def test_suspension_ends_calls_and_registrations_and_restore_reverses(
         with dialgate.db.uow(write=False) as uow:
             subjects = [m.subject for m in uow.session.scalars(
                 select(OutboxRow).where(OutboxRow.account_id
-                                        == accounts.get_account(uow, user).id))]
+                                        == lookups.get_account(uow, user).id))]
         assert f"Account {user} is suspended" in subjects
 
         with dialgate.db.uow() as uow:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from dialgate.adapters.db.models import AccountRow, AuditRow, PolicyChangeRow, SubscriberRow
 from dialgate.domain.errors import NotFound, ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
-from dialgate.services import accounts
+from dialgate.services import accounts, audit, lookups
 from dialgate.services.authorize import PolicyCache, authorize_call
 from dialgate.services.uow import Database
 from tests.support.accounts import load_demo_decks, setup_account
@@ -47,7 +47,7 @@ def subscribers_enabled(db: Database) -> dict[str, int]:
 
 def account_enabled(db: Database, number: str) -> bool:
     with db.uow(write=False) as uow:
-        return accounts.get_account(uow, number).enabled
+        return lookups.get_account(uow, number).enabled
 
 
 def audit_rows(db: Database, key: str = "account_enabled") -> list[tuple[str, str, str, str]]:
@@ -97,7 +97,7 @@ def test_disabled_account_is_refused_everywhere_and_enabling_restores_it(db: Dat
     assert set(subscribers_enabled(db).values()) == {1}
     assert audit_rows(db)[1:] == [("100000", "operator", "false", "true")]
     with db.uow(write=False) as uow:
-        history = accounts.settings_history(uow, "100000")
+        history = audit.settings_history(uow, "100000")
     assert (history[0].key, history[0].new, history[0].tab) == (
         "account_enabled",
         "true",

@@ -11,7 +11,7 @@ from dialgate.adapters import passwords
 from dialgate.adapters.db.models import AccountRow, SubscriberRow
 from dialgate.config import get_settings
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
-from dialgate.services import accounts
+from dialgate.services import accounts, audit, lookups, mailboxes
 from dialgate.services.uow import Database
 
 PASSWORD = "Portal1234"
@@ -22,7 +22,7 @@ def make_account(db: Database, number: str = "100000", email: str = "owner@examp
         accounts.create_account(
             uow, number=number, email=email, password=PASSWORD, balance=Decimal("10")
         )
-        accounts.add_mailbox(uow, number, "1001")
+        mailboxes.add_mailbox(uow, number, "1001")
         uow.commit()
 
 
@@ -50,7 +50,7 @@ def test_new_account_has_the_seed_defaults_and_sip_password_equal_to_portal(db: 
     assert row.ha1 == passwords.sip_ha1("100000", realm, PASSWORD)
     assert row.password == ""  # never the clear-text password
     with db.uow(write=False) as uow:
-        account = accounts.get_account(uow, "100000")
+        account = lookups.get_account(uow, "100000")
         assert passwords.verify_password(account.portal_password_hash, PASSWORD)
         assert account.portal_password_hash.startswith("$argon2id$")
         assert account.balance == Decimal("10")
@@ -68,7 +68,7 @@ def test_valid_update_is_persisted_and_audited(db: Database) -> None:
     sub = subscriber(db, "100000")
     assert sub is not None and sub.max_expiry == 600
     with db.uow(write=False) as uow:
-        history = accounts.settings_history(uow, "100000")
+        history = audit.settings_history(uow, "100000")
     latest = {(e.key, e.old, e.new, e.actor) for e in history[:2]}
     assert latest == {
         ("canada_route", "value", "premium", "tester"),
@@ -80,7 +80,7 @@ def test_rejected_update_changes_nothing(db: Database) -> None:
     make_account(db)
     before = settings_of(db, "100000")
     with db.uow(write=False) as uow:
-        history_before = len(accounts.settings_history(uow, "100000"))
+        history_before = len(audit.settings_history(uow, "100000"))
     with db.uow() as uow, pytest.raises(ValidationFailed) as info:
         accounts.update_settings(
             uow, "100000", {"canada_route": "premium", "rtp_timeout": "900"}, actor="t"
@@ -88,7 +88,7 @@ def test_rejected_update_changes_nothing(db: Database) -> None:
     assert info.value.errors[0].field == "rtp_timeout"
     assert settings_of(db, "100000") == before
     with db.uow(write=False) as uow:
-        assert len(accounts.settings_history(uow, "100000")) == history_before
+        assert len(audit.settings_history(uow, "100000")) == history_before
 
 
 def test_password_change_updates_digests_and_audit_shows_only_stars(db: Database) -> None:
@@ -105,9 +105,9 @@ def test_password_change_updates_digests_and_audit_shows_only_stars(db: Database
     assert row is not None
     assert row.ha1 == passwords.sip_ha1("100000", get_settings().sip_realm, "NewSip9999")
     with db.uow(write=False) as uow:
-        account = accounts.get_account(uow, "100000")
+        account = lookups.get_account(uow, "100000")
         assert passwords.verify_password(account.portal_password_hash, "NewPortal77")
-        history = accounts.settings_history(uow, "100000")
+        history = audit.settings_history(uow, "100000")
     secrets = [e for e in history if e.key in {"sip_password", "portal_password"}]
     assert {(e.old, e.new) for e in secrets} == {("***", "***")}
     assert all("NewSip9999" not in e.new + e.old for e in history)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import AccountRow, CdrRow, OutboxRow, TransactionRow
 from dialgate.domain.errors import DialgateError, ValidationFailed
-from dialgate.services import accounts, billing
+from dialgate.services import billing, lookups
 from dialgate.services.uow import Database
 from tests.support.accounts import setup_account
 from tests.support.records import NOW, cdr
@@ -279,7 +279,7 @@ def test_a_batch_charges_exactly_what_record_cdr_charges_one_by_one(two: Databas
     assert balance(two, "100000") == balance(two, "300000") < Decimal("10")
     after = state(two)
     with two.uow(write=False) as uow:
-        ids = {n: accounts.get_account(uow, n).id for n in ("100000", "300000")}
+        ids = {n: lookups.get_account(uow, n).id for n in ("100000", "300000")}
 
     def of(number: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         def same(value: Any) -> Any:

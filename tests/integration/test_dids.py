@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import AccountRow, AuditRow, OutboxRow
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
-from dialgate.services import accounts, dids, forwardings, inbound
+from dialgate.services import accounts, dids, forwardings, inbound, mailboxes
 from dialgate.services.uow import Database
 from tests.support.cli import dialgate
 
@@ -22,9 +22,9 @@ def setup_account(db: Database, number: str = "100000", email: str = "owner@exam
         accounts.create_account(
             uow, number=number, email=email, password="Portal1234", balance=Decimal("10")
         )
-        accounts.add_mailbox(uow, number, "1001")
+        mailboxes.add_mailbox(uow, number, "1001")
         mobile = forwardings.add_forwarding(uow, number, {"phone_number": "5145550199"}, actor="t")
-        accounts.add_routing_target(uow, number, "ivr", "1", name="Menu")
+        mailboxes.add_routing_target(uow, number, "ivr", "1", name="Menu")
         uow.session.flush()
         accounts.create_subaccount(
             uow,

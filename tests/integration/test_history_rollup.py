@@ -19,7 +19,7 @@ from dialgate.adapters.db import migrate
 from dialgate.adapters.db.models import CdrDayRow, CdrRow
 from dialgate.domain import billing as b
 from dialgate.domain.errors import ValidationFailed
-from dialgate.services import accounts, billing, history
+from dialgate.services import accounts, billing, history, lookups
 from dialgate.services.uow import Database
 from tests.support.records import cdr
 
@@ -79,7 +79,7 @@ def _scan(db: Database, f: history.CdrFilter) -> dict[date, tuple[int, Decimal, 
     """The oracle: every record of account 100000, filtered and summed in Python."""
     sums: dict[date, list[Any]] = defaultdict(lambda: [0, Decimal(0), 0, 0])
     with db.uow(write=False) as uow:
-        account_id = accounts.get_account(uow, "100000").id
+        account_id = lookups.get_account(uow, "100000").id
         for row in uow.session.scalars(select(CdrRow).where(CdrRow.account_id == account_id)):
             if not f.start <= row.started_at < f.end:
                 continue

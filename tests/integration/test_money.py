@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from dialgate.adapters.db.models import AccountRow, TransactionRow
 from dialgate.domain import deck_csv, money
 from dialgate.domain.errors import ValidationFailed
-from dialgate.services import accounts, billing
+from dialgate.services import accounts, billing, lookups
 from dialgate.services.uow import Database
 from tests.support.records import NOW, cdr
 
@@ -102,7 +102,7 @@ def test_an_opening_balance_out_of_bounds_is_refused(
         )
     assert [(e.field, e.code) for e in caught.value.errors] == [("balance", code)]
     with db.uow(write=False) as uow:
-        assert accounts.find_account(uow, "100000") is None
+        assert lookups.find_account(uow, "100000") is None
 
 
 def test_a_rate_deck_with_an_absurd_rate_is_refused_whole() -> None:

@@ -17,7 +17,7 @@ import pytest
 from dialgate.domain import settings as s
 from dialgate.presentation import emails, i18n
 from dialgate.presentation.words import EXTRA_KEY_LABELS
-from dialgate.services import accounts, apikeys, dids, operators, outbox, suspension
+from dialgate.services import accounts, apikeys, dids, mailboxes, operators, outbox, suspension
 from dialgate.services.uow import Database
 from tests.integration.test_notifications import charge, mailer_for
 from tests.support import msgids
@@ -81,7 +81,7 @@ def every_email(
     with db.uow() as uow:
         accounts.create_account(uow, number=number, email=address, password="Portal1234",
                                 balance=Decimal("6"), language=language)
-        accounts.add_mailbox(uow, number, "1001")
+        mailboxes.add_mailbox(uow, number, "1001")
         dids.add_did(uow, number, did, actor="t")
         uow.commit()
     mailer = mailer_for(smtp.port)

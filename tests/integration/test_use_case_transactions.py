@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from dialgate.adapters.db.models import AccountRow, AuditRow
 from dialgate.domain.errors import ValidationFailed
-from dialgate.services import accounts
+from dialgate.services import accounts, lookups
 from dialgate.services.uow import Database
 
 
@@ -32,7 +32,7 @@ def test_given_a_unit_of_work_the_use_case_joins_it_and_leaves_the_commit(db: Da
     with db.uow() as uow:
         accounts.create_account(uow, number="100000", email="o@example.com", password="Portal1234")
         accounts.create_subaccount(uow, "100000", "office", password="Office1234", actor="t")
-        assert len(accounts.list_subaccounts(uow, accounts.get_account(uow, "100000"))) == 1
+        assert len(lookups.list_subaccounts(uow, lookups.get_account(uow, "100000"))) == 1
         # not committed: rolled back when the block ends
     assert _count(db, AccountRow) == 0
 

@@ -20,7 +20,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from dialgate.adapters.db import migrate
-from dialgate.services import accounts, apikeys, demo
+from dialgate.services import apikeys, demo, pops
 from dialgate.services.uow import Database
 from tests.support.pg import PGBIN, _as_postgres, free_port
 
@@ -170,7 +170,7 @@ def own_cluster() -> Iterator[OwnCluster]:
         migrate.upgrade(cluster.url)
         db = Database(cluster.url)
         with db.uow() as uow:
-            accounts.sync_pops(uow)
+            pops.sync_pops(uow)
             uow.commit()
         db.dispose()
         yield cluster

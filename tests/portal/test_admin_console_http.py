@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
-from dialgate.services import accounts, billing, operators, suspension
+from dialgate.services import billing, lookups, operators, suspension
 from dialgate.services.uow import Database
 from tests.portal.test_portal_http import csrf_of, log_in
 
@@ -81,7 +81,7 @@ def test_forms_need_the_session_csrf_token_and_support_moves_no_money(
     assert r.status_code == 403
     with demo_db.uow(write=False) as uow:
         before = billing.current_balance(uow, "100000")
-        assert accounts.get_account(uow, "100000").enabled
+        assert lookups.get_account(uow, "100000").enabled
     money = client.post("/admin/accounts/100000/money",
                         data={"kind": "deposit", "amount": "5", "reason": "x",
                               "csrf_token": token})
@@ -91,7 +91,7 @@ def test_forms_need_the_session_csrf_token_and_support_moves_no_money(
     assert no_reason.status_code == 422 and "reason" in no_reason.text
     with demo_db.uow(write=False) as uow:
         assert billing.current_balance(uow, "100000") == before
-        assert accounts.get_account(uow, "100000").enabled
+        assert lookups.get_account(uow, "100000").enabled
 
 
 def test_a_suspended_customer_is_told_only_with_the_right_password(

@@ -16,7 +16,7 @@ from httpx import Response
 from dialgate.adapters import ratelimit
 from dialgate.entrypoints.portal import routes_auth
 from dialgate.entrypoints.web import create_app
-from dialgate.services import accounts, demo
+from dialgate.services import demo, lookups
 from dialgate.services.uow import Database
 from tests.portal.test_portal_http import csrf_of
 
@@ -61,7 +61,7 @@ def attempt(client: TestClient, login: str, password: str) -> Response:
 
 def account_row(db: Database) -> tuple[int, object]:
     with db.uow(write=False) as uow:
-        row = accounts.get_account(uow, demo.DEMO_ACCOUNT)
+        row = lookups.get_account(uow, demo.DEMO_ACCOUNT)
         return row.failed_logins, row.locked_until
 
 

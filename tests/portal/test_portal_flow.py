@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from dialgate.services import accounts, demo
+from dialgate.services import demo, lookups
 from dialgate.services.uow import Database
 from tests.portal.test_portal_http import csrf_of, log_in
 
@@ -49,7 +49,7 @@ def test_language_picked_on_the_login_page_is_kept(client: TestClient, demo_db: 
     assert r.status_code == 200 and '<html lang="fr">' in r.text
     assert "Restrictions du compte" in r.text
     with demo_db.uow(write=False) as uow:
-        assert accounts.get_account(uow, "100000").language == "fr"
+        assert lookups.get_account(uow, "100000").language == "fr"
 
 
 def test_sub_account_creation_and_deletion_are_confirmed(client: TestClient) -> None:

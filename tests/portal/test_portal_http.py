@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal import i18n, web
-from dialgate.services import accounts, demo
+from dialgate.services import accounts, audit, demo, lookups
 from dialgate.services.uow import Database
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -103,7 +103,7 @@ def test_a_tab_saves_its_fields_and_records_history(client: TestClient, demo_db:
     assert "<html" not in r.text  # htmx gets only the tab panel
     with demo_db.uow(write=False) as uow:
         assert accounts.show_settings(uow, "100000").values["nat"] == "route"
-        keys = [e.key for e in accounts.settings_history(uow, "100000", tab="advanced")]
+        keys = [e.key for e in audit.settings_history(uow, "100000", tab="advanced")]
     assert {"nat", "rtp_timeout"} <= set(keys)
     history = client.get("/portal/history?tab=advanced").text
     assert 'data-key="nat"' in history and 'data-key="voicemail"' not in history
@@ -206,7 +206,7 @@ def test_language_is_remembered_per_user_and_translates_pages(
     page = client.get("/portal/settings/restrictions").text
     assert "Restrictions du compte" in page and "Royaume-Uni" in page
     with demo_db.uow(write=False) as uow:
-        assert accounts.get_account(uow, "100000").language == "fr"
+        assert lookups.get_account(uow, "100000").language == "fr"
 
 
 def test_changing_language_returns_to_the_same_page_with_its_query(client: TestClient) -> None:

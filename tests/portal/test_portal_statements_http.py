@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dialgate.entrypoints.portal import routes_calls
-from dialgate.services import accounts
+from dialgate.services import accounts, lookups
 from dialgate.services.uow import Database
 from tests.portal.test_portal_http import log_in
 from tests.support.history_seed import CALLS, seed_history
@@ -22,8 +22,8 @@ WINDOW = {"from": "2024-05-01", "to": "2024-05-31"}
 @pytest.fixture
 def history_db(demo_db: Database) -> Database:
     with demo_db.uow() as uow:
-        account = accounts.get_account(uow, "100000")
-        if accounts.find_subaccount(uow, account, "office") is None:
+        account = lookups.get_account(uow, "100000")
+        if lookups.find_subaccount(uow, account, "office") is None:
             accounts.create_subaccount(uow, "100000", "office", password="SipPass123",
                                        actor="test")
         accounts.create_account(uow, number="200000", email="bob@example.com",

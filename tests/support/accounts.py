@@ -10,6 +10,7 @@ from decimal import Decimal
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.rating import ROUTES
 from dialgate.services import accounts, rates
+from dialgate.services.mailboxes import add_mailbox
 from dialgate.services.uow import Database
 
 PORTAL_PASSWORD = "Portal1234"
@@ -39,7 +40,7 @@ def setup_account(
             language=language,
         )
         for mailbox in mailboxes:
-            accounts.add_mailbox(uow, number, mailbox)
+            add_mailbox(uow, number, mailbox)
         uow.session.flush()
         for sub in subs:
             accounts.create_subaccount(uow, number, sub, password=SUB_PASSWORD, actor="t")

@@ -32,13 +32,10 @@ from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, FieldError, ValidationFailed
 from dialgate.services import notifications, subscribers
-
-# The names other modules (and other branches) import from here; they live in their own modules.
-from dialgate.services.audit import AuditEntry, audit, settings_history
+from dialgate.services.audit import audit
 from dialgate.services.lookups import (
     dump_settings,
     find_account,
-    find_account_by_login,
     find_subaccount,
     get_account,
     get_subaccount,
@@ -47,41 +44,8 @@ from dialgate.services.lookups import (
     split_subject,
     validation_context,
 )
-from dialgate.services.mailboxes import add_mailbox, add_routing_target
 from dialgate.services.policy_feed import policy_changed
-from dialgate.services.pops import sync_pops
 from dialgate.services.uow import UnitOfWork, query, use_case
-
-__all__ = [
-    "ACCOUNT_NUMBER",
-    "OPENING_BALANCE",
-    "REASON_MAX",
-    "SUB_USERNAME",
-    "AuditEntry",
-    "SettingsView",
-    "add_mailbox",
-    "add_routing_target",
-    "audit",
-    "create_account",
-    "create_subaccount",
-    "delete_subaccount",
-    "dump_settings",
-    "find_account",
-    "find_account_by_login",
-    "find_subaccount",
-    "get_account",
-    "get_subaccount",
-    "list_subaccounts",
-    "load_settings",
-    "policy_changed",
-    "set_account_enabled",
-    "settings_history",
-    "show_settings",
-    "split_subject",
-    "sync_pops",
-    "update_settings",
-    "validation_context",
-]
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
 SUB_USERNAME = re.compile(r"[A-Za-z0-9]{1,12}")

@@ -5,19 +5,22 @@ the admin role. Suspension is in ``services.suspension``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from dialgate.adapters.db import repo_cdrs, repo_outbox
 from dialgate.adapters.db.models import AccountRow, DidRow
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
-from dialgate.services import accounts, billing, dids, operators, suspension
+from dialgate.services import accounts, billing, decision_log, dids, lookups, operators, suspension
 from dialgate.services.operators import Operator
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, query, use_case
 
 MONEY_KINDS = ("deposit", "credit")
+OVERVIEW_WINDOW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +82,19 @@ class AccountDetail:
 
 def account_detail(uow: UnitOfWork, number: str) -> AccountDetail:
     """A customer's account as the operator sees it (read-only; secrets show as ***)."""
-    row = accounts.get_account(uow, number)
+    row = lookups.get_account(uow, number)
     view = accounts.show_settings(uow, number)
     shown = view.to_json()["settings"]
     return AccountDetail(
         summary=_summary(uow, row),
         settings=shown,
-        subaccounts=[s.name for s in accounts.list_subaccounts(uow, row)],
+        subaccounts=[s.name for s in lookups.list_subaccounts(uow, row)],
         dids=[d.number for d in dids.list_dids(uow, number)],
         suspension_reason=suspension.suspension_reason(uow, row),
     )
 
 
+@use_case
 def create_account(
     uow: UnitOfWork, operator: Operator, *, number: str, email: str, password: str,
     language: str = "en",
@@ -105,6 +109,7 @@ def create_account(
     return _summary(uow, row)
 
 
+@use_case
 def move_money(
     uow: UnitOfWork, operator: Operator, number: str, *, kind: str, amount: object, reason: str
 ) -> Decimal:
@@ -127,3 +132,34 @@ def move_money(
         after = billing.credit(uow, number, amount, description=description)
     operators.audit(uow, operator, f"account.{kind}", number, f"amount={amount}; reason={why}")
     return after
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The console's live overview: calls that ended in the last ``OVERVIEW_WINDOW`` by
+    outcome, the email outbox's backlog, and every worker's call decisions by reason."""
+
+    by_outcome: dict[str, int]
+    pending_emails: int
+    failing_emails: int
+    decisions: dict[str, int]
+
+    @property
+    def calls(self) -> int:
+        return sum(self.by_outcome.values())
+
+    @property
+    def calls_per_second(self) -> float:
+        return round(self.calls / OVERVIEW_WINDOW.total_seconds(), 3)
+
+
+@query
+def overview(uow: UnitOfWork) -> Overview:
+    now = uow.now()
+    pending, failing = repo_outbox.backlog(uow.session)
+    return Overview(
+        by_outcome=repo_cdrs.dispositions_since(uow.session, now - OVERVIEW_WINDOW),
+        pending_emails=pending,
+        failing_emails=failing,
+        decisions=decision_log.recent(uow, now=now),
+    )

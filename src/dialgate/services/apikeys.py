@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -38,8 +39,10 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from dialgate.services import accounts, notifications
+from dialgate.services import audit, lookups, notifications
 from dialgate.services.uow import Database, UnitOfWork, use_case
+
+T = TypeVar("T")
 
 API_KEY_PREFIX = "dg"
 SWITCH_TOKEN_PREFIX = "sw"  # noqa: S105 - a token prefix, not a secret
@@ -97,7 +100,7 @@ class KeyInfo:
 @use_case
 def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> tuple[KeyInfo, str]:
     """A new key for a main account: its public info and the secret (shown once, never stored)."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     token, ident = passwords.new_token(API_KEY_PREFIX)
     row = ApiKeyRow(
         account_id=account.id,
@@ -107,12 +110,12 @@ def create_api_key(uow: UnitOfWork, account_number: str, *, name: str = "") -> t
         created_at=uow.now(),
     )
     uow.session.add(row)
-    accounts.audit(uow, account, [s.Change("api_key", "", f"created {ident}")])
+    audit.audit(uow, account, [s.Change("api_key", "", f"created {ident}")])
     return KeyInfo(ident, row.name, row.created_at, None), token
 
 
 def list_api_keys(uow: UnitOfWork, account_number: str) -> list[KeyInfo]:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     rows = uow.session.scalars(
         select(ApiKeyRow).where(ApiKeyRow.account_id == account.id).order_by(ApiKeyRow.id)
     )
@@ -121,7 +124,7 @@ def list_api_keys(uow: UnitOfWork, account_number: str) -> list[KeyInfo]:
 
 @use_case
 def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     row = uow.session.scalars(
         select(ApiKeyRow).where(ApiKeyRow.account_id == account.id, ApiKeyRow.prefix == key_id)
     ).first()
@@ -129,7 +132,7 @@ def revoke_api_key(uow: UnitOfWork, account_number: str, key_id: str) -> None:
         raise NotFound("API key", key_id)
     if row.revoked_at is None:
         row.revoked_at = uow.now()
-        accounts.audit(
+        audit.audit(
             uow, account, [s.Change("api_key", f"created {key_id}", f"revoked {key_id}")]
         )
 
@@ -168,6 +171,16 @@ def create_switch_token(uow: UnitOfWork, *, name: str = "") -> tuple[KeyInfo, st
     )
     uow.session.add(row)
     return KeyInfo(ident, row.name, row.created_at, None), token
+
+
+@use_case
+def create_switch_token_for(
+    uow: UnitOfWork, *, name: str, use: Callable[[str], T]
+) -> tuple[KeyInfo, str, T]:
+    """A new switch token and what ``use`` builds with it (a switch's config): the token is
+    kept only if ``use`` succeeds, so a config refused for a bad option leaves no stray token."""
+    info, token = create_switch_token(uow, name=name)
+    return info, token, use(token)
 
 
 def list_switch_tokens(uow: UnitOfWork) -> list[KeyInfo]:
@@ -295,7 +308,7 @@ def enable_voipms_api(
 
     What changed (on/off, password, allowed IPs) is emailed under ``notify_api_changes`` in this
     transaction; the password only ever appears as ``***``."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     try:
         ctx = v.ValidationContext(account=account.number, email=account.email)
         v.Password().parse(password, ctx)
@@ -311,7 +324,7 @@ def enable_voipms_api(
     row.enabled = True
     row.password_hash = passwords.hash_password(password)
     row.allowed_ips = {"ips": ips}
-    accounts.audit(uow, account, [s.Change("voipms_api", s.MASK, f"enabled; IPs: {_ip_list(ips)}")])
+    audit.audit(uow, account, [s.Change("voipms_api", s.MASK, f"enabled; IPs: {_ip_list(ips)}")])
     changes: list[s.Change] = []
     if not was_enabled:
         changes.append(s.Change("voipms_api", "disabled", "enabled"))
@@ -326,11 +339,11 @@ def enable_voipms_api(
 
 @use_case
 def disable_voipms_api(uow: UnitOfWork, account_number: str) -> None:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     row = uow.session.get(VoipmsApiRow, account.id)
     if row is not None and row.enabled:
         row.enabled = False
-        accounts.audit(uow, account, [s.Change("voipms_api", "enabled", "disabled")])
+        audit.audit(uow, account, [s.Change("voipms_api", "enabled", "disabled")])
         notifications.on_api_changed(uow, account, [s.Change("voipms_api", "enabled", "disabled")])
 
 
@@ -364,7 +377,7 @@ class VoipmsCredentials:
 
 
 def voipms_credentials(uow: UnitOfWork, username: str) -> VoipmsCredentials:
-    account = accounts.find_account_by_login(uow, username) if "@" in username else None
+    account = lookups.find_account_by_login(uow, username) if "@" in username else None
     row = uow.session.get(VoipmsApiRow, account.id) if account is not None else None
     if account is None or row is None or not row.password_hash:
         return VoipmsCredentials(None, "", (), False)

@@ -39,7 +39,7 @@ from dialgate.domain.media import MediaRules, media_rules
 from dialgate.domain.numbering import NumberingPlan
 from dialgate.domain.policy import AuthorizeRequest, Decision, decide
 from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
-from dialgate.services import accounts, rates
+from dialgate.services import lookups, rates
 from dialgate.services.uow import Database, UnitOfWork
 
 # Host names in an account's IP allow-list are resolved when its snapshot is built; the system
@@ -259,19 +259,19 @@ class PolicyCache:
         return self._plan, self._decks, self._pops
 
     def _build(self, subject: str) -> _Entry:
-        main_number, username = accounts.split_subject(subject)
+        main_number, username = lookups.split_subject(subject)
         with self._db.uow(write=False) as uow:
-            account = accounts.find_account(uow, main_number)
+            account = lookups.find_account(uow, main_number)
             if account is None:
                 return _Entry(None, None)
             if username is None:
                 sub = None
             else:
-                sub_row = accounts.find_subaccount(uow, account, username)
+                sub_row = lookups.find_subaccount(uow, account, username)
                 if sub_row is None:
                     return _Entry(None, None)
-                sub = accounts.load_settings(sub_row)
-            values = s.effective_settings(accounts.load_settings(account), sub).values
+                sub = lookups.load_settings(sub_row)
+            values = s.effective_settings(lookups.load_settings(account), sub).values
             plan, decks, pops = self._shared(uow)
             e911 = uow.session.scalars(
                 select(DidRow.number).where(

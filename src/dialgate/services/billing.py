@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from dialgate.adapters.db import repo_cdrs
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain import money
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.lazy import lazy_import
-from dialgate.services import accounts, cdr_rollup, notifications
+from dialgate.services import cdr_rollup, lookups, notifications, policy_feed
 from dialgate.services.uow import UnitOfWork, use_case
 
 if TYPE_CHECKING:
@@ -72,13 +73,13 @@ def _post(
     after = Decimal(after).quantize(b.LEDGER_PLACES)
     account.balance = after
     # The balance caps call durations: compiled policy snapshots must see the new one.
-    accounts.policy_changed(uow, account)
+    policy_feed.policy_changed(uow, account)
     notifications.after_balance_change(uow, account, before=after - amount, after=after, now=now)
     return after
 
 
 def current_balance(uow: UnitOfWork, account_number: str) -> Decimal:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     value = uow.session.scalars(select(AccountRow.balance).where(AccountRow.id == account.id)).one()
     return Decimal(value).quantize(b.LEDGER_PLACES)
 
@@ -170,10 +171,10 @@ def _charge(uow: UnitOfWork, account: AccountRow, record: b.CallRecord, price: b
 
 def _record_account(uow: UnitOfWork, record: b.CallRecord) -> AccountRow:
     """The main account a record is charged to (its sub account must exist too)."""
-    main, user = accounts.split_subject(record.account)
-    account = accounts.get_account(uow, main)
+    main, user = lookups.split_subject(record.account)
+    account = lookups.get_account(uow, main)
     if user is not None:
-        accounts.get_subaccount(uow, account, user)
+        lookups.get_subaccount(uow, account, user)
     return account
 
 
@@ -232,6 +233,7 @@ class CdrBatchResult:
     rejected: list[tuple[int, DialgateError]]
 
 
+@use_case
 def record_cdrs(
     uow: UnitOfWork, payloads: Sequence[Mapping[str, Any]], *, now: datetime | None = None
 ) -> CdrBatchResult:
@@ -271,11 +273,7 @@ def record_cdrs(
     holder = {call_id: entries[0][2].id for call_id, entries in by_call.items()
               if call_id in inserted}
     known = [call_id for call_id in by_call if call_id not in inserted]
-    if known:
-        rows = uow.session.execute(
-            select(CdrRow.call_id, CdrRow.account_id).where(CdrRow.call_id.in_(known))
-        )
-        holder.update({call_id: account_id for call_id, account_id in rows})
+    holder.update(repo_cdrs.owners_of_call_ids(uow.session, known))
     duplicates = 0
     when = now or uow.now()
     charges: list[tuple[AccountRow, b.CallRecord, b.Price]] = []
@@ -321,7 +319,7 @@ def _add_funds(
     ``money.MAX_BALANCE``: funds beyond it are refused (checked on the balance the atomic
     update returns, so concurrent deposits cannot pass it together; the caller's transaction
     is rolled back by the error)."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     try:
         value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
     except v.InvalidValue as exc:
@@ -394,7 +392,7 @@ def _calls(uow: UnitOfWork, account: AccountRow, since: datetime | None) -> tupl
 
 def balance(uow: UnitOfWork, account_number: str, *, now: datetime | None = None) -> BalanceView:
     """The balance with getBalance's advanced figures (today = since 00:00 UTC)."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     midnight = datetime.combine((now or uow.now()).astimezone(UTC).date(), time(0), tzinfo=UTC)
     calls_total, time_total = _calls(uow, account, None)
     calls_today, time_today = _calls(uow, account, midnight)
@@ -444,7 +442,7 @@ def transaction_history(
     """Ledger rows between two UTC dates, both included, oldest first."""
     if date_to < date_from:
         raise ValidationFailed.single("date_to", "before_date_from", "must not be before date_from")
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     start = datetime.combine(date_from, time(0), tzinfo=UTC)
     # The last instant of date_to (not midnight after it: date.max has no day after it).
     end = datetime.combine(date_to, time.max, tzinfo=UTC)

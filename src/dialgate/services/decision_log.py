@@ -64,7 +64,7 @@ def recent(uow: UnitOfWork, *, now: datetime | None = None,
            minutes: int = WINDOW_MINUTES) -> dict[str, int]:
     """Decisions per reason in the last ``minutes`` minutes (the current one included), summed
     over every worker; the most frequent first."""
-    since = minute_of(now or datetime.now(UTC)) - timedelta(minutes=minutes - 1)
+    since = minute_of(now or uow.now()) - timedelta(minutes=minutes - 1)
     rows = uow.session.execute(
         select(DecisionMinuteRow.reason, func.sum(DecisionMinuteRow.count))
         .where(DecisionMinuteRow.minute >= since)
@@ -75,7 +75,7 @@ def recent(uow: UnitOfWork, *, now: datetime | None = None,
 
 def prune(uow: UnitOfWork, *, now: datetime | None = None, keep_hours: int = 24) -> None:
     """Drop rows older than ``keep_hours`` (the table only serves the last minutes)."""
-    cutoff = minute_of(now or datetime.now(UTC)) - timedelta(hours=keep_hours)
+    cutoff = minute_of(now or uow.now()) - timedelta(hours=keep_hours)
     uow.session.execute(delete(DecisionMinuteRow).where(DecisionMinuteRow.minute < cutoff))
 
 
@@ -113,7 +113,7 @@ class DecisionLog:
             delta = {r: n for r, n in delta.items() if n > 0}
             if delta:
                 with self.db.uow() as uow:
-                    add_counts(uow, self.worker, minute_of(now or datetime.now(UTC)), delta)
+                    add_counts(uow, self.worker, minute_of(now or uow.now()), delta)
                     prune(uow, now=now)
                     uow.commit()
             self._sent = current  # only once written: a failed flush is retried next time

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dialgate.domain.rating import Rate
 from dialgate.services import operators, rates
 from dialgate.services.operators import Operator
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ def diff(uow: UnitOfWork, route: str, new: list[Rate]) -> DeckDiff:
     return DeckDiff(route, len(live), len(incoming), added, removed, repriced)
 
 
+@use_case
 def publish(uow: UnitOfWork, operator: Operator, route: str, new: list[Rate]) -> int:
     """Make the deck live (atomic) and audit it; admins only: prices are money."""
     operators.require_money(operator)

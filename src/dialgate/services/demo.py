@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.rating import ROUTES
-from dialgate.services import accounts, dids, forwardings, rates
+from dialgate.services import accounts, dids, forwardings, lookups, mailboxes, pops, rates
 from dialgate.services.uow import UnitOfWork, use_case
 
 DEMO_ACCOUNT = "100000"
@@ -28,11 +28,11 @@ DEMO_DIDS: tuple[tuple[str, dict[str, object]], ...] = (
 @use_case
 def load_demo(uow: UnitOfWork) -> bool:
     """Create the demo account; return False if it was already there."""
-    accounts.sync_pops(uow)
+    pops.sync_pops(uow)
     for route in ROUTES:
         if rates.deck_size(uow, route) == 0:
             rates.replace_deck(uow, route, demo_rates(route))
-    if accounts.find_account(uow, DEMO_ACCOUNT) is not None:
+    if lookups.find_account(uow, DEMO_ACCOUNT) is not None:
         return False
     accounts.create_account(
         uow,
@@ -42,12 +42,12 @@ def load_demo(uow: UnitOfWork) -> bool:
         balance=Decimal("25.00"),
         actor="demo",
     )
-    accounts.add_mailbox(uow, DEMO_ACCOUNT, "1001", name="Reception")
-    accounts.add_mailbox(uow, DEMO_ACCOUNT, "1002", name="Sales")
-    accounts.add_routing_target(uow, DEMO_ACCOUNT, "ivr", "1", name="Main menu")
-    accounts.add_routing_target(uow, DEMO_ACCOUNT, "queue", "1", name="Support queue")
-    accounts.add_routing_target(uow, DEMO_ACCOUNT, "grp", "1", name="Office ring group")
-    accounts.add_routing_target(uow, DEMO_ACCOUNT, "tc", "1", name="Business hours")
+    mailboxes.add_mailbox(uow, DEMO_ACCOUNT, "1001", name="Reception")
+    mailboxes.add_mailbox(uow, DEMO_ACCOUNT, "1002", name="Sales")
+    mailboxes.add_routing_target(uow, DEMO_ACCOUNT, "ivr", "1", name="Main menu")
+    mailboxes.add_routing_target(uow, DEMO_ACCOUNT, "queue", "1", name="Support queue")
+    mailboxes.add_routing_target(uow, DEMO_ACCOUNT, "grp", "1", name="Office ring group")
+    mailboxes.add_routing_target(uow, DEMO_ACCOUNT, "tc", "1", name="Business hours")
     uow.session.flush()
     forwardings.add_forwarding(
         uow, DEMO_ACCOUNT, {"phone_number": "5145550199", "description": "Mobile"}, actor="demo"

@@ -20,7 +20,7 @@ from dialgate.domain.did_fields import DIAL_TIME_MIN as DIAL_TIME_MIN
 from dialgate.domain.did_fields import DID_KEYS as DID_KEYS
 from dialgate.domain.did_fields import KINDS as KINDS
 from dialgate.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
-from dialgate.services import accounts, notifications
+from dialgate.services import audit, lookups, notifications, policy_feed
 from dialgate.services.uow import UnitOfWork, query, use_case
 
 # Keys whose change alters call decisions (emergency caller ID) and so the policy snapshot.
@@ -71,7 +71,7 @@ def normalize_number(number: str) -> str:
 
 def find_did(uow: UnitOfWork, number: str, *, account: str) -> DidRow | None:
     """A DID by number, only if ``account`` owns it (another account's DID is not found)."""
-    owner = accounts.find_account(uow, account)
+    owner = lookups.find_account(uow, account)
     if owner is None:
         return None
     return uow.session.scalars(
@@ -131,13 +131,13 @@ def add_did(
     actor: str,
 ) -> DidView:
     """A new DID takes the account's Default DID Routing, then ``changes`` on top."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     digits = normalize_number(number)
-    ctx = accounts.validation_context(uow, account)
+    ctx = lookups.validation_context(uow, account)
     parsed = _parse(changes or {}, ctx)
     if _in_service(uow, digits):
         raise Conflict("did_in_use", f"DID {digits} is already in service", field="number")
-    main = accounts.load_settings(account)
+    main = lookups.load_settings(account)
     values: dict[str, Any] = {
         "description": "",
         "routing": main["did_routing"],
@@ -158,14 +158,14 @@ def add_did(
         s.Change("did", "", "created"),
         *(s.Change(k, "", KINDS[k].display(value)) for k, value in values.items() if k in parsed),
     )
-    accounts.audit(uow, account, created, subject=digits, actor=actor)
+    audit.audit(uow, account, created, subject=digits, actor=actor)
     if values["e911_enabled"]:
-        accounts.policy_changed(uow, account)
+        policy_feed.policy_changed(uow, account)
     return view(account.number, row)
 
 
 def list_dids(uow: UnitOfWork, account_number: str) -> list[DidView]:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     rows = uow.session.scalars(
         select(DidRow).where(DidRow.account_id == account.id).order_by(DidRow.number)
     )
@@ -186,7 +186,7 @@ def set_did(
         raise ValidationFailed.single("changes", "empty", "give at least one key=value")
     row = get_did(uow, number, account=account)
     owner = uow.session.get_one(AccountRow, row.account_id)
-    parsed = _parse(changes, accounts.validation_context(uow, owner))
+    parsed = _parse(changes, lookups.validation_context(uow, owner))
     changed = tuple(
         s.Change(key, KINDS[key].display(getattr(row, key)), KINDS[key].display(value))
         for key, value in parsed.items()
@@ -196,8 +196,8 @@ def set_did(
         return ()
     for key, value in parsed.items():
         setattr(row, key, value)
-    accounts.audit(uow, owner, changed, subject=row.number, actor=actor)
+    audit.audit(uow, owner, changed, subject=row.number, actor=actor)
     if any(c.key in POLICY_KEYS for c in changed):
-        accounts.policy_changed(uow, owner)
+        policy_feed.policy_changed(uow, owner)
     notifications.on_did_changed(uow, owner, row.number, changed)
     return changed

@@ -19,7 +19,7 @@ from dialgate.adapters.numbering_cache import numbering_plan
 from dialgate.domain import forwarding as f
 from dialgate.domain import settings as s
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
-from dialgate.services import accounts
+from dialgate.services import audit, lookups
 from dialgate.services.uow import UnitOfWork, use_case
 
 ROUTING_SETTINGS = (
@@ -42,12 +42,12 @@ def to_domain(row: ForwardingRow) -> f.Forwarding:
 def _parse(
     uow: UnitOfWork, account: AccountRow, changes: Mapping[str, object]
 ) -> dict[str, Any]:
-    mode = str(accounts.load_settings(account).get("dialing_mode") or "nanp")
+    mode = str(lookups.load_settings(account).get("dialing_mode") or "nanp")
     return f.parse(
         changes,
         mode=mode,
         plan=numbering_plan(),
-        ctx=accounts.validation_context(uow, account),
+        ctx=lookups.validation_context(uow, account),
     )
 
 
@@ -73,7 +73,7 @@ def _row(uow: UnitOfWork, account: AccountRow, forwarding: object) -> Forwarding
 
 
 def list_forwardings(uow: UnitOfWork, account_number: str) -> list[f.Forwarding]:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     rows = uow.session.scalars(
         select(ForwardingRow)
         .where(ForwardingRow.account_id == account.id)
@@ -83,7 +83,7 @@ def list_forwardings(uow: UnitOfWork, account_number: str) -> list[f.Forwarding]
 
 
 def get_forwarding(uow: UnitOfWork, account_number: str, forwarding: object) -> f.Forwarding:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     return to_domain(_row(uow, account, forwarding))
 
 
@@ -98,7 +98,7 @@ def add_forwarding(
     uow: UnitOfWork, account_number: str, fields: Mapping[str, object], *, actor: str
 ) -> f.Forwarding:
     """A new forwarding; ``phone_number`` is required, the rest have VoIP.ms's defaults."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     if "phone_number" not in fields:
         raise ValidationFailed.single(
             "phone_number", "missing_phonenumber", "is required: the number to forward to"
@@ -119,7 +119,7 @@ def add_forwarding(
         s.Change("forwarding", "", "created"),
         *(s.Change(k, "", _display(v)) for k, v in parsed.items()),
     )
-    accounts.audit(uow, account, created, subject=f"fwd:{row.id}", actor=actor)
+    audit.audit(uow, account, created, subject=f"fwd:{row.id}", actor=actor)
     return to_domain(row)
 
 
@@ -135,7 +135,7 @@ def set_forwarding(
     """Change a forwarding, all or nothing; returns what changed."""
     if not changes:
         raise ValidationFailed.single("changes", "empty", "give at least one field=value")
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     row = _row(uow, account, forwarding)
     parsed = _parse(uow, account, changes)
     changed = tuple(
@@ -146,7 +146,7 @@ def set_forwarding(
     for key, value in parsed.items():
         setattr(row, key, value)
     if changed:
-        accounts.audit(uow, account, changed, subject=f"fwd:{row.id}", actor=actor)
+        audit.audit(uow, account, changed, subject=f"fwd:{row.id}", actor=actor)
     return changed
 
 
@@ -161,7 +161,7 @@ def users(uow: UnitOfWork, account: AccountRow, target: str) -> list[str]:
             | (DidRow.failover_noanswer == target),
         ).order_by(DidRow.number)
     ).all()
-    main = accounts.load_settings(account)
+    main = lookups.load_settings(account)
     defaults = [f"setting {key}" for key in ROUTING_SETTINGS if main.get(key) == target]
     return [*(f"DID {number}" for number in routed), *defaults]
 
@@ -170,7 +170,7 @@ def users(uow: UnitOfWork, account: AccountRow, target: str) -> list[str]:
 def delete_forwarding(
     uow: UnitOfWork, account_number: str, forwarding: object, *, actor: str
 ) -> None:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     row = _row(uow, account, forwarding)
     target = f"fwd:{row.id}"
     used_by = users(uow, account, target)
@@ -182,6 +182,6 @@ def delete_forwarding(
             field="forwarding",
         )
     uow.session.delete(row)
-    accounts.audit(
+    audit.audit(
         uow, account, (s.Change("forwarding", "created", "deleted"),), subject=target, actor=actor
     )

@@ -28,7 +28,7 @@ from sqlalchemy.types import Date
 from dialgate.adapters.db.models import CdrDayRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain.errors import FieldError, ValidationFailed
-from dialgate.services import accounts
+from dialgate.services import lookups
 from dialgate.services.uow import UnitOfWork
 
 MAX_PAGE = 500
@@ -109,13 +109,13 @@ def make_filter(
     search: str | None = None,
 ) -> CdrFilter:
     """A filter checked against the account: every bad field is reported, naming its rule."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     subject = (subject or "").strip() or None
     error = None
     if subject is not None and subject != account.number:
-        main, user = accounts.split_subject(subject)
+        main, user = lookups.split_subject(subject)
         if main != account.number or user is None or (
-            accounts.find_subaccount(uow, account, user) is None
+            lookups.find_subaccount(uow, account, user) is None
         ):
             error = FieldError("account", "unknown_account",
                                "must be this account or one of its sub accounts")
@@ -304,7 +304,7 @@ def cdr_page(
     or (``account_number`` None: the operator console) of every account, where ``f.subject``
     narrows to one line. Across accounts there is no index on ``started_at`` alone, so a wide
     range of a big system reads the primary order: keep that range short."""
-    account_id = None if account_number is None else accounts.get_account(uow, account_number).id
+    account_id = None if account_number is None else lookups.get_account(uow, account_number).id
     query = select(CdrRow).where(*_cdr_where(account_id, _from_cursor(f, cursor)))
     rows, after = _keyset_page(uow, query, CdrRow.started_at, CdrRow.id, cursor, _limit(limit))
     return Page([_cdr_view(r) for r in rows], after)
@@ -486,7 +486,7 @@ def cdr_daily(uow: UnitOfWork, account_number: str, f: CdrFilter) -> list[DayFig
     too); ``totals_of`` sums them, so a page needs no second pass. Whole days come from the
     roll-up (a few rows per day, however many calls), so the month's figures cost the same
     with a thousand calls or a million."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     found = _day_sums(uow, account.id, f)
     out = []
     for d in _all_days(f.start, f.end):
@@ -562,7 +562,7 @@ def transaction_page(
     oldest_first: bool = False,
 ) -> Page[LedgerEntry]:
     """One page of ledger entries, newest first (or oldest first: the REST API's order)."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     query = select(TransactionRow).where(
         *_tx_where(account.id, _from_cursor(f, cursor, ascending=oldest_first))
     )
@@ -603,7 +603,7 @@ def transaction_totals(
     uow: UnitOfWork, account_number: str, f: TransactionFilter
 ) -> tuple[LedgerTotals, list[DayFigures]]:
     """Deposits and charges for the filter, in total and per UTC day (every day present)."""
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     day = _utc_day(uow, TransactionRow.at)
     positive = func.sum(TransactionRow.amount).filter(TransactionRow.amount > 0)
     negative = func.sum(TransactionRow.amount).filter(TransactionRow.amount < 0)

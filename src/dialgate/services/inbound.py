@@ -21,7 +21,7 @@ from dialgate.adapters.db.models import (
 from dialgate.domain import inbound as d
 from dialgate.domain import settings as s
 from dialgate.domain.errors import ValidationFailed
-from dialgate.services import accounts, dids, forwardings
+from dialgate.services import dids, forwardings, lookups
 from dialgate.services.uow import UnitOfWork
 
 
@@ -51,12 +51,12 @@ def _did_routing(row: DidRow) -> d.DidRouting:
 
 
 def directory(uow: UnitOfWork, account: AccountRow) -> d.Directory:
-    main = accounts.load_settings(account)
+    main = lookups.load_settings(account)
     endpoints = {
         account.number: d.SipEndpoint(main["inbound_protocol"], main["device_type"]),
     }
-    for sub in accounts.list_subaccounts(uow, account):
-        effective = s.effective_settings(main, accounts.load_settings(sub)).values
+    for sub in lookups.list_subaccounts(uow, account):
+        effective = s.effective_settings(main, lookups.load_settings(sub)).values
         endpoints[sub.name] = d.SipEndpoint(effective["inbound_protocol"], effective["device_type"])
     forwards = {
         str(row.id): forwardings.to_domain(row)

@@ -9,18 +9,18 @@ from sqlalchemy import select
 
 from dialgate.adapters.db.models import ApiKeyRow, ForwardingRow, MailboxRow, RoutingTargetRow
 from dialgate.domain.names import Named, Names
-from dialgate.services import accounts
+from dialgate.services import lookups
 from dialgate.services.uow import UnitOfWork
 
 __all__ = ["Named", "Names", "account_names"]
 
 
 def account_names(uow: UnitOfWork, account_number: str) -> Names:
-    account = accounts.get_account(uow, account_number)
+    account = lookups.get_account(uow, account_number)
     targets: dict[str, list[Named]] = {"account": [Named(account.number, "")]}
-    for sub in accounts.list_subaccounts(uow, account):
+    for sub in lookups.list_subaccounts(uow, account):
         targets["account"].append(
-            Named(sub.name, str(accounts.load_settings(sub).get("description") or ""))
+            Named(sub.name, str(lookups.load_settings(sub).get("description") or ""))
         )
     targets["vm"] = [
         Named(row.mailbox, row.name)

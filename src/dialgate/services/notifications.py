@@ -8,7 +8,7 @@ Sending is the outbox worker's job (``services.outbox``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +23,6 @@ from dialgate.presentation.words import Words
 # ``names`` reads accounts, which imports this module: bound as a module, used at call time.
 from dialgate.services import names
 from dialgate.services.uow import UnitOfWork
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
 
 
 def _settings(account: AccountRow) -> dict[str, Any]:
@@ -72,7 +68,7 @@ def enqueue(
 ) -> OutboxRow | None:
     """One outbox row (one email) per recipient, so that no address sees the others and one
     bad address does not hold back the rest. Returns the first row, or None if none."""
-    at = _now(now)
+    at = now or uow.now()
     first = None
     for address in message.to:
         row = OutboxRow(
@@ -106,7 +102,7 @@ def _notify_changes(
         if not part or not settings.get(n.TOGGLES[kind], True):
             continue
         words = words or _words(uow, account)
-        rendered = emails.change_email(kind, words=words, lines=part, at=_now(now))
+        rendered = emails.change_email(kind, words=words, lines=part, at=now or uow.now())
         to = n.recipients(kind, _emails(settings, account), account.email)
         row = enqueue(uow, account, _message(kind, to, rendered), now=now)
         if row is not None:
@@ -174,7 +170,7 @@ def after_balance_change(
     threshold: Decimal | None = settings.get("balance_threshold")
     if n.crossed_below(before, after, threshold):
         assert threshold is not None
-        at = _now(now)
+        at = now or uow.now()
         alert = uow.session.get(BalanceAlertRow, account.id)
         if alert is None:
             uow.session.add(

@@ -12,12 +12,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import delete, or_, select, update
 
 from dialgate.adapters import passwords
+from dialgate.adapters.db import repo_operators as repo
 from dialgate.adapters.db.models import (
     AdminApiKeyRow,
     OperatorAuditRow,
@@ -32,7 +32,7 @@ from dialgate.domain.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 ROLES = ("admin", "support")
 MAX_FAILED_LOGINS = 5
@@ -119,20 +119,15 @@ class ConsoleSession:
         return token is not None and hmac.compare_digest(token, self.csrf_token)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _operator(row: OperatorRow, via: str) -> Operator:
     return Operator(row.id, row.email, row.role, via)
 
 
 def find(uow: UnitOfWork, email: str) -> OperatorRow | None:
-    return uow.session.scalars(
-        select(OperatorRow).where(OperatorRow.email == email.strip().lower())
-    ).first()
+    return repo.operator_by_email(uow.session, email.strip().lower())
 
 
+@use_case
 def create_operator(
     uow: UnitOfWork, email: str, role: str, password: str
 ) -> tuple[OperatorRow, str | None]:
@@ -164,7 +159,7 @@ def provisioning_uri(email: str, secret: str) -> str:
 
 
 def list_operators(uow: UnitOfWork) -> list[OperatorRow]:
-    return list(uow.session.scalars(select(OperatorRow).order_by(OperatorRow.email)))
+    return repo.operators(uow.session)
 
 
 # --- console log-in ---------------------------------------------------------------------------
@@ -184,8 +179,9 @@ def login(
     uow: UnitOfWork, email: str, password: str, *, now: datetime | None = None
 ) -> tuple[str, ConsoleSession]:
     """Password step: a new session (token for the cookie). Admins' sessions still need the
-    TOTP step. Raises LoginFailed/AccountLocked; the caller commits in every case."""
-    now = now or _now()
+    TOTP step. Raises LoginFailed/AccountLocked, whose failure count must be committed too:
+    entrypoints call ``attempt_login``."""
+    now = now or uow.now()
     row = find(uow, email) if email.strip() else None
     if row is None:
         passwords.verify_password(passwords.dummy_hash(), password)
@@ -198,8 +194,7 @@ def login(
         row.failed_logins = 0
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    uow.session.execute(delete(OperatorSessionRow).where(
-        OperatorSessionRow.operator_id == row.id, OperatorSessionRow.expires_at <= now))
+    repo.delete_expired_sessions(uow.session, row.id, now)
     uow.session.add(OperatorSessionRow(
         id_hash=passwords.token_digest(token), operator_id=row.id, csrf_token=csrf,
         mfa_done=False, created_at=now, expires_at=now + timedelta(hours=SESSION_HOURS)))
@@ -221,15 +216,8 @@ def _totp_step(secret: str, code: str, now: datetime) -> int | None:
 
 def _claim_step(uow: UnitOfWork, op: OperatorRow, step: int) -> bool:
     """Record ``step`` as the operator's last accepted one unless it (or a later one) already
-    is. One conditional UPDATE, so two requests racing with the same code cannot both win."""
-    claimed = uow.session.execute(
-        update(OperatorRow)
-        .where(OperatorRow.id == op.id,
-               or_(OperatorRow.totp_last_step.is_(None), OperatorRow.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    is (``repo.claim_totp_step``: two requests racing with the same code cannot both win)."""
+    if not repo.claim_totp_step(uow.session, op.id, step):
         return False
     op.totp_last_step = step
     return True
@@ -239,7 +227,7 @@ def verify_totp(
     uow: UnitOfWork, token: str | None, code: str, *, now: datetime | None = None
 ) -> ConsoleSession:
     """TOTP step: the code of the operator's app (this 30 s step or the one before)."""
-    now = now or _now()
+    now = now or uow.now()
     row = uow.session.get(OperatorSessionRow, passwords.token_digest(token or ""))
     if row is None or row.expires_at <= now:
         raise AuthenticationFailed("session expired; log in again")
@@ -264,12 +252,37 @@ def verify_totp(
     return ConsoleSession(operator, row.csrf_token, True, True)
 
 
+# A refused log-in is returned, not raised, by these two: the use case then commits, because
+# the failure count (and the lockout) it wrote is part of the answer.
+Refusal = LoginFailed | AccountLocked
+
+
+@use_case
+def attempt_login(
+    uow: UnitOfWork, email: str, password: str
+) -> tuple[str, ConsoleSession] | Refusal:
+    """``login`` in its own transaction, kept whether it succeeded or not."""
+    try:
+        return login(uow, email, password)
+    except (LoginFailed, AccountLocked) as refused:
+        return refused
+
+
+@use_case
+def attempt_totp(uow: UnitOfWork, token: str | None, code: str) -> ConsoleSession | Refusal:
+    """``verify_totp`` in its own transaction, kept whether it succeeded or not."""
+    try:
+        return verify_totp(uow, token, code)
+    except (LoginFailed, AccountLocked) as refused:
+        return refused
+
+
 def resolve(
     uow: UnitOfWork, token: str | None, *, now: datetime | None = None
 ) -> ConsoleSession | None:
     if not token:
         return None
-    now = now or _now()
+    now = now or uow.now()
     row = uow.session.get(OperatorSessionRow, passwords.token_digest(token))
     if row is None or row.expires_at <= now:
         return None
@@ -280,15 +293,16 @@ def resolve(
                           op.role == "admin")
 
 
+@use_case
 def logout(uow: UnitOfWork, token: str | None) -> None:
     if token:
-        uow.session.execute(delete(OperatorSessionRow).where(
-            OperatorSessionRow.id_hash == passwords.token_digest(token)))
+        repo.delete_session(uow.session, passwords.token_digest(token))
 
 
 # --- admin API keys ---------------------------------------------------------------------------
 
 
+@use_case
 def create_admin_key(uow: UnitOfWork, email: str, *, name: str = "") -> tuple[str, str]:
     """A new admin API key for an operator: (key id, the key, shown once)."""
     row = find(uow, email)
@@ -307,7 +321,7 @@ def authenticate_admin_key(uow: UnitOfWork, token: str | None) -> Operator:
     if not token or not token.startswith(KEY_PREFIX + "_"):
         raise AuthenticationFailed("an admin API key is required")
     prefix = token.partition(".")[0]
-    row = uow.session.scalars(select(AdminApiKeyRow).where(AdminApiKeyRow.prefix == prefix)).first()
+    row = repo.admin_key_by_prefix(uow.session, prefix)
     if row is None or row.revoked_at is not None or not passwords.token_matches(token,
                                                                                   row.key_hash):
         raise AuthenticationFailed("invalid admin API key")
@@ -317,11 +331,21 @@ def authenticate_admin_key(uow: UnitOfWork, token: str | None) -> Operator:
     return _operator(op, f"admin-api:{prefix}")
 
 
+@use_case
+def admin_api_request(uow: UnitOfWork, token: str | None, action: str, path: str) -> Operator:
+    """The operator an admin API request acts as, with the request written to the audit log
+    (committed before the request's own work, so a refused change is logged too)."""
+    operator = authenticate_admin_key(uow, token)
+    audit(uow, operator, action, path)
+    return operator
+
+
+@use_case
 def revoke_admin_key(uow: UnitOfWork, prefix: str) -> None:
-    row = uow.session.scalars(select(AdminApiKeyRow).where(AdminApiKeyRow.prefix == prefix)).first()
+    row = repo.admin_key_by_prefix(uow.session, prefix)
     if row is None:
         raise NotFound("admin key", prefix)
-    row.revoked_at = _now()
+    row.revoked_at = uow.now()
     audit(uow, CLI, "admin_key.revoke", prefix)
 
 
@@ -338,7 +362,7 @@ def audit(
 ) -> None:
     """One row of the operator audit log (never a secret: callers pass none)."""
     uow.session.add(OperatorAuditRow(
-        at=_now(), operator=operator.email, via=operator.via[:32], action=action[:64],
+        at=uow.now(), operator=operator.email, via=operator.via[:32], action=action[:64],
         target=target[:64], detail=detail[:1000]))
 
 
@@ -355,9 +379,5 @@ class AuditEntry:
 def audit_log(
     uow: UnitOfWork, *, limit: int = 200, target: str | None = None
 ) -> list[AuditEntry]:
-    query = select(OperatorAuditRow).order_by(OperatorAuditRow.at.desc(),
-                                              OperatorAuditRow.id.desc()).limit(limit)
-    if target:
-        query = query.where(OperatorAuditRow.target == target)
     return [AuditEntry(r.at, r.operator, r.via, r.action, r.target, r.detail)
-            for r in uow.session.scalars(query)]
+            for r in repo.audit_rows(uow.session, limit=limit, target=target)]

@@ -29,7 +29,7 @@ from dialgate.adapters import passwords
 from dialgate.adapters.db.models import AccountRow, PortalSessionRow
 from dialgate.domain import catalogs
 from dialgate.domain.errors import FieldError, ValidationFailed
-from dialgate.services import accounts
+from dialgate.services import accounts, lookups
 from dialgate.services.uow import UnitOfWork, use_case
 
 SESSION_HOURS = 12
@@ -78,7 +78,7 @@ def login_key(login_name: str) -> str:
 
 
 def find_login(uow: UnitOfWork, login_name: str) -> LoginTarget:
-    account = accounts.find_account_by_login(uow, login_name) if login_name.strip() else None
+    account = lookups.find_account_by_login(uow, login_name) if login_name.strip() else None
     if account is None:
         return LoginTarget(None, "", passwords.dummy_hash(), False)
     return LoginTarget(account.id, account.number, account.portal_password_hash, account.enabled)
@@ -204,7 +204,7 @@ def change_password(
 
 
 def password_hash_of(uow: UnitOfWork, account: str) -> str:
-    return accounts.get_account(uow, account).portal_password_hash
+    return lookups.get_account(uow, account).portal_password_hash
 
 
 @use_case
@@ -219,7 +219,7 @@ def set_language(uow: UnitOfWork, session: PortalSession, language: str) -> None
                 )
             ]
         )
-    account = accounts.get_account(uow, session.account)
+    account = lookups.get_account(uow, session.account)
     account.language = language
 
 

@@ -27,7 +27,7 @@ from dialgate.adapters.db.models import (
 from dialgate.domain.deck import DeckColumns, RateDeck
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.domain.rating import ROUTES, Rate
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 ALL_ACCOUNTS = "*"  # policy change feed entry meaning "every account"
 # Feed entry meaning "a route's live deck changed": caches reload the deck in the background and
@@ -88,6 +88,7 @@ def _announce(uow: UnitOfWork) -> None:
     uow.touched.add(DECKS_CHANGED)
 
 
+@use_case
 def import_deck(
     uow: UnitOfWork,
     route: str,
@@ -158,6 +159,7 @@ def _prune(uow: UnitOfWork, route: str, *, keep: int) -> None:
     uow.session.execute(delete(RateDeckDataRow).where(RateDeckDataRow.version_id.in_(old)))
 
 
+@use_case
 def rollback(uow: UnitOfWork, route: str, version: int, *, actor: str) -> DeckVersion:
     """Make an older (stored) version live again, in one step; audited."""
     _check_route(route)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dialgate.domain.errors import NotFound
 from dialgate.domain.policy import AuthorizeRequest, Decision
-from dialgate.services import accounts
+from dialgate.services import accounts, lookups
 from dialgate.services.authorize import PolicyCache, authorize_call
 from dialgate.services.uow import UnitOfWork
 
@@ -14,15 +14,15 @@ def caller_subject(uow: UnitOfWork, account: str, subaccount: str | None) -> str
     """``account`` or one of its own sub accounts (``office`` or ``100000_office``); anything
     else, another account's sub account included, does not exist."""
     if subaccount is None:
-        return accounts.get_account(uow, account).number
+        return lookups.get_account(uow, account).number
     main, sep, user = subaccount.partition("_")
     if not sep:
         main, user = account, subaccount
-    row = accounts.find_account(uow, account) if main == account else None
+    row = lookups.find_account(uow, account) if main == account else None
     if (
         row is None
         or not accounts.SUB_USERNAME.fullmatch(user)
-        or accounts.find_subaccount(uow, row, user) is None
+        or lookups.find_subaccount(uow, row, user) is None
     ):
         raise NotFound("sub account", subaccount)
     return f"{row.number}_{user}"

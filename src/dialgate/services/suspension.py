@@ -22,9 +22,9 @@ from dialgate.adapters.db.models import AccountRow, AuditRow, LocationRow
 from dialgate.domain import suspension as d
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.notifications import Kind
-from dialgate.services import accounts, notifications, operators
+from dialgate.services import accounts, lookups, notifications, operators
 from dialgate.services.operators import Operator
-from dialgate.services.uow import UnitOfWork
+from dialgate.services.uow import UnitOfWork, use_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class KickReport:
 
 
 def _lines(uow: UnitOfWork, account: AccountRow) -> frozenset[str]:
-    return frozenset({account.number, *(s.name for s in accounts.list_subaccounts(uow, account))})
+    return frozenset({account.number, *(s.name for s in lookups.list_subaccounts(uow, account))})
 
 
 def _reason(reason: str | None, *, required: bool) -> str:
@@ -52,9 +52,10 @@ def _reason(reason: str | None, *, required: bool) -> str:
     return why
 
 
+@use_case
 def suspend(uow: UnitOfWork, operator: Operator, number: str, reason: str | None) -> Outcome:
     why = _reason(reason, required=True)
-    account = accounts.get_account(uow, number)
+    account = lookups.get_account(uow, number)
     lines = _lines(uow, account)
     if not accounts.set_account_enabled(uow, number, False, reason=why, actor=operator.actor):
         return Outcome(number, False, lines)
@@ -67,9 +68,10 @@ def suspend(uow: UnitOfWork, operator: Operator, number: str, reason: str | None
     return Outcome(number, True, lines, removed)
 
 
+@use_case
 def restore(uow: UnitOfWork, operator: Operator, number: str, reason: str | None) -> Outcome:
     why = _reason(reason, required=False)
-    account = accounts.get_account(uow, number)
+    account = lookups.get_account(uow, number)
     lines = _lines(uow, account)
     if not accounts.set_account_enabled(uow, number, True, reason=why, actor=operator.actor):
         return Outcome(number, False, lines)

@@ -36,11 +36,7 @@ def require_admin_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_key)],
 ) -> Operator:
     token = credentials.credentials if credentials else None
-    with db.uow() as uow:
-        operator = operators.authenticate_admin_key(uow, token)
-        operators.audit(uow, operator, f"api.{request.method}", request.url.path[:64])
-        uow.commit()
-    return operator
+    return operators.admin_api_request(db, token, f"api.{request.method}", request.url.path[:64])
 
 
 AdminCaller = Annotated[Operator, Depends(require_admin_key)]
@@ -117,10 +113,8 @@ def find_accounts(db: DbDep, operator: AdminCaller,
 @router.post("/accounts", response_model=AccountSummaryOut, status_code=201,
              summary="Create a customer account", responses=problem_responses(409, 422))
 def create_account(body: AccountIn, db: DbDep, operator: AdminCaller) -> dict[str, Any]:
-    with db.uow() as uow:
-        made = admin.create_account(uow, operator, number=body.number, email=body.email,
-                                    password=body.password, language=body.language)
-        uow.commit()
+    made = admin.create_account(db, operator, number=body.number, email=body.email,
+                                password=body.password, language=body.language)
     return made.to_json()
 
 
@@ -146,9 +140,7 @@ def _suspension(request: Request, outcome: suspension.Outcome, kick: bool) -> di
              responses=problem_responses(404, 422))
 def suspend(number: str, body: ReasonIn, request: Request, db: DbDep,
             operator: AdminCaller) -> dict[str, Any]:
-    with db.uow() as uow:
-        outcome = suspension.suspend(uow, operator, number, body.reason)
-        uow.commit()
+    outcome = suspension.suspend(db, operator, number, body.reason)
     return _suspension(request, outcome, kick=True)
 
 
@@ -157,9 +149,7 @@ def suspend(number: str, body: ReasonIn, request: Request, db: DbDep,
              responses=problem_responses(404, 422))
 def restore(number: str, body: ReasonIn, request: Request, db: DbDep,
             operator: AdminCaller) -> dict[str, Any]:
-    with db.uow() as uow:
-        outcome = suspension.restore(uow, operator, number, body.reason)
-        uow.commit()
+    outcome = suspension.restore(db, operator, number, body.reason)
     return _suspension(request, outcome, kick=False)
 
 
@@ -167,10 +157,8 @@ def restore(number: str, body: ReasonIn, request: Request, db: DbDep,
              summary="Deposit or credit with a reason (admin role only)",
              responses=problem_responses(403, 404, 422))
 def move_money(number: str, body: MoneyIn, db: DbDep, operator: AdminCaller) -> dict[str, Any]:
-    with db.uow() as uow:
-        after = admin.move_money(uow, operator, number, kind=body.kind, amount=body.amount,
-                                 reason=body.reason)
-        uow.commit()
+    after = admin.move_money(db, operator, number, kind=body.kind, amount=body.amount,
+                             reason=body.reason)
     return {"account": number, "balance": str(Decimal(after))}
 
 

@@ -24,12 +24,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from dialgate.adapters.db.models import CdrRow, OutboxRow
 from dialgate.domain.deck_csv import parse_deck_csv
 from dialgate.domain.errors import DialgateError, PermissionDenied, ValidationFailed
 from dialgate.domain.rating import ROUTES
@@ -45,14 +43,13 @@ from dialgate.entrypoints.portal.web import (
     redirect,
 )
 from dialgate.services import (
-    accounts,
     admin,
-    decision_log,
     deck_review,
     history,
     operators,
     suspension,
 )
+from dialgate.services.audit import settings_history
 from dialgate.services.operators import AccountLocked, ConsoleSession, LoginFailed
 from dialgate.services.uow import Database
 
@@ -233,17 +230,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
         raise ConsoleCsrf
     email, password = _text(form, "email"), str(form.get("password") or "")
 
-    def attempt() -> tuple[str, ConsoleSession] | LoginFailed | AccountLocked:
-        with db.uow() as uow:
-            try:
-                result = operators.login(uow, email, password)
-            except (LoginFailed, AccountLocked) as exc:
-                uow.commit()  # the failure count is part of the answer
-                return exc
-            uow.commit()
-            return result
-
-    outcome = await run_in_threadpool(attempt)
+    outcome = await run_in_threadpool(operators.attempt_login, db, email, password)
     if isinstance(outcome, LoginFailed | AccountLocked):
         return _login_page(request, error=await _throttle(request, outcome), email=email,
                            status=401)
@@ -272,17 +259,7 @@ async def totp(request: Request, db: Db, form: Form) -> Response:
         raise ConsoleCsrf
     token, code = request.cookies.get(COOKIE), _text(form, "code")
 
-    def attempt() -> ConsoleSession | LoginFailed | AccountLocked:
-        with db.uow() as uow:
-            try:
-                done = operators.verify_totp(uow, token, code)
-            except (LoginFailed, AccountLocked) as exc:
-                uow.commit()
-                return exc
-            uow.commit()
-            return done
-
-    outcome = await run_in_threadpool(attempt)
+    outcome = await run_in_threadpool(operators.attempt_totp, db, token, code)
     if isinstance(outcome, LoginFailed | AccountLocked):
         return page(request, "totp.html", 401, csrf_token=session.csrf_token,
                     error=await _throttle(request, outcome))
@@ -291,9 +268,7 @@ async def totp(request: Request, db: Db, form: Form) -> Response:
 
 @router.post(PREFIX + "/logout")
 def logout(request: Request, session: Checked, db: Db) -> Response:
-    with db.uow() as uow:
-        operators.logout(uow, request.cookies.get(COOKIE))
-        uow.commit()
+    operators.logout(db, request.cookies.get(COOKIE))
     response = redirect(request, f"{PREFIX}/login")
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
@@ -314,11 +289,9 @@ def account_list(request: Request, session: Console, db: Db, q: str = "") -> Res
 def account_create(request: Request, session: Checked, db: Db, form: Form) -> Response:
     values = {k: _text(form, k) for k in ("number", "email", "language")}
     try:
-        with db.uow() as uow:
-            admin.create_account(uow, session.operator, number=values["number"],
-                                 email=values["email"], password=str(form.get("password") or ""),
-                                 language=values["language"] or "en")
-            uow.commit()
+        admin.create_account(db, session.operator, number=values["number"],
+                             email=values["email"], password=str(form.get("password") or ""),
+                             language=values["language"] or "en")
     except DialgateError as exc:
         with db.uow(write=False) as uow:
             found = admin.search_accounts(uow, "")
@@ -331,7 +304,7 @@ def _account_page(request: Request, session: ConsoleSession, db: Database, numbe
                   errors: list[str] | None = None, status: int = 200) -> Response:
     with db.uow(write=False) as uow:
         detail = admin.account_detail(uow, number)
-        changes = accounts.settings_history(uow, number, limit=50)
+        changes = settings_history(uow, number, limit=50)
         today = datetime.now(UTC).date()
         start, end = history.day_range(today - timedelta(days=30), today)
         calls = history.cdr_page(uow, number, history.make_filter(uow, number, start=start,
@@ -351,9 +324,7 @@ def account_view(number: str, request: Request, session: Console, db: Db) -> Res
 def account_suspend(number: str, request: Request, session: Checked, db: Db,
                     form: Form) -> Response:
     try:
-        with db.uow() as uow:
-            outcome = suspension.suspend(uow, session.operator, number, _text(form, "reason"))
-            uow.commit()
+        outcome = suspension.suspend(db, session.operator, number, _text(form, "reason"))
     except DialgateError as exc:
         return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     report = suspension.kick(
@@ -366,9 +337,7 @@ def account_suspend(number: str, request: Request, session: Checked, db: Db,
 def account_restore(number: str, request: Request, session: Checked, db: Db,
                     form: Form) -> Response:
     try:
-        with db.uow() as uow:
-            suspension.restore(uow, session.operator, number, _text(form, "reason"))
-            uow.commit()
+        suspension.restore(db, session.operator, number, _text(form, "reason"))
     except DialgateError as exc:
         return _account_page(request, session, db, number, errors=_errors(request, exc), status=422)
     return redirect(request, f"{PREFIX}/accounts/{number}?done=restored")
@@ -378,10 +347,8 @@ def account_restore(number: str, request: Request, session: Checked, db: Db,
 def account_money(number: str, request: Request, session: Checked, db: Db,
                   form: Form) -> Response:
     try:
-        with db.uow() as uow:
-            admin.move_money(uow, session.operator, number, kind=_text(form, "kind"),
-                             amount=_text(form, "amount"), reason=_text(form, "reason"))
-            uow.commit()
+        admin.move_money(db, session.operator, number, kind=_text(form, "kind"),
+                         amount=_text(form, "amount"), reason=_text(form, "reason"))
     except PermissionDenied as exc:
         return _account_page(request, session, db, number, errors=_errors(request, exc), status=403)
     except DialgateError as exc:
@@ -433,22 +400,12 @@ def overview(request: Request, session: Console, db: Db) -> Response:
     """Calls recorded in the last 15 minutes (per second and by outcome), call decisions by
     reason (every worker's, from ``decision_log``) and the email outbox; the page refreshes
     itself every 15 s."""
-    since = datetime.now(UTC) - timedelta(minutes=15)
-    with db.uow(write=False) as uow:
-        by_outcome = dict(uow.session.execute(
-            select(CdrRow.disposition, func.count(CdrRow.id))
-            .where(CdrRow.ended_at >= since).group_by(CdrRow.disposition)).all())
-        pending = uow.session.scalar(
-            select(func.count(OutboxRow.id)).where(OutboxRow.sent_at.is_(None))) or 0
-        failing = uow.session.scalar(select(func.count(OutboxRow.id)).where(
-            OutboxRow.sent_at.is_(None), OutboxRow.attempts > 0)) or 0
-        decisions = decision_log.recent(uow)
-    total = sum(by_outcome.values())
+    seen = admin.overview(db)
     cache = getattr(request.app.state, "policy_cache", None)
     return page(request, "overview.html", session=session, section="overview",
-                by_outcome=by_outcome, total=total, per_second=round(total / 900, 3),
-                pending=pending, failing=failing, pid=os.getpid(), decisions=decisions,
-                decisions_total=sum(decisions.values()),
+                by_outcome=seen.by_outcome, total=seen.calls, per_second=seen.calls_per_second,
+                pending=seen.pending_emails, failing=seen.failing_emails, pid=os.getpid(),
+                decisions=seen.decisions, decisions_total=sum(seen.decisions.values()),
                 cache=cache.stats() if cache is not None else None)
 
 
@@ -533,9 +490,7 @@ def rates_publish(request: Request, session: Checked, db: Db, form: Form) -> Res
                     review=None, token=None, route=route)
     try:
         parsed = parse_deck_csv(io.StringIO(staged.read_text(encoding="utf-8"), newline=""))
-        with db.uow() as uow:
-            count = deck_review.publish(uow, session.operator, route, parsed)
-            uow.commit()
+        count = deck_review.publish(db, session.operator, route, parsed)
     except PermissionDenied as exc:
         return page(request, "rates.html", 403, session=session, section="rates",
                     routes=ROUTES, errors=_errors(request, exc), review=None, token=None,

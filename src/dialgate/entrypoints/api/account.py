@@ -19,7 +19,7 @@ from dialgate.entrypoints.api.schemas import (
     MainSettingsUpdate,
     SettingsPublic,
 )
-from dialgate.services import accounts, portal_auth
+from dialgate.services import accounts, audit, lookups, portal_auth
 from dialgate.services.uow import Database
 
 router = APIRouter(prefix="/v1/account", tags=["account"], responses=problem_responses(401, 422))
@@ -33,7 +33,7 @@ def settings_public(view: accounts.SettingsView) -> dict[str, Any]:
 @router.get("", response_model=AccountPublic, summary="The account of this API key")
 def get_account(db: DbDep, caller: ApiCaller) -> dict[str, Any]:
     with db.uow(write=False) as uow:
-        row = accounts.get_account(uow, caller.account)
+        row = lookups.get_account(uow, caller.account)
         return {
             "account": row.number,
             "email": row.email,
@@ -41,7 +41,7 @@ def get_account(db: DbDep, caller: ApiCaller) -> dict[str, Any]:
             "enabled": row.enabled,
             "balance": str(row.balance),
             "created_at": row.created_at,
-            "subaccounts": [sub.name for sub in accounts.list_subaccounts(uow, row)],
+            "subaccounts": [sub.name for sub in lookups.list_subaccounts(uow, row)],
         }
 
 
@@ -130,7 +130,7 @@ def get_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, str]]:
     with db.uow(write=False) as uow:
-        entries = accounts.settings_history(
+        entries = audit.settings_history(
             uow, caller.account, tab=tab.value if tab else None, limit=limit
         )
     return [e.to_json() for e in entries]

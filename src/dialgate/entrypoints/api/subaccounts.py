@@ -18,7 +18,7 @@ from dialgate.entrypoints.api.schemas import (
     SubAccountPublic,
     SubSettingsUpdate,
 )
-from dialgate.services import accounts
+from dialgate.services import accounts, audit, lookups
 from dialgate.services.uow import UnitOfWork
 
 router = APIRouter(
@@ -46,8 +46,8 @@ Subject = Annotated[str, Depends(subject_of)]
 
 def sub_public(uow: UnitOfWork, subject: str) -> dict[str, Any]:
     view = accounts.show_settings(uow, subject)
-    main, user = accounts.split_subject(subject)
-    row = accounts.get_subaccount(uow, accounts.get_account(uow, main), user or "")
+    main, user = lookups.split_subject(subject)
+    row = lookups.get_subaccount(uow, lookups.get_account(uow, main), user or "")
     return {
         "id": row.id,
         "account": subject,
@@ -60,8 +60,8 @@ def sub_public(uow: UnitOfWork, subject: str) -> dict[str, Any]:
 @router.get("", response_model=list[SubAccountPublic], summary="All sub accounts")
 def list_subaccounts(db: DbDep, caller: ApiCaller) -> list[dict[str, Any]]:
     with db.uow(write=False) as uow:
-        account = accounts.get_account(uow, caller.account)
-        return [sub_public(uow, sub.name) for sub in accounts.list_subaccounts(uow, account)]
+        account = lookups.get_account(uow, caller.account)
+        return [sub_public(uow, sub.name) for sub in lookups.list_subaccounts(uow, account)]
 
 
 @router.post(
@@ -133,7 +133,7 @@ def get_history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, str]]:
     with db.uow(write=False) as uow:
-        entries = accounts.settings_history(
+        entries = audit.settings_history(
             uow, subject, tab=tab.value if tab else None, limit=limit
         )
     return [e.to_json() for e in entries]

@@ -13,9 +13,10 @@ from dialgate.entrypoints.cli.common import console, database, parse_pairs, prin
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
-    from dialgate.services import accounts
+    from dialgate.services import accounts, lookups
 else:
     accounts = lazy_import("dialgate.services.accounts")
+    lookups = lazy_import("dialgate.services.lookups")
 
 
 def account_json(row: Any) -> dict[str, Any]:
@@ -66,10 +67,10 @@ def register(app: typer.Typer) -> None:
     def show(number: str, as_json: bool = typer.Option(False, "--json")) -> None:
         """Show a main account."""
         with uow(write=False) as unit:
-            data = account_json(accounts.get_account(unit, number))
+            data = account_json(lookups.get_account(unit, number))
             data["subaccounts"] = [
                 sub.name
-                for sub in accounts.list_subaccounts(unit, accounts.get_account(unit, number))
+                for sub in lookups.list_subaccounts(unit, lookups.get_account(unit, number))
             ]
         if as_json:
             print_json(data)
@@ -123,7 +124,7 @@ def register(app: typer.Typer) -> None:
     def sub_list(number: str, as_json: bool = typer.Option(False, "--json")) -> None:
         """List the sub accounts of a main account."""
         with uow(write=False) as unit:
-            account = accounts.get_account(unit, number)
+            account = lookups.get_account(unit, number)
             rows = [
                 {
                     "account": sub.name,
@@ -131,7 +132,7 @@ def register(app: typer.Typer) -> None:
                     "description": (sub.settings or {}).get("description", ""),
                     "created_at": sub.created_at.isoformat(),
                 }
-                for sub in accounts.list_subaccounts(unit, account)
+                for sub in lookups.list_subaccounts(unit, account)
             ]
         if as_json:
             print_json(rows)

@@ -94,12 +94,11 @@ def register(app: typer.Typer) -> None:
                 lines, progress=lambda n: progress.update(task, completed=n)
             )
             del lines
-            with uow() as unit:
+            with database() as db:
                 version = rates.import_deck(
-                    unit, route, columns, actor=cli_actor(), source=file.name,
+                    db, route, columns, actor=cli_actor(), source=file.name,
                     progress=lambda phase: progress.update(task, description=f"{phase} {route}"),
                 )
-                unit.commit()
         console.print(f"{route} deck replaced: {version.rows} rates", markup=False)
         console.print(
             f"version {version.version}, sha256 {version.checksum[:16]}", markup=False
@@ -124,9 +123,8 @@ def register(app: typer.Typer) -> None:
     @rates_app.command("rollback")
     def rollback(route: str, version: int) -> None:
         """Make an older deck version live again (one step; audited)."""
-        with uow() as unit:
-            live = rates.rollback(unit, route, version, actor=cli_actor())
-            unit.commit()
+        with database() as db:
+            live = rates.rollback(db, route, version, actor=cli_actor())
         console.print(
             f"{route} deck rolled back to version {live.version}: {live.rows} rates", markup=False
         )

@@ -15,10 +15,10 @@ from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
     from dialgate import config
-    from dialgate.services import accounts, demo
+    from dialgate.services import demo, pops
 else:
     config = lazy_import("dialgate.config")
-    accounts = lazy_import("dialgate.services.accounts")
+    pops = lazy_import("dialgate.services.pops")
     demo = lazy_import("dialgate.services.demo")
 
 log = logging.getLogger("dialgate.serve")
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         url = config.get_settings().database_url
         migrate.upgrade(url)
         with database() as db:
-            accounts.sync_pops(db)
+            pops.sync_pops(db)
         console.print(f"database at {db.url} is up to date", markup=False)
 
     app.add_typer(db_app, name="db")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dialgate.entrypoints.cli.common import console, print_json, uow
+from dialgate.entrypoints.cli.common import console, database, print_json, uow
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -32,9 +32,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create an operator. An admin's TOTP secret is printed once: add it to an
         authenticator app (the otpauth:// URI fits a QR code)."""
-        with uow() as unit:
-            row, secret = operators.create_operator(unit, email, role, password)
-            unit.commit()
+        with database() as db:
+            row, secret = operators.create_operator(db, email, role, password)
         console.print(f"Operator {row.email} ({row.role}) created.", markup=False,
                       highlight=False)
         if secret is not None:
@@ -58,9 +57,8 @@ def register(app: typer.Typer) -> None:
     @key_app.command("create")
     def key_create(email: str, name: str = typer.Option("", "--name")) -> None:
         """Create an admin API key acting as operator EMAIL (shown only this once)."""
-        with uow() as unit:
-            prefix, token = operators.create_admin_key(unit, email, name=name)
-            unit.commit()
+        with database() as db:
+            prefix, token = operators.create_admin_key(db, email, name=name)
         console.print(f"Admin API key {prefix} for {email} (store it now):", markup=False,
                       highlight=False)
         typer.echo(token)
@@ -68,9 +66,8 @@ def register(app: typer.Typer) -> None:
     @key_app.command("revoke")
     def key_revoke(key_id: str) -> None:
         """Revoke an admin API key by its id (dgadm_xxxxxxxx)."""
-        with uow() as unit:
-            operators.revoke_admin_key(unit, key_id)
-            unit.commit()
+        with database() as db:
+            operators.revoke_admin_key(db, key_id)
         typer.echo(f"revoked {key_id}")
 
     op_app.add_typer(key_app, name="key")

@@ -12,10 +12,11 @@ from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
     from dialgate.domain import settings as s
-    from dialgate.services import accounts
+    from dialgate.services import accounts, audit
 else:
     s = lazy_import("dialgate.domain.settings")
     accounts = lazy_import("dialgate.services.accounts")
+    audit = lazy_import("dialgate.services.audit")
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Who changed what and when (secrets shown as ***)."""
         with uow(write=False) as unit:
-            entries = accounts.settings_history(unit, account, tab=tab)
+            entries = audit.settings_history(unit, account, tab=tab)
         if as_json:
             print_json([e.to_json() for e in entries])
             return

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from dialgate.domain.errors import ValidationFailed
-from dialgate.entrypoints.cli.common import database, err_console, uow
+from dialgate.entrypoints.cli.common import database, err_console
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -167,19 +167,16 @@ def register(switch_app: typer.Typer) -> None:
         }
         rundir = rundir.absolute()
         tls_path = (output.absolute().parent / "tls.cfg") if output is not None else None
-        created = None
-        # The new token (if any) is committed only once every option proved valid.
-        with uow() as unit:
-            if token is None:
-                created, token = apikeys.create_switch_token(unit, name=f"kamailio-{pop}")
+
+        def render(switch_token: str) -> str:
             try:
-                text = kamailio.render_kamailio_config(
+                return kamailio.render_kamailio_config(
                     pop=pop,
                     listen=listen,
                     port=port,
                     db_url=settings.database_url,
                     switch_url=switch_url,
-                    switch_token=token,
+                    switch_token=switch_token,
                     realm=settings.sip_realm,
                     carriers=carriers,
                     carrier_sources=carrier_source,
@@ -210,7 +207,16 @@ def register(switch_app: typer.Typer) -> None:
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None
-            unit.commit()
+
+        created = None
+        with database() as db:
+            if token is None:
+                # A new token is kept only if the config renders (every option proved valid).
+                created, token, text = apikeys.create_switch_token_for(
+                    db, name=f"kamailio-{pop}", use=render
+                )
+            else:
+                text = render(token)
         if created is not None:
             err_console.print(f"created switch token {created.id} for POP {pop}", markup=False)
         if not rtpengine:

@@ -33,7 +33,7 @@ from dialgate.entrypoints.portal.web import (
     render,
     set_cookie,
 )
-from dialgate.services import accounts, portal_auth, suspension
+from dialgate.services import lookups, portal_auth, suspension
 from dialgate.services.portal_auth import NewSession
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
             # suspension, and then the customer is told why.
             def reason() -> str:
                 with db.uow(write=False) as uow:
-                    account = accounts.get_account(uow, target.account)
+                    account = lookups.get_account(uow, target.account)
                     return suspension.suspension_reason(uow, account) or ""
 
             why = await run_in_threadpool(reason)

@@ -36,7 +36,7 @@ from dialgate.entrypoints.portal.web import (
     gettext,
     render,
 )
-from dialgate.services import accounts, history
+from dialgate.services import history, lookups
 from dialgate.services.portal_auth import PortalSession
 from dialgate.services.uow import Database
 
@@ -198,8 +198,8 @@ class CallQuery:
 
 def _lines(db: Database, account: str) -> list[str]:
     with db.uow(write=False) as uow:
-        row = accounts.get_account(uow, account)
-        return [account] + [s.name for s in accounts.list_subaccounts(uow, row)]
+        row = lookups.get_account(uow, account)
+        return [account] + [s.name for s in lookups.list_subaccounts(uow, row)]
 
 
 def _chart(language: str, days: list[history.DayFigures]) -> Any:

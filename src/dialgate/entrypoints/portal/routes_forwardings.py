@@ -22,7 +22,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
     render,
 )
-from dialgate.services import accounts, forwardings
+from dialgate.services import forwardings, lookups
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -185,7 +185,7 @@ def delete_forwarding(
         raise HTTPException(status_code=404) from None
     except Conflict as exc:
         with db.uow(write=False) as uow:
-            account = accounts.get_account(uow, session.account)
+            account = lookups.get_account(uow, session.account)
             users = ", ".join(forwardings.users(uow, account, f"fwd:{ident}"))
         params = (("target", f"fwd:{ident}"), ("users", users))
         error = FieldError("forwarding", exc.code, str(exc), params)

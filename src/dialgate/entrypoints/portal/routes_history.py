@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from dialgate.domain import settings as s
 from dialgate.entrypoints.portal.routes_settings import words_for
 from dialgate.entrypoints.portal.web import PREFIX, Db, Session, render
-from dialgate.services import accounts
+from dialgate.services import audit
 
 router = APIRouter()
 
@@ -18,7 +18,7 @@ def history(request: Request, session: Session, db: Db, tab: str = "") -> Respon
     tabs = list(s.TAB_TITLES.items())
     selected = tab if tab in {t.value for t, _ in tabs} else ""
     with db.uow(write=False) as uow:
-        entries = accounts.settings_history(uow, session.account, tab=selected or None, limit=200)
+        entries = audit.settings_history(uow, session.account, tab=selected or None, limit=200)
     template = (
         "history_rows.html" if request.headers.get("hx-request") == "true" else "history.html"
     )

@@ -26,7 +26,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
     render,
 )
-from dialgate.services import accounts, billing, names
+from dialgate.services import accounts, billing, lookups, names
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -90,7 +90,7 @@ class Options:
 
 def account_options(db: Db, account: str) -> Options:
     with db.uow(write=False) as uow:
-        ctx = accounts.validation_context(uow, accounts.get_account(uow, account))
+        ctx = lookups.validation_context(uow, lookups.get_account(uow, account))
     targets = [f"account:{ctx.account}", *(f"account:{n}" for n in sorted(ctx.subaccounts))]
     targets += [f"vm:{m}" for m in sorted(ctx.mailboxes)]
     for kind in ("fwd", "ivr", "queue", "grp", "tc"):

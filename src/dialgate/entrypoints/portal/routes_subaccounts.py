@@ -24,7 +24,7 @@ from dialgate.entrypoints.portal.web import (
     redirect,
     render,
 )
-from dialgate.services import accounts
+from dialgate.services import accounts, lookups
 from dialgate.services.portal_auth import PortalSession
 
 router = APIRouter()
@@ -51,10 +51,10 @@ def _list_page(
     deleted: str | None = None,
 ) -> Response:
     with db.uow(write=False) as uow:
-        account = accounts.get_account(uow, session.account)
+        account = lookups.get_account(uow, session.account)
         subs = [
-            (row.username, row.name, accounts.load_settings(row))
-            for row in accounts.list_subaccounts(uow, account)
+            (row.username, row.name, lookups.load_settings(row))
+            for row in lookups.list_subaccounts(uow, account)
         ]
     lang = session.language
     return render(
@@ -125,13 +125,13 @@ def _edit_page(
     created: bool = False,
 ) -> Response:
     with db.uow(write=False) as uow:
-        account = accounts.get_account(uow, session.account)
+        account = lookups.get_account(uow, session.account)
         try:
-            sub = accounts.get_subaccount(uow, account, username)
+            sub = lookups.get_subaccount(uow, account, username)
         except NotFound:
             raise HTTPException(status_code=404) from None
-        own = accounts.load_settings(sub)
-        main = accounts.load_settings(account)
+        own = lookups.load_settings(sub)
+        main = lookups.load_settings(account)
         name = sub.name
     lang = session.language
     error_map = {e.field: translate_error(lang, e) for e in errors or []}

@@ -19,7 +19,7 @@ from dialgate.entrypoints.policy_cache import get_policy_cache
 from dialgate.entrypoints.portal.decision_words import Context, DecisionWords, duration
 from dialgate.entrypoints.portal.messages import translate_error
 from dialgate.entrypoints.portal.web import PREFIX, Db, Session, render
-from dialgate.services import accounts, billing
+from dialgate.services import accounts, billing, lookups
 from dialgate.services.authorize import authorize_call
 
 router = APIRouter()
@@ -107,8 +107,8 @@ def _check(
 @router.get(PREFIX + "/test")
 def test_a_number(request: Request, session: Session, db: Db) -> Response:
     with db.uow(write=False) as uow:
-        account = accounts.get_account(uow, session.account)
-        subs = [row.username for row in accounts.list_subaccounts(uow, account)]
+        account = lookups.get_account(uow, session.account)
+        subs = [row.username for row in lookups.list_subaccounts(uow, account)]
     form = _read_form(request)
     lang = session.language
     decision: Decision | None = None

@@ -170,9 +170,7 @@ def record_cdr(
     db: DbDep, payload: Annotated[dict[str, Any], Body()], switch: SwitchCaller
 ) -> dict[str, Any]:
     """Record and rate a finished call; the same call id twice is charged once."""
-    with db.uow() as uow:
-        result = billing.record_cdr(uow, payload)
-        uow.commit()
+    result = billing.record_cdr(db, payload)
     metrics.CDR_BATCHES.inc()
     metrics.CDR_RECORDS.labels("duplicate" if result.duplicate else "recorded").inc()
     log.debug("cdr", extra={"call_id": result.call_id, "account": result.account,
@@ -195,9 +193,7 @@ def record_cdrs(
     and the others are still recorded. A database that cannot take the write (full disk,
     read-only, down) is a 503: nothing of the batch is kept, and the switch sends it again."""
     try:
-        with db.uow() as uow:
-            result = billing.record_cdrs(uow, payload)
-            uow.commit()
+        result = billing.record_cdrs(db, payload)
     except SQLAlchemyError as exc:
         # One clear line per refused batch (no traceback: the cause is the database's, and
         # the batch is not lost while the switch retries it).

@@ -18,7 +18,7 @@ from typing import Any
 from dialgate.entrypoints.voipms.errors import Statuses, always
 from dialgate.entrypoints.voipms.methods import Call, Method
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag
-from dialgate.services import accounts, dids, history
+from dialgate.services import dids, history, lookups
 
 MAX_RANGE_DAYS = 92
 DISPOSITION_LABELS = {
@@ -166,8 +166,8 @@ def get_call_types(call: Call) -> dict[str, Any]:
 def get_call_accounts(call: Call) -> dict[str, Any]:
     """All, the main account and each sub account."""
     with call.db.uow(write=False) as uow:
-        account = accounts.get_account(uow, call.account)
-        subs = [s.name for s in accounts.list_subaccounts(uow, account)]
+        account = lookups.get_account(uow, call.account)
+        subs = [s.name for s in lookups.list_subaccounts(uow, account)]
     table = {"all": "All Accounts", account.number: account.number, **{s: s for s in subs}}
     return {
         "status": "success",

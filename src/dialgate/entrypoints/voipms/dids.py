@@ -15,7 +15,7 @@ from dialgate.domain.errors import FieldError
 from dialgate.entrypoints.voipms.errors import Statuses
 from dialgate.entrypoints.voipms.methods import Call, Method, context
 from dialgate.entrypoints.voipms.wire import VoipmsError, flag, one_zero
-from dialgate.services import accounts, dids
+from dialgate.services import dids, lookups
 
 ACTOR = "voipms-api"
 BILLING_TYPES = {"1": "per_minute", "2": "flat"}
@@ -76,9 +76,7 @@ def _status(error: FieldError, params: Mapping[str, str]) -> str:
 
 def _set(call: Call, number: str, changes: dict[str, object]) -> dict[str, Any]:
     """Apply the changes to one of the caller's DIDs, all or nothing."""
-    with call.db.uow() as uow:
-        dids.set_did(uow, number, changes, actor=ACTOR, account=call.account)
-        uow.commit()
+    dids.set_did(call.db, number, changes, actor=ACTOR, account=call.account)
     return {"status": "success"}
 
 
@@ -180,8 +178,8 @@ def _routed_to(call: Call, subject: str, invalid: str) -> str:
     if not sep or main != call.account:
         raise VoipmsError(invalid)
     with call.db.uow(write=False) as uow:
-        account = accounts.get_account(uow, call.account)
-        if accounts.find_subaccount(uow, account, user) is None:
+        account = lookups.get_account(uow, call.account)
+        if lookups.find_subaccount(uow, account, user) is None:
             raise VoipmsError(invalid)
     return f"account:{main}_{user}"
 

@@ -76,13 +76,11 @@ def set_forwarding(call: Call) -> dict[str, Any]:
     if (diversion := call.get("diversion_header")) is not None:
         changes["diversion_header"] = flag(diversion, invalid="invalid_diversion_header")
     ident = call.get("forwarding")
-    with call.db.uow() as uow:
-        if ident is None:
-            entry_id = forwardings.add_forwarding(uow, call.account, changes, actor=ACTOR).id
-        else:
-            entry_id = int(_ident(ident))
-            forwardings.set_forwarding(uow, call.account, entry_id, changes, actor=ACTOR)
-        uow.commit()
+    if ident is None:
+        entry_id = forwardings.add_forwarding(call.db, call.account, changes, actor=ACTOR).id
+    else:
+        entry_id = int(_ident(ident))
+        forwardings.set_forwarding(call.db, call.account, entry_id, changes, actor=ACTOR)
     return {"status": "success", "forwarding": entry_id}
 
 
@@ -90,9 +88,7 @@ def del_forwarding(call: Call) -> dict[str, Any]:
     ident = call.get("forwarding")
     if ident is None:
         raise VoipmsError("missing_forwarding")
-    with call.db.uow() as uow:
-        forwardings.delete_forwarding(uow, call.account, _ident(ident), actor=ACTOR)
-        uow.commit()
+    forwardings.delete_forwarding(call.db, call.account, _ident(ident), actor=ACTOR)
     return {"status": "success"}
 
 

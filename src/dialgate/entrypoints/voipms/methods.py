@@ -14,7 +14,7 @@ from dialgate.domain import values as v
 from dialgate.entrypoints.voipms import mapping as m
 from dialgate.entrypoints.voipms.errors import Statuses
 from dialgate.entrypoints.voipms.wire import VoipmsError
-from dialgate.services import accounts, catalogs, directory
+from dialgate.services import accounts, catalogs, directory, lookups
 from dialgate.services.uow import Database, UnitOfWork
 
 ACTOR = "voipms-api"
@@ -181,9 +181,9 @@ def _present(
 def get_subaccounts(call: Call) -> dict[str, Any]:
     wanted = call.get("account")
     with call.db.uow(write=False) as uow:
-        account = accounts.get_account(uow, call.account)
+        account = lookups.get_account(uow, call.account)
         ctx = context(uow)
-        subs = accounts.list_subaccounts(uow, account)
+        subs = lookups.list_subaccounts(uow, account)
         if wanted is not None:
             subs = [s_ for s_ in subs if wanted in (s_.name, s_.username, str(s_.id))]
         if not subs:
@@ -260,21 +260,21 @@ def create_subaccount(call: Call) -> dict[str, Any]:
     password = _checked_password(call)
     assert password is not None
     username = call.get("username") or ""
-    with call.db.uow() as uow:
-        account = accounts.get_account(uow, call.account)
+    # Reading what the wire's codes mean for this account (its POPs, the values a new sub
+    # account would inherit); the use case checks the changes again in its own transaction.
+    with call.db.uow(write=False) as uow:
+        account = lookups.get_account(uow, call.account)
         ctx = context(uow)
-        main = accounts.load_settings(account)
+        main = lookups.load_settings(account)
         fresh = s.effective_settings(main, s.sub_defaults())
         changes = _wanted_changes(
-            call, ctx, accounts.validation_context(uow, account), fresh.values, fresh.sources
+            call, ctx, lookups.validation_context(uow, account), fresh.values, fresh.sources
         )
-        changes = {key: value for key, value in changes.items() if value != ""}
-        sub = accounts.create_subaccount(
-            uow, call.account, username, password=password, changes=changes, actor=ACTOR
-        )
-        result = {"status": "success", "id": sub.id, "account": sub.name}
-        uow.commit()
-    return result
+    changes = {key: value for key, value in changes.items() if value != ""}
+    sub = accounts.create_subaccount(
+        call.db, call.account, username, password=password, changes=changes, actor=ACTOR
+    )
+    return {"status": "success", "id": sub.id, "account": sub.name}
 
 
 def _sub_by_id(uow: UnitOfWork, account: AccountRow, raw: str | None) -> SubAccountRow:
@@ -293,31 +293,30 @@ def set_subaccount(call: Call) -> dict[str, Any]:
     _check_auth(call)
     _require(call, m.REQUIRED)
     password = _checked_password(call)
-    with call.db.uow() as uow:
-        account = accounts.get_account(uow, call.account)
+    # As in create_subaccount: a read to translate the request, then the use case.
+    with call.db.uow(write=False) as uow:
+        account = lookups.get_account(uow, call.account)
         sub = _sub_by_id(uow, account, call.get("id"))
         view = accounts.show_settings(uow, sub.name)
         changes = _wanted_changes(
             call,
             context(uow),
-            accounts.validation_context(uow, account),
+            lookups.validation_context(uow, account),
             view.values,
             view.sources,
         )
-        if password is not None:
-            changes["sip_password"] = password
-        if changes:
-            accounts.update_settings(uow, sub.name, changes, actor=ACTOR)
-            uow.commit()
+    if password is not None:
+        changes["sip_password"] = password
+    if changes:
+        accounts.update_settings(call.db, sub.name, changes, actor=ACTOR)
     return {"status": "success"}
 
 
 def del_subaccount(call: Call) -> dict[str, Any]:
-    with call.db.uow() as uow:
-        account = accounts.get_account(uow, call.account)
+    with call.db.uow(write=False) as uow:
+        account = lookups.get_account(uow, call.account)
         sub = _sub_by_id(uow, account, call.get("id"))
-        accounts.delete_subaccount(uow, sub.name, actor=ACTOR)
-        uow.commit()
+    accounts.delete_subaccount(call.db, sub.name, actor=ACTOR)
     return {"status": "success"}
 
 
@@ -329,9 +328,9 @@ def get_registration_status(call: Call) -> dict[str, Any]:
     if name is None:
         raise VoipmsError("missing_account")
     with call.db.uow(write=False) as uow:
-        account = accounts.get_account(uow, call.account)
+        account = lookups.get_account(uow, call.account)
         main, sep, user = name.partition("_")
-        if main != account.number or (sep and accounts.find_subaccount(uow, account, user) is None):
+        if main != account.number or (sep and lookups.find_subaccount(uow, account, user) is None):
             raise VoipmsError("invalid_account")
         found = directory.registrations(uow, name)
     registrations = []
@@ -363,7 +362,7 @@ def get_registration_status(call: Call) -> dict[str, Any]:
 def get_voicemails(call: Call) -> dict[str, Any]:
     wanted = call.get("mailbox")
     with call.db.uow(write=False) as uow:
-        account = accounts.get_account(uow, call.account)
+        account = lookups.get_account(uow, call.account)
         boxes = directory.list_mailboxes(uow, account)
     if wanted is not None:
         boxes = [b for b in boxes if b.mailbox == wanted.strip()]
