@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,14 +43,18 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _run(env: dict[str, str], args: tuple[str, ...]) -> float:
+def _run(env: dict[str, str], args: tuple[str, ...]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "dialgate", *args], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise SystemExit(f"dialgate {' '.join(args)} failed:\n{out.stderr.decode()[-2000:]}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
 
 
 def _prepare(env: dict[str, str], folder: Path, rows: int) -> None:
@@ -59,24 +64,30 @@ def _prepare(env: dict[str, str], folder: Path, rows: int) -> None:
         _run(env, args)
     deck = folder / "deck.csv"
     written = write_deck_csv(deck, "value", rows)
-    took = _run(env, ("rates", "import", "value", str(deck)))
+    took, _cpu = _run(env, ("rates", "import", "value", str(deck)))
     deck.unlink()
     print(f"value deck: {written:,} rows imported in {took:.1f} s")
 
 
-def _measure(env: dict[str, str], runs: int) -> dict[str, list[float]]:
+Runs = dict[str, list[tuple[float, float]]]
+
+
+def _measure(env: dict[str, str], runs: int) -> Runs:
     for args in COMMANDS.values():  # warm the page cache, the numbering plan cache, the .pyc
         _run(env, args)
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    times: Runs = {name: [] for name in COMMANDS}
     for _ in range(runs):
         for name, args in COMMANDS.items():
             times[name].append(_run(env, args))
     return times
 
 
-def _line(name: str, values: list[float]) -> str:
-    return (f"  {name:<22} {statistics.median(values):6.3f} s   "
-            f"({min(values):.3f}-{max(values):.3f})")
+def _line(name: str, runs: list[tuple[float, float]]) -> str:
+    wall = [w for w, _c in runs]
+    cpu = [c for _w, c in runs]
+    return (f"  {name:<22} wall {statistics.median(wall):6.3f} s "
+            f"({min(wall):.3f}-{max(wall):.3f})   CPU {statistics.median(cpu):6.3f} s "
+            f"({min(cpu):.3f}-{max(cpu):.3f})")
 
 
 def main() -> int:
@@ -99,10 +110,13 @@ def main() -> int:
             | {"PYTHONPYCACHEPREFIX": str(folder / "pyc")},
         }
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-              f"{os.cpu_count()} CPUs; median (min-max) of {args.runs} runs, wall seconds")
+              f"{os.cpu_count()} CPUs; median (min-max) of {args.runs} runs; CPU is the "
+              "process's user + system time (on a busy machine, wall = CPU + the wait for a "
+              "core)")
         for mode, env in modes.items():
             times = _measure(env, args.runs)
-            pairs = [a + b for a, b in zip(times["rates show"], times["authorize"], strict=True)]
+            pairs = [(a[0] + b[0], a[1] + b[1])
+                     for a, b in zip(times["rates show"], times["authorize"], strict=True)]
             print(f"{mode}:")
             for name, values in times.items():
                 print(_line(name, values))
