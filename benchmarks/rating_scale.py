@@ -1,15 +1,19 @@
 """Rating at provider scale: a generated 1,000,000-row deck, imported, loaded and replaced live.
 
-    python benchmarks/rating_scale.py [--rows 1000000] [--database-url URL] [--no-stall]
+    python benchmarks/rating_scale.py [--rows 1000000] [--db sqlite|postgres] [--database-url URL]
+                                      [--no-stall]
 
 Prints, for a deck of ``--rows`` random international prefixes (3 to 10 digits) plus the demo
-rows, in a fresh database (SQLite in a temporary folder unless ``--database-url`` names an empty
-one, e.g. PostgreSQL):
+rows, in a fresh database: SQLite in a temporary folder (``--db sqlite``, the default), a
+database in a throwaway PostgreSQL 15 cluster started for the run and removed after it
+(``--db postgres``, as the tests start one: ``tests/support/pg.py``), or the empty database
+``--database-url`` names:
 
 - ``rates import``: rows/s end to end (the real command, interpreter start-up included);
 - the deck load in a fresh worker process: seconds and the memory it adds (RSS);
 - ``rates show`` and a single ``authorize``: wall seconds, median of 5;
-- decisions/s in process with the demo decks and with decks of ``--rows`` rows;
+- decisions/s in process with the demo decks and with decks of ``--rows`` rows, and their
+  ratio from paired rounds in turn (the median; see ``benchmarks/authorize.py``);
 - the stall: a server answers ``/switch/v1/authorize`` for a poller every 20 ms while the deck is
   replaced by another ``--rows`` deck; the slowest answer, errors, and how long after the
   import's commit the answers carry the new rate.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -29,10 +34,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = {"account": "100000", "dialed": "5145551234", "source_ip": "127.0.0.1"}
 PROBE_PREFIX = "1514"  # the probe's prefix; the replacement deck gives it MARKER
@@ -190,10 +199,25 @@ def stall(url: str, folder: Path, rows: int) -> dict[str, float | int | str]:
     }
 
 
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """An empty database in a throwaway PostgreSQL cluster (the tests' own helper)."""
+    sys.path.insert(0, str(ROOT))
+    import psycopg
+    from tests.support.pg import throwaway_cluster
+
+    with throwaway_cluster() as server:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE dialgate_rating_bench")
+        yield server.replace("postgresql://", "postgresql+psycopg://") + "/dialgate_rating_bench"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="where to run when no --database-url is given (default sqlite)")
+    parser.add_argument("--database-url", help="an empty database (default: see --db)")
     parser.add_argument("--no-stall", action="store_true", help="skip the live replacement")
     parser.add_argument("--child-load", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,17 +228,29 @@ def main() -> int:
     from dialgate.bench import authorize as bench
     from dialgate.bench.decks import write_deck_csv
 
-    with tempfile.TemporaryDirectory(prefix="dialgate-rating-") as tmp:
-        folder = Path(tmp)
-        url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dialgate-rating-")))
+        if args.database_url:
+            url = args.database_url
+        elif args.db == "postgres":
+            url = stack.enter_context(_postgres_database())
+        else:
+            url = f"sqlite:///{folder / 'bench.db'}"
+        print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         _dialgate(url, "db", "upgrade")
         _dialgate(url, "demo")
         deck = folder / "deck.csv"
         rows = write_deck_csv(deck, "value", args.rows)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         took, _out = _dialgate(url, "rates", "import", "value", str(deck))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(f"deck: {rows:,} rows, {deck.stat().st_size / 1e6:.0f} MB, database "
               f"{url.split(':')[0]}")
-        print(f"rates import:      {took:6.2f} s   {rows / took:10,.0f} rows/s (end to end)")
+        # The CPU seconds are the import process's own (the database server's are not in
+        # them): on a shared machine, wall time is CPU time plus the wait for a core.
+        print(f"rates import:      {took:6.2f} s   {rows / took:10,.0f} rows/s (end to end); "
+              f"{cpu:.2f} s CPU ({rows / cpu:,.0f} rows per CPU-second)")
         load = json.loads(subprocess.run(
             [sys.executable, __file__, "--child-load", url], capture_output=True, text=True,
             check=True).stdout)
@@ -225,10 +261,14 @@ def main() -> int:
         print(f"rates show:        {show:6.2f} s wall   authorize: {auth:.2f} s wall "
               "(median of 5, interpreter start-up included)")
         demo = bench.run(2.0)
-        big = bench.run(2.0, bench.big_decks(args.rows))
+        decks = bench.big_decks(args.rows)
+        big = bench.run(2.0, decks)
+        ratios = bench.paired_ratios(4.0, decks)
         print(f"decisions/s:       {demo['dialgate_per_s']:,} with the demo decks, "
               f"{big['dialgate_per_s']:,} with {args.rows:,}-row decks "
-              f"({big['dialgate_per_s'] / demo['dialgate_per_s']:.0%})")
+              f"({big['dialgate_per_s'] / demo['dialgate_per_s']:.0%}); paired rounds in turn: "
+              f"median {statistics.median(ratios):.1%} ({ratios[0]:.1%}-{ratios[-1]:.1%})")
+        del decks
         if not args.no_stall:
             result = stall(url, folder, args.rows)
             print(f"live replacement:  slowest answer {result['slowest_ms']} ms (before the "

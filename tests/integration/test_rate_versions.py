@@ -184,3 +184,28 @@ def test_the_cli_imports_lists_and_rolls_back_and_a_bad_file_is_no_version(
     assert (shown["prefix"], Decimal(shown["rate_per_minute"])) == ("44", demo_uk.per_minute)
     out = dialgate(sqlite_url, "rates", "rollback", "value", "9")
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_a_stored_deck_reads_back_byte_for_byte(db: Database) -> None:
+    """The compiled bytes come back exactly as stored (on PostgreSQL in psycopg's binary format,
+    ``adapters/db/repo_decks.py``), and their checksum is the version's."""
+    from dialgate.adapters.db import repo_decks
+    from dialgate.bench.decks import big_deck_rates
+
+    cols = big_deck_rates("value", 5_000)
+    with db.uow() as uow:
+        version = rates.import_deck(uow, "value", cols, actor="tester", source="big.csv")
+        uow.commit()
+    with db.uow(write=False) as uow:
+        vid = rates.live_version_ids(uow)["value"]
+        assert vid is not None
+        blob = repo_decks.deck_bytes(uow.session, vid)
+        stored = uow.session.scalar(
+            select(RateDeckDataRow.data).where(RateDeckDataRow.version_id == vid))
+        assert repo_decks.deck_bytes(uow.session, vid + 1000) is None
+        deck = rates.load_version(uow, "value", vid)
+    assert isinstance(blob, bytes) and blob == bytes(stored)
+    assert hashlib.sha256(blob).hexdigest() == version.checksum
+    assert deck.to_bytes() == blob and len(deck) == version.rows
+    for prefix in cols.prefixes[-50:]:
+        assert deck.lookup(prefix).prefix == prefix  # a prefix dialed is its own longest match

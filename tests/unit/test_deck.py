@@ -171,3 +171,27 @@ def test_a_loaded_deck_keeps_the_bytes_it_maps_alive() -> None:
     assert [deck.lookup(r.prefix) for r in rows[::250]] == rows[::250]
     assert RateDeck.from_bytes("value", deck.to_bytes()).to_bytes() == deck.to_bytes()
     del filler
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sets(st.text("0123456789", min_size=1, max_size=6), max_size=40),
+    st.lists(st.text("0123456789", min_size=0, max_size=15), min_size=1, max_size=60),
+)
+def test_a_repeated_number_gets_the_same_answer_as_the_first_time(
+        prefixes: set[str], numbers: list[str]) -> None:
+    """Each deck remembers the answer per number; asked again (and again after the memory was
+    cleared when full), it must still be the longest match of the naive reference."""
+    import dialgate.domain.deck as deck_module
+
+    deck = _deck(sorted(prefixes))
+    limit = deck_module._NUMBER_CACHE_LIMIT
+    deck_module._NUMBER_CACHE_LIMIT = 7  # small, so the lists below overflow and clear it
+    try:
+        for _ in range(3):
+            for digits in numbers:
+                found = deck.lookup(digits)
+                assert (found.prefix if found else None) == _naive(prefixes, digits)
+    finally:
+        deck_module._NUMBER_CACHE_LIMIT = limit
+    assert len(deck._by_number) <= 7

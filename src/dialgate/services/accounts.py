@@ -14,11 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete
 
-from dialgate.adapters import passwords
 from dialgate.adapters.db import repo_accounts as repo
 from dialgate.adapters.db.models import (
     AccountRow,
@@ -31,7 +30,8 @@ from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, FieldError, ValidationFailed
-from dialgate.services import notifications, subscribers
+from dialgate.lazy import lazy_import
+from dialgate.services import subscribers
 from dialgate.services.audit import audit
 from dialgate.services.lookups import (
     dump_settings,
@@ -46,6 +46,14 @@ from dialgate.services.lookups import (
 )
 from dialgate.services.policy_feed import policy_changed
 from dialgate.services.uow import UnitOfWork, query, use_case
+
+if TYPE_CHECKING:
+    from dialgate.adapters import passwords
+    from dialgate.services import notifications
+else:  # argon2, Babel and phonenumbers load only for the use cases that need them, not for
+    # every CLI command that reads an account (``dialgate authorize``, ``balance``)
+    passwords = lazy_import("dialgate.adapters.passwords")
+    notifications = lazy_import("dialgate.services.notifications")
 
 ACCOUNT_NUMBER = re.compile(r"\d{4,10}")
 SUB_USERNAME = re.compile(r"[A-Za-z0-9]{1,12}")

@@ -28,13 +28,17 @@ from dialgate.domain import money
 from dialgate.domain import values as v
 from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
 from dialgate.lazy import lazy_import
-from dialgate.services import cdr_rollup, lookups, notifications, policy_feed
+from dialgate.services import lookups, policy_feed
 from dialgate.services.uow import UnitOfWork, use_case
 
 if TYPE_CHECKING:
     from dialgate.adapters import metrics
-else:  # prometheus_client loads when money moves, not for a balance read
+    from dialgate.services import cdr_rollup, notifications
+else:  # prometheus_client, the PostgreSQL dialect, Babel and phonenumbers load when money
+    # moves, not for a balance read
     metrics = lazy_import("dialgate.adapters.metrics")
+    cdr_rollup = lazy_import("dialgate.services.cdr_rollup")
+    notifications = lazy_import("dialgate.services.notifications")
 
 DEPOSIT = v.Money(low=Decimal("0.01"), high=Decimal(100000), places=2)
 TYPE_LABELS = {"deposit": "Deposit", "call": "Call", "did_fee": "DID", "adjustment": "Adjustment"}

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
+from dialgate.adapters.db import repo_decks
 from dialgate.adapters.db.models import (
     PolicyChangeRow,
     RateDeckDataRow,
@@ -229,12 +230,10 @@ def load_version(uow: UnitOfWork, route: str, version_id: int | None) -> RateDec
     """A compiled deck by version id (an empty deck for None)."""
     if version_id is None:
         return RateDeck.build(route, ())
-    blob = uow.session.scalar(
-        select(RateDeckDataRow.data).where(RateDeckDataRow.version_id == version_id)
-    )
+    blob = repo_decks.deck_bytes(uow.session, version_id)  # binary on PostgreSQL: no stall
     if blob is None:
         raise NotFound("rate deck version", str(version_id))
-    return RateDeck.from_bytes(route, bytes(blob))
+    return RateDeck.from_bytes(route, blob)
 
 
 def load_deck(uow: UnitOfWork, route: str) -> RateDeck:

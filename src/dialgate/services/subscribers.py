@@ -8,13 +8,18 @@ SIP attributes Kamailio applies at REGISTER (``max_expiry``, ``encrypted_sip``, 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 
-from dialgate.adapters import passwords
 from dialgate.adapters.db.models import SubscriberRow
+from dialgate.lazy import lazy_import
 from dialgate.services.uow import UnitOfWork, query
+
+if TYPE_CHECKING:
+    from dialgate.adapters import passwords
+else:  # argon2: only when a SIP digest is made
+    passwords = lazy_import("dialgate.adapters.passwords")
 
 
 def set_subscriber(

@@ -9,7 +9,6 @@ import os
 import re
 import secrets
 import shutil
-import smtplib
 import socket
 import subprocess
 import tempfile
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
 from dialgate import logs
 from dialgate.entrypoints.cli.common import console, print_json
@@ -37,6 +35,8 @@ TIMEOUT = 3.0
 
 def prepare_logging() -> None:
     """JSON logs for a long-running command (from the configuration, if it loads)."""
+    from pydantic import ValidationError  # imported here: not for every command's start-up
+
     try:
         settings = config.get_settings()
     except ValidationError:
@@ -121,6 +121,8 @@ def check_database(settings: Settings) -> Check:
 
 
 def check_smtp(settings: Settings) -> Check:
+    import smtplib  # only `dialgate doctor` talks SMTP here
+
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT) as smtp:
@@ -230,6 +232,8 @@ def check_rtpengine(address: str | None) -> Check:
 def run_checks(
     kamailio_ctl: str | None, rtpengine: str | None, settings_loader: Callable[[], Settings]
 ) -> list[Check]:
+    from pydantic import ValidationError  # imported here: not for every command's start-up
+
     try:
         settings = settings_loader()
     except ValidationError as exc:
