@@ -74,15 +74,29 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", min=1, help="Worker processes (metrics: PROMETHEUS_MULTIPROC_DIR)."
         ),
+        nice: int | None = typer.Option(
+            None,
+            "--nice",
+            min=0,
+            max=19,
+            help="CPU priority of this server's processes (0-19, higher yields more). Default: "
+            "DIALGATE_WEB_NICE (10) for --role web, unchanged otherwise.",
+        ),
     ) -> None:
         """Serve Dialgate over HTTP (and, with --with-worker, send the outbox's emails)."""
         import uvicorn
 
+        from dialgate.adapters import priority
         from dialgate.entrypoints.cli import ops
 
         # The role travels in the environment: worker processes build their app from it.
         os.environ["DIALGATE_ROLE"] = role.value
         config.get_settings.cache_clear()
+        if nice is None and role is Role.web:
+            nice = config.get_settings().web_nice
+        if nice:
+            # Before any thread or worker process exists: they inherit it.
+            priority.lower_process(nice)
         ops.prepare_logging()
         ops.prepare_metrics_dir(workers)
         stop = threading.Event()
@@ -94,6 +108,7 @@ def register(app: typer.Typer) -> None:
             worker.start()
         log.info("dialgate serving", extra={
             "url": f"http://{host}:{port}", "role": role.value, "workers": workers,
+            "nice": priority.current(),
         })
         try:
             uvicorn.run(
