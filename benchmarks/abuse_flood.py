@@ -360,6 +360,13 @@ def main() -> int:
         "DIALGATE_WEB_NICE, 10); 0 to compare",
     )
     parser.add_argument(
+        "--switch-nice",
+        type=int,
+        default=None,
+        help="niceness of the switch process (`dialgate serve --nice`; below 0 needs root, as "
+        "systemd's Nice=-5 in dialgate-switch.service)",
+    )
+    parser.add_argument(
         "--flood-nice",
         type=int,
         default=0,
@@ -381,7 +388,9 @@ def main() -> int:
     try:
         if args.mode == "split":
             switch_port, web_port = free_port(), free_port()
-            servers["switch"] = serve(url, "switch", switch_port, workdir / "switch.log")
+            servers["switch"] = serve(
+                url, "switch", switch_port, workdir / "switch.log", args.switch_nice
+            )
             servers["web"] = serve(url, "web", web_port, workdir / "web.log", args.web_nice)
         else:
             switch_port = web_port = free_port()
@@ -395,9 +404,10 @@ def main() -> int:
             if args.flood_nice or flood_cpus
             else "flood client as is (same machine, same priority)"
         )
+        nices = f" (web nice {web_nice}, switch nice {args.switch_nice or 0})"
         print(
             f"mode {args.mode}: switch {switch_base}, web {web_base}"
-            f"{f' (nice {web_nice})' if args.mode == 'split' else ''}; {attacker}; "
+            f"{nices if args.mode == 'split' else ''}; {attacker}; "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
             "(on a shared machine the figures are noisy)"
         )

@@ -219,3 +219,28 @@ def test_a_nice_out_of_range_is_refused_naming_the_setting(tmp_path: Path) -> No
         assert done.returncode == 2, done.stderr
         assert named in done.stderr.lower() or named in done.stdout.lower(), done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_negative_nice_raises_the_switch_and_needs_the_privilege(
+    owner_db: Database, tmp_path: Path
+) -> None:
+    """Below 0 needs CAP_SYS_NICE (systemd's Nice=-5 in dialgate-switch.service has it)."""
+    root = os.geteuid() == 0
+    if root:
+        args = ("--role", "switch", "--nice", "-3")
+        with serve_process(owner_db.url, tmp_path / "s.log", *args) as (_url, proc):
+            assert set(thread_nices(proc.pid)) == {-3}
+            assert autogroup_nice(proc.pid) == -3
+    # Without the privilege (root without CAP_SYS_NICE, util-linux's setpriv): one clear line,
+    # exit 2.
+    drop = ["setpriv", "--bounding-set=-sys_nice"] if root else []
+    done = subprocess.run(
+        [*drop, sys.executable, "-m", "dialgate", "serve", "--role", "switch", "--nice", "-3",
+         "--port", str(free_port())],
+        env={**os.environ, "DIALGATE_DATABASE_URL": "sqlite:////nonexistent/x.db",
+             "DIALGATE_ENVIRONMENT": "test",
+             "DIALGATE_SECRET_KEY": "test-secret-key-0123456789abcdef"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "CAP_SYS_NICE" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -43,17 +43,27 @@ def lower_thread(nice: int) -> None:
 
 
 def lower_process(nice: int, autogroup: Path = AUTOGROUP) -> None:
-    """Make this process at least ``nice``: the calling thread (call it before any other thread
-    or worker process starts, they inherit it) and, when this process leads its session, the
-    session's scheduling group."""
-    lower_thread(nice)
+    """Make this process at least ``nice`` (a negative ``nice``: exactly that, which needs
+    CAP_SYS_NICE, e.g. root): the calling thread (call it before any other thread or worker
+    process starts, they inherit it) and, when this process leads its session, the session's
+    scheduling group."""
+    if nice < 0:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except PermissionError:
+            raise PermissionError(
+                f"a nice of {nice} (a higher priority) needs CAP_SYS_NICE: run as root or set "
+                "it with systemd's Nice="
+            ) from None
+    else:
+        lower_thread(nice)
     if os.getsid(0) != os.getpid() or not autogroup.exists():
         # Not a session leader: the group is shared with whoever started us (a shell, a test
-        # runner), so it is not ours to lower; nice already counts against the others there.
+        # runner), so it is not ours to change; nice already counts against the others there.
         return
     try:
         group_nice = int(autogroup.read_text().split("nice")[1])
-        if nice > group_nice:
+        if nice < 0 or nice > group_nice:
             autogroup.write_text(str(nice))
     except (OSError, ValueError, IndexError):
         log.warning("could not set the scheduling group's nice", exc_info=True)

@@ -77,10 +77,11 @@ def register(app: typer.Typer) -> None:
         nice: int | None = typer.Option(
             None,
             "--nice",
-            min=0,
+            min=-20,
             max=19,
-            help="CPU priority of this server's processes (0-19, higher yields more). Default: "
-            "DIALGATE_WEB_NICE (10) for --role web, unchanged otherwise.",
+            help="CPU priority of this server's processes (-20 to 19, higher yields more; below "
+            "0 needs root). Default: DIALGATE_WEB_NICE (10) for --role web, unchanged "
+            "otherwise.",
         ),
     ) -> None:
         """Serve Dialgate over HTTP (and, with --with-worker, send the outbox's emails)."""
@@ -96,7 +97,10 @@ def register(app: typer.Typer) -> None:
             nice = config.get_settings().web_nice
         if nice:
             # Before any thread or worker process exists: they inherit it.
-            priority.lower_process(nice)
+            try:
+                priority.lower_process(nice)
+            except PermissionError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--nice") from None
         ops.prepare_logging()
         ops.prepare_metrics_dir(workers)
         stop = threading.Event()
