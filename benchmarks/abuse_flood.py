@@ -7,7 +7,8 @@ On a fresh SQLite database (demo account, a switch token, a customer API key, th
 on for 127.0.0.1), it starts Dialgate as deployed (``split``: ``dialgate serve --role switch``
 and ``dialgate serve --role web`` as two processes; ``all``: one process for everything), then:
 
-- baseline: ``POST /switch/v1/authorize`` back to back for a few seconds, nothing else;
+- baseline: ``POST /switch/v1/authorize`` and the customer's PATCH (below) for a few seconds,
+  nothing else;
 - flood: ``--login-threads`` threads post wrong portal logins and ``--api-threads`` threads call
   the VoIP.ms API with wrong passwords, as fast as they can, while one process measures
   ``/switch/v1/authorize`` and another ``PATCH /v1/account/settings`` (every 0.25 s, by another
@@ -413,7 +414,10 @@ def main() -> int:
         )
         run_phase(
             "baseline",
-            [(measure_authorize, (switch_base, switch_token))],
+            [
+                (measure_authorize, (switch_base, switch_token)),
+                (measure_patch, (web_base, api_key)),
+            ],
             args.baseline_seconds,
             servers,
         )
