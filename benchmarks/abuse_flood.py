@@ -171,6 +171,7 @@ def serve(
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
                 return proc
         time.sleep(0.1)
+    stop(proc)
     raise RuntimeError(f"dialgate ({role}) not ready")
 
 
