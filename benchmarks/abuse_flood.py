@@ -359,14 +359,15 @@ def main() -> int:
         type=int,
         default=None,
         help="niceness of the web process in split mode (`dialgate serve --nice`; default: "
-        "DIALGATE_WEB_NICE, 10); 0 to compare",
+        "DIALGATE_WEB_NICE, 0)",
     )
     parser.add_argument(
         "--switch-nice",
         type=int,
-        default=None,
-        help="niceness of the switch process (`dialgate serve --nice`; below 0 needs root, as "
-        "systemd's Nice=-5 in dialgate-switch.service)",
+        default=-5 if os.geteuid() == 0 else None,
+        help="niceness of the switch process (`dialgate serve --nice`); default -5 when run as "
+        "root, as deploy/systemd/dialgate-switch.service (Nice=-5, CPUWeight=1000); "
+        "0 to compare",
     )
     parser.add_argument(
         "--flood-nice",

@@ -169,13 +169,13 @@ def test_the_web_role_yields_the_cpu_and_argon2_yields_to_everything(
     owner_db: Database, tmp_path: Path
 ) -> None:
     runner = os.getpriority(os.PRIO_PROCESS, 0)
-    with serve_process(owner_db.url, tmp_path / "web.log", "--role", "web", "--workers", "2") as (
-        url,
-        proc,
-    ):
+    with serve_process(
+        owner_db.url, tmp_path / "web.log", "--role", "web", "--workers", "2",
+        DIALGATE_WEB_NICE="10",
+    ) as (url, proc):
         before = thread_nices(proc.pid)
         assert len(before) > 2  # the manager's threads and both workers' were found
-        assert set(before) == {max(runner, 10)}  # DIALGATE_WEB_NICE's default, inherited
+        assert set(before) == {max(runner, 10)}  # DIALGATE_WEB_NICE, inherited
         # The server leads its session (as under systemd): its scheduling group is lowered too,
         # or autogroup would share the CPU equally with the switch's whatever the nice.
         assert autogroup_nice(proc.pid) == 10
@@ -191,6 +191,11 @@ def test_the_switch_role_keeps_its_priority_and_nice_is_configurable(
     runner = os.getpriority(os.PRIO_PROCESS, 0)
     with serve_process(owner_db.url, tmp_path / "switch.log", "--role", "switch") as (_u, proc):
         assert set(thread_nices(proc.pid)) == {runner}
+        assert autogroup_nice(proc.pid) == 0
+    # The web role is left at par by default (DIALGATE_WEB_NICE=0); only argon2 yields.
+    with serve_process(owner_db.url, tmp_path / "web0.log", "--role", "web") as (url, proc):
+        wrong_api_password(url)
+        assert set(thread_nices(proc.pid)) == {runner, max(runner, 19)}
         assert autogroup_nice(proc.pid) == 0
     with serve_process(
         owner_db.url, tmp_path / "web.log", "--role", "web", DIALGATE_WEB_NICE="4",

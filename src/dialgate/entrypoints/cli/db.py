@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
             min=-20,
             max=19,
             help="CPU priority of this server's processes (-20 to 19, higher yields more; below "
-            "0 needs root). Default: DIALGATE_WEB_NICE (10) for --role web, unchanged "
+            "0 needs root). Default: DIALGATE_WEB_NICE (0) for --role web, unchanged "
             "otherwise.",
         ),
     ) -> None:
