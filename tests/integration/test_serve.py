@@ -169,20 +169,22 @@ def test_the_web_role_yields_the_cpu_and_argon2_yields_to_everything(
     owner_db: Database, tmp_path: Path
 ) -> None:
     runner = os.getpriority(os.PRIO_PROCESS, 0)
+    # A small nice: on a busy machine a web role at 10 can be starved for longer than uvicorn's
+    # supervisor waits for a worker's answer, which then kills and restarts it (uvicorn 0.55).
     with serve_process(
         owner_db.url, tmp_path / "web.log", "--role", "web", "--workers", "2",
-        DIALGATE_WEB_NICE="10",
+        DIALGATE_WEB_NICE="1",
     ) as (url, proc):
         before = thread_nices(proc.pid)
         assert len(before) > 2  # the manager's threads and both workers' were found
-        assert set(before) == {max(runner, 10)}  # DIALGATE_WEB_NICE, inherited
+        assert set(before) == {max(runner, 1)}  # DIALGATE_WEB_NICE, inherited
         # The server leads its session (as under systemd): its scheduling group is lowered too,
         # or autogroup would share the CPU equally with the switch's whatever the nice.
-        assert autogroup_nice(proc.pid) == 10
+        assert autogroup_nice(proc.pid) == 1
         wrong_api_password(url)
         after = thread_nices(proc.pid)
         assert after.count(19) == 1  # the one argon2 thread started, at DIALGATE_HASH_NICE
-        assert set(after) == {max(runner, 10), 19}
+        assert set(after) == {max(runner, 1), 19}
 
 
 def test_the_switch_role_keeps_its_priority_and_nice_is_configurable(
