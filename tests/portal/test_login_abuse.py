@@ -196,7 +196,7 @@ def test_a_throttled_sources_login_is_refused_before_its_body_is_read(
             "server": ("testserver", 80), "headers": [
                 (b"host", b"testserver"),
                 (b"content-type", b"application/x-www-form-urlencoded"),
-                (b"cookie", b"dg_lang=" + language),
+                (b"cookie", b"dg_lang=" + language + b"; dg_login_csrf=tok-" + language),
             ],
         }
 
@@ -208,7 +208,9 @@ def test_a_throttled_sources_login_is_refused_before_its_body_is_read(
     headers = dict(start["headers"])  # type: ignore[arg-type]
     assert int(headers[b"retry-after"]) >= 1
     assert b"default-src 'self'" in headers[b"content-security-policy"]
-    assert "Trop de tentatives" in sent[1]["body"].decode()  # type: ignore[union-attr]
+    page = sent[1]["body"].decode()  # type: ignore[union-attr]
+    assert "Trop de tentatives" in page
+    assert 'name="csrf_token" value="tok-fr"' in page  # the form works again after the wait
     # Another source goes through to the route (which reads the form and checks the CSRF pair).
     sent.clear()
     asyncio.run(app(scope(OWNER, b"en"), receive, send))
