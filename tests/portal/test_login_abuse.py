@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from prometheus_client import REGISTRY
 
 from dialgate.adapters import ratelimit
 from dialgate.entrypoints.portal import routes_auth
@@ -202,9 +203,11 @@ def test_a_throttled_sources_login_is_refused_before_its_body_is_read(
 
     # Even the right password: a spent source gets 429 from its address alone, in its language,
     # without the body being read (so no form, no CSRF check, no database, no argon2).
+    counted = REGISTRY.get_sample_value("dialgate_login_lockouts_total") or 0.0
     asyncio.run(app(scope(STRANGER, b"fr"), receive, send))
     start = sent[0]
     assert start["status"] == 429 and reads == 0
+    assert REGISTRY.get_sample_value("dialgate_login_lockouts_total") == counted + 1
     headers = dict(start["headers"])  # type: ignore[arg-type]
     assert int(headers[b"retry-after"]) >= 1
     assert b"default-src 'self'" in headers[b"content-security-policy"]

@@ -44,7 +44,7 @@ SCRIPT = """
 from pathlib import Path
 import os, threading
 from dialgate.adapters import priority
-priority.lower_process(7)
+priority.set_process_nice(7)
 seen = []
 t = threading.Thread(target=lambda: seen.append(priority.current()))
 t.start(); t.join()

@@ -6,7 +6,7 @@ before the web role (the portal and the APIs, what a stranger can flood) and bef
 catches this module deals with:
 
 - Linux keeps a niceness per *thread*, and a new thread inherits its creator's. So a process
-  is lowered before it starts any thread or worker process (``lower_process``), and the hash
+  is lowered before it starts any thread or worker process (``set_process_nice``), and the hash
   pool's threads lower themselves when they start (``lower_thread``).
 - With autogroup (``/proc/sys/kernel/sched_autogroup_enabled``, on by default in most
   kernels), the scheduler first shares the CPU equally between *sessions*, and nice only counts
@@ -42,7 +42,7 @@ def lower_thread(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
-def lower_process(nice: int, autogroup: Path = AUTOGROUP) -> None:
+def set_process_nice(nice: int, autogroup: Path = AUTOGROUP) -> None:
     """Make this process at least ``nice`` (a negative ``nice``: exactly that, which needs
     CAP_SYS_NICE, e.g. root): the calling thread (call it before any other thread or worker
     process starts, they inherit it) and, when this process leads its session, the session's

@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         if nice:
             # Before any thread or worker process exists: they inherit it.
             try:
-                priority.lower_process(nice)
+                priority.set_process_nice(nice)
             except PermissionError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--nice") from None
         ops.prepare_logging()

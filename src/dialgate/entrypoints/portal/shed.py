@@ -22,7 +22,7 @@ from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dialgate.adapters import ratelimit
+from dialgate.adapters import metrics, ratelimit
 from dialgate.adapters.ratelimit import Throttle
 from dialgate.entrypoints.portal import i18n, web
 
@@ -66,6 +66,7 @@ class ShedThrottledLogins:
             client = scope.get("client")
             source = ratelimit.source_key(client[0] if client else None)
             if throttle.exhausted(self.rule, self.namespace, source):
+                metrics.LOGIN_LOCKOUTS.inc()  # as the route counts its throttled answers
                 retry = throttle.retry_after(self.rule, self.namespace, source)
                 await self._refuse(scope, send, retry)
                 return
