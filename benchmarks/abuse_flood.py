@@ -7,15 +7,18 @@ On a fresh SQLite database (demo account, a switch token, a customer API key, th
 on for 127.0.0.1), it starts Dialgate as deployed (``split``: ``dialgate serve --role switch``
 and ``dialgate serve --role web`` as two processes; ``all``: one process for everything), then:
 
-- baseline: ``POST /switch/v1/authorize`` back to back for a few seconds, nothing else;
+- baseline: ``POST /switch/v1/authorize`` and the customer's PATCH (below) for a few seconds,
+  nothing else;
 - flood: ``--login-threads`` threads post wrong portal logins and ``--api-threads`` threads call
   the VoIP.ms API with wrong passwords, as fast as they can, while one process measures
   ``/switch/v1/authorize`` and another ``PATCH /v1/account/settings`` (every 0.25 s, by another
   customer than the caller unless ``--patch-same-account``).
 
-The measuring clients run in processes of their own so that the flood threads' GIL does not
-show up in their figures. Everything targets 127.0.0.1 and stops by itself. It prints
-latencies (p50, p99, max, in ms) and every status seen; the targets are authorize p99 < 20 ms,
+The measuring clients run in processes (and sessions, so scheduling groups) of their own so
+that the flood threads' GIL and CPU turns do not show up in their figures. Everything targets
+127.0.0.1 and stops by itself. It prints latencies (p50, p99, max, in ms), every status seen,
+and for each process the CPU it used and how long its threads waited for a core during the
+phase (the starvation the figures are about). The targets are authorize p99 < 20 ms,
 PATCH < 1 s and no 500.
 """
 
@@ -66,6 +69,57 @@ def free_port() -> int:
 OTHER_ACCOUNT = "200000"
 
 
+# --- where the CPU went -------------------------------------------------------------------
+# Linux keeps, per thread, the time it ran and the time it waited runnable for a core
+# (/proc/<pid>/task/<tid>/schedstat: ns on a CPU, ns waiting on a run queue). The waiting time
+# is the starvation this benchmark is about: a switch request that waits for a core is late
+# even if the switch itself does nothing wrong.
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes with ``--workers``)."""
+    found = [pid]
+    for tid in _tasks(pid):
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+            for child in children:
+                found += process_tree(int(child))
+    return found
+
+
+def _tasks(pid: int) -> list[str]:
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
+def sched_times(pids: list[int]) -> tuple[float, float]:
+    """(seconds on a CPU, seconds waiting for one), summed over every thread of ``pids``."""
+    running = waiting = 0
+    for pid in pids:
+        for tid in _tasks(pid):
+            with contextlib.suppress(OSError, ValueError):
+                stat = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text()
+                on_cpu, queued, _slices = stat.split()
+                running += int(on_cpu)
+                waiting += int(queued)
+    return running / 1e9, waiting / 1e9
+
+
+def lower_priority(nice: int, cpus: set[int] | None) -> None:
+    """Model an attacker on another host: this process at ``nice`` in a scheduling group of
+    its own (with autogroup on, nice only counts inside one's session), and/or on ``cpus``."""
+    if nice:
+        with contextlib.suppress(OSError):
+            os.setsid()
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(nice))
+        os.nice(nice)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
 def prepare(url: str, *, patch_same_account: bool) -> tuple[str, str]:
     """Migrate and seed; returns (switch token, the PATCHing customer's API key). The customer
     is another account than the one whose calls are authorized, unless ``patch_same_account``
@@ -89,7 +143,9 @@ def prepare(url: str, *, patch_same_account: bool) -> tuple[str, str]:
     return switch, key
 
 
-def serve(url: str, role: str, port: int, log: Path, nice: int = 0) -> subprocess.Popen[bytes]:
+def serve(
+    url: str, role: str, port: int, log: Path, nice: int | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DIALGATE_DATABASE_URL": url,
@@ -98,8 +154,10 @@ def serve(url: str, role: str, port: int, log: Path, nice: int = 0) -> subproces
     }
     with log.open("ab") as out:
         command = [sys.executable, "-m", "dialgate", "serve", "--role", role, "--port", str(port)]
+        if nice is not None:
+            command += ["--nice", str(nice)]
         proc = subprocess.Popen(
-            ["nice", "-n", str(nice), *command] if nice else command,
+            command,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -113,6 +171,7 @@ def serve(url: str, role: str, port: int, log: Path, nice: int = 0) -> subproces
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
                 return proc
         time.sleep(0.1)
+    stop(proc)
     raise RuntimeError(f"dialgate ({role}) not ready")
 
 
@@ -129,7 +188,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 # --- measuring clients (each in its own process) ------------------------------------------
 
 
+def own_session() -> None:
+    """The measuring clients stand for Kamailio and a customer: other programs than the
+    attacker, so not in its session (with autogroup, a session is a scheduling group, and 48
+    flood threads would otherwise take the measuring client's turns and show up as the
+    server's latency)."""
+    with contextlib.suppress(OSError):
+        os.setsid()
+
+
 def measure_authorize(base: str, token: str, seconds: float, out: Any) -> None:
+    own_session()
     times: list[float] = []
     statuses: Counter[int] = Counter()
     headers = {"Authorization": f"Bearer {token}"}
@@ -144,10 +213,11 @@ def measure_authorize(base: str, token: str, seconds: float, out: Any) -> None:
             times.append(time.perf_counter() - start)
             statuses[status] += 1
             time.sleep(0.005)  # about 150 calls a second: a POP's steady call setup rate
-    out.put(("authorize", times, dict(statuses)))
+    out.put(("authorize", times, dict(statuses), sched_times([os.getpid()])))
 
 
 def measure_patch(base: str, key: str, seconds: float, out: Any) -> None:
+    own_session()
     times: list[float] = []
     statuses: Counter[int] = Counter()
     headers = {"Authorization": f"Bearer {key}"}
@@ -165,11 +235,14 @@ def measure_patch(base: str, key: str, seconds: float, out: Any) -> None:
             times.append(time.perf_counter() - start)
             statuses[status] += 1
             time.sleep(0.25)
-    out.put(("patch", times, dict(statuses)))
+    out.put(("patch", times, dict(statuses), sched_times([os.getpid()])))
 
 
-def flood(base: str, logins: int, api: int, seconds: float, out: Any) -> None:
+def flood(
+    base: str, logins: int, api: int, nice: int, cpus: set[int] | None, seconds: float, out: Any
+) -> None:
     """The attackers: threads in one process, each as fast as the server answers."""
+    lower_priority(nice, cpus)
     statuses: Counter[tuple[str, int | str]] = Counter()
     lock = threading.Lock()
     end = time.monotonic() + seconds
@@ -207,9 +280,11 @@ def flood(base: str, logins: int, api: int, seconds: float, out: Any) -> None:
     threads += [threading.Thread(target=voipms) for _ in range(api)]
     for t in threads:
         t.start()
+    time.sleep(max(0.0, end - time.monotonic()))
+    used = sched_times([os.getpid()])  # before the threads end and take their counts along
     for t in threads:
         t.join()
-    out.put(("flood", [], {f"{k[0]}: {k[1]}": v for k, v in statuses.items()}))
+    out.put(("flood", [], {f"{k[0]}: {k[1]}": v for k, v in statuses.items()}, used))
 
 
 # --- report -------------------------------------------------------------------------------
@@ -227,17 +302,27 @@ def summary(times: list[float]) -> str:
 
 
 def run_phase(
-    name: str, targets: list[tuple[Any, tuple[Any, ...]]], seconds: float
+    name: str,
+    targets: list[tuple[Any, tuple[Any, ...]]],
+    seconds: float,
+    servers: dict[str, subprocess.Popen[bytes]],
 ) -> dict[str, tuple[list[float], dict[Any, int]]]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=fn, args=(*args, seconds, queue)) for fn, args in targets]
+    trees = {role: process_tree(proc.pid) for role, proc in servers.items()}
+    before = {role: sched_times(pids) for role, pids in trees.items()}
     for p in procs:
         p.start()
     results = {}
+    used: dict[str, tuple[float, float]] = {}
     for _ in procs:
-        kind, times, statuses = queue.get(timeout=seconds + 120)
+        kind, times, statuses, cpu = queue.get(timeout=seconds + 120)
         results[kind] = (times, statuses)
+        used[f"client {kind}"] = cpu
+    for role, pids in trees.items():
+        after = sched_times(pids)
+        used[f"server {role}"] = (after[0] - before[role][0], after[1] - before[role][1])
     for p in procs:
         p.join(30)
     print(f"\n== {name} ({seconds:.0f} s) ==")
@@ -247,6 +332,13 @@ def run_phase(
         else:
             for label, count in sorted(statuses.items()):
                 print(f"{kind:10s} {label}: {count}")
+    calls = len(results.get("authorize", ([], {}))[0]) or 1
+    print(f"{'cpu':10s} {'process':18s} {'on a core':>10s} {'waited':>10s} {'waited/call':>12s}")
+    for who, (on_cpu, waited) in used.items():
+        per_call = f"{waited / calls * 1000:9.2f} ms" if "switch" in who or "all" in who else ""
+        print(f"{'cpu':10s} {who:18s} {on_cpu:9.1f}s {waited:9.1f}s {per_call:>12s}")
+    print(f"{'cpu':10s} (2 cores x {seconds:.0f} s = {2 * seconds:.0f} core-seconds; the rest "
+          "went to other work on the machine)")
     return results
 
 
@@ -265,45 +357,84 @@ def main() -> int:
     parser.add_argument(
         "--web-nice",
         type=int,
-        default=10,
-        help="niceness of the web process in split mode (the documented deployment gives the "
-        "switch the CPU first); 0 to compare",
+        default=None,
+        help="niceness of the web process in split mode (`dialgate serve --nice`; default: "
+        "DIALGATE_WEB_NICE, 0)",
+    )
+    parser.add_argument(
+        "--switch-nice",
+        type=int,
+        default=-5 if os.geteuid() == 0 else None,
+        help="niceness of the switch process (`dialgate serve --nice`); default -5 when run as "
+        "root, as deploy/systemd/dialgate-switch.service (Nice=-5, CPUWeight=1000); "
+        "0 to compare",
+    )
+    parser.add_argument(
+        "--flood-nice",
+        type=int,
+        default=0,
+        help="run the flood client at this niceness, in its own scheduling group: a model of "
+        "an attacker on another host (not the judged figure)",
+    )
+    parser.add_argument(
+        "--flood-cpus",
+        default="",
+        help="pin the flood client to these CPUs (e.g. 1): another model of a remote attacker",
     )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dialgate-abuse-"))
     url = f"sqlite:///{workdir / 'dialgate.db'}"
     switch_token, api_key = prepare(url, patch_same_account=args.patch_same_account)
-    servers: list[subprocess.Popen[bytes]] = []
+    flood_cpus = {int(c) for c in args.flood_cpus.split(",") if c.strip()} or None
+    servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
         if args.mode == "split":
             switch_port, web_port = free_port(), free_port()
-            servers.append(serve(url, "switch", switch_port, workdir / "switch.log"))
-            servers.append(serve(url, "web", web_port, workdir / "web.log", args.web_nice))
+            servers["switch"] = serve(
+                url, "switch", switch_port, workdir / "switch.log", args.switch_nice
+            )
+            servers["web"] = serve(url, "web", web_port, workdir / "web.log", args.web_nice)
         else:
             switch_port = web_port = free_port()
-            servers.append(serve(url, "all", web_port, workdir / "all.log"))
+            servers["all"] = serve(url, "all", web_port, workdir / "all.log")
         switch_base = f"http://127.0.0.1:{switch_port}"
         web_base = f"http://127.0.0.1:{web_port}"
+        web_nice = "default" if args.web_nice is None else args.web_nice
+        attacker = (
+            f"flood client nice {args.flood_nice} cpus {args.flood_cpus or 'all'} "
+            "(a model of a remote attacker)"
+            if args.flood_nice or flood_cpus
+            else "flood client as is (same machine, same priority)"
+        )
+        nices = f" (web nice {web_nice}, switch nice {args.switch_nice or 0})"
         print(
             f"mode {args.mode}: switch {switch_base}, web {web_base}"
-            f"{f' (nice {args.web_nice})' if args.mode == 'split' else ''}; "
+            f"{nices if args.mode == 'split' else ''}; {attacker}; "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
             "(on a shared machine the figures are noisy)"
         )
         run_phase(
             "baseline",
-            [(measure_authorize, (switch_base, switch_token))],
+            [
+                (measure_authorize, (switch_base, switch_token)),
+                (measure_patch, (web_base, api_key)),
+            ],
             args.baseline_seconds,
+            servers,
         )
         results = run_phase(
             f"flood: {args.login_threads} wrong-login + {args.api_threads} VoIP.ms API threads",
             [
-                (flood, (web_base, args.login_threads, args.api_threads)),
+                (
+                    flood,
+                    (web_base, args.login_threads, args.api_threads, args.flood_nice, flood_cpus),
+                ),
                 (measure_authorize, (switch_base, switch_token)),
                 (measure_patch, (web_base, api_key)),
             ],
             args.seconds,
+            servers,
         )
         authorize_times = sorted(results["authorize"][0])
         patch_times = results["patch"][0]
@@ -316,10 +447,11 @@ def main() -> int:
         )
         print(
             f"\nverdict: authorize p99 {p99 * 1000:.1f} ms (target < 20), "
-            f"PATCH max {max(patch_times) * 1000:.0f} ms (target < 1000), 500s: {errors}"
+            f"PATCH max {max(patch_times) * 1000:.0f} ms (target < 1000), 500s: {errors}; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
     finally:
-        for proc in servers:
+        for proc in servers.values():
             stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

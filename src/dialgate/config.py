@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     # most hash_queue waiting; beyond, requests are refused at once.
     hash_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     hash_queue: int = Field(default=32, ge=0)
+    # CPU priority (nice, 0-19): `dialgate serve --role web` lowers itself to web_nice before
+    # it starts (its worker processes and threads inherit it), so a flood of the portal or the
+    # APIs waits for the switch role's CPU. Off by default: measured on a busy node, a web role
+    # at 10 also waited behind every unrelated process and customers' writes took seconds;
+    # raising the switch instead (systemd's Nice=-5/CPUWeight= in deploy/systemd, or
+    # `serve --role switch --nice -5` as root) puts calls first without that. argon2 threads
+    # run at hash_nice in every role, so even a process serving both never hashes before
+    # answering a call (adapters/priority.py; docs/architecture.md, "Abuse").
+    web_nice: int = Field(default=0, ge=0, le=19)
+    hash_nice: int = Field(default=19, ge=0, le=19)
     # Where the throttles count (a URI of the ``limits`` library); memory:// is per process.
     rate_limit_storage: str = "memory://"
 

@@ -29,6 +29,14 @@ API_PASSWORD = "ApiPass123"
 
 @contextlib.contextmanager
 def serve(db_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
+    with serve_process(db_url, log, *args, **env) as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_process(
+    db_url: str, log: Path, *args: str, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     environment = {
         **os.environ,
@@ -57,7 +65,7 @@ def serve(db_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
                     break
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.05)
-        yield url
+        yield url, proc
     finally:
         stop_server(proc)
 
@@ -129,3 +137,117 @@ def test_a_chunked_flood_is_cut_off_at_the_body_limit(owner_db: Database, tmp_pa
                 answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert sent < 10 * 1024 * 1024  # refused after ~1 MB, not after 200 MB
+
+
+# --- CPU priority (adapters/priority.py): the web role yields to the switch role ------------
+
+
+def thread_nices(pid: int) -> list[int]:
+    """The niceness of every thread of ``pid`` and of its child processes (uvicorn's workers)."""
+    nices = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            nices.append(os.getpriority(os.PRIO_PROCESS, int(tid)))
+        with contextlib.suppress(FileNotFoundError):
+            for child in Path(f"/proc/{pid}/task/{tid}/children").read_text().split():
+                nices += thread_nices(int(child))
+    return nices
+
+
+def autogroup_nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split("nice")[1])
+
+
+def wrong_api_password(url: str) -> None:
+    """One argon2 check in the server's hash pool (127.0.0.1 is on the allow-list)."""
+    params = {"api_username": EMAIL, "api_password": "Wrong999x", "method": "getIP"}
+    body = httpx.get(url + URL, params=params, timeout=10).json()
+    assert body == {"status": "invalid_credentials"}
+
+
+def test_the_web_role_yields_the_cpu_and_argon2_yields_to_everything(
+    owner_db: Database, tmp_path: Path
+) -> None:
+    runner = os.getpriority(os.PRIO_PROCESS, 0)
+    # A small nice: on a busy machine a web role at 10 can be starved for longer than uvicorn's
+    # supervisor waits for a worker's answer, which then kills and restarts it (uvicorn 0.55).
+    with serve_process(
+        owner_db.url, tmp_path / "web.log", "--role", "web", "--workers", "2",
+        DIALGATE_WEB_NICE="1",
+    ) as (url, proc):
+        before = thread_nices(proc.pid)
+        assert len(before) > 2  # the manager's threads and both workers' were found
+        assert set(before) == {max(runner, 1)}  # DIALGATE_WEB_NICE, inherited
+        # The server leads its session (as under systemd): its scheduling group is lowered too,
+        # or autogroup would share the CPU equally with the switch's whatever the nice.
+        assert autogroup_nice(proc.pid) == 1
+        wrong_api_password(url)
+        after = thread_nices(proc.pid)
+        assert after.count(19) == 1  # the one argon2 thread started, at DIALGATE_HASH_NICE
+        assert set(after) == {max(runner, 1), 19}
+
+
+def test_the_switch_role_keeps_its_priority_and_nice_is_configurable(
+    owner_db: Database, tmp_path: Path
+) -> None:
+    runner = os.getpriority(os.PRIO_PROCESS, 0)
+    with serve_process(owner_db.url, tmp_path / "switch.log", "--role", "switch") as (_u, proc):
+        assert set(thread_nices(proc.pid)) == {runner}
+        assert autogroup_nice(proc.pid) == 0
+    # The web role is left at par by default (DIALGATE_WEB_NICE=0); only argon2 yields.
+    with serve_process(owner_db.url, tmp_path / "web0.log", "--role", "web") as (url, proc):
+        wrong_api_password(url)
+        assert set(thread_nices(proc.pid)) == {runner, max(runner, 19)}
+        assert autogroup_nice(proc.pid) == 0
+    with serve_process(
+        owner_db.url, tmp_path / "web.log", "--role", "web", DIALGATE_WEB_NICE="4",
+        DIALGATE_HASH_NICE="7",
+    ) as (url, proc):
+        wrong_api_password(url)
+        assert set(thread_nices(proc.pid)) == {max(runner, 4), max(runner, 7)}
+        assert autogroup_nice(proc.pid) == 4
+    with serve_process(owner_db.url, tmp_path / "all.log", "--nice", "3") as (_u, proc):
+        assert set(thread_nices(proc.pid)) == {max(runner, 3)}  # --nice: any role
+
+
+def test_a_nice_out_of_range_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    for args, env, named in (
+        (["--nice", "25"], {}, "--nice"),
+        ([], {"DIALGATE_WEB_NICE": "-5"}, "web_nice"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "dialgate", "serve", "--role", "web", "--port",
+             str(free_port()), *args],
+            env={**os.environ, "DIALGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                 "DIALGATE_ENVIRONMENT": "test",
+                 "DIALGATE_SECRET_KEY": "test-secret-key-0123456789abcdef", **env},
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert named in done.stderr.lower() or named in done.stdout.lower(), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_negative_nice_raises_the_switch_and_needs_the_privilege(
+    owner_db: Database, tmp_path: Path
+) -> None:
+    """Below 0 needs CAP_SYS_NICE (systemd's Nice=-5 in dialgate-switch.service has it)."""
+    root = os.geteuid() == 0
+    if root:
+        args = ("--role", "switch", "--nice", "-3")
+        with serve_process(owner_db.url, tmp_path / "s.log", *args) as (_url, proc):
+            assert set(thread_nices(proc.pid)) == {-3}
+            assert autogroup_nice(proc.pid) == -3
+    # Without the privilege (root without CAP_SYS_NICE, util-linux's setpriv): one clear line,
+    # exit 2.
+    drop = ["setpriv", "--bounding-set=-sys_nice"] if root else []
+    done = subprocess.run(
+        [*drop, sys.executable, "-m", "dialgate", "serve", "--role", "switch", "--nice", "-3",
+         "--port", str(free_port())],
+        env={**os.environ, "DIALGATE_DATABASE_URL": "sqlite:////nonexistent/x.db",
+             "DIALGATE_ENVIRONMENT": "test",
+             "DIALGATE_SECRET_KEY": "test-secret-key-0123456789abcdef"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "CAP_SYS_NICE" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

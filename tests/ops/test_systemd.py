@@ -32,7 +32,9 @@ def _copy(tmp_path: Path, unit: str, replace: tuple[str, str] | None = None) -> 
     return tmp_path
 
 
-@pytest.mark.parametrize("unit", ["dialgate-serve.service", "dialgate-worker.service"])
+@pytest.mark.parametrize(
+    "unit", ["dialgate-serve.service", "dialgate-switch.service", "dialgate-worker.service"]
+)
 def test_unit_verifies_cleanly(tmp_path: Path, unit: str) -> None:
     text = (UNITS / unit).read_text()
     assert "ExecStart=/opt/dialgate/bin/dialgate " in text
@@ -58,3 +60,15 @@ def test_units_run_commands_that_exist() -> None:
                 assert help_run.returncode == 0, help_run.stderr
                 for option in (a for a in args if a.startswith("--")):
                     assert option in help_run.stdout, (unit.name, option)
+
+
+def test_the_switch_unit_gets_the_cpu_before_the_web_unit() -> None:
+    """A flood of the web role must not take the switch role's CPU (docs/operations.md)."""
+    def keys(unit: str) -> dict[str, str]:
+        lines = (UNITS / unit).read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+
+    switch, web = keys("dialgate-switch.service"), keys("dialgate-serve.service")
+    assert "--role switch" in switch["ExecStart"] and "--role web" in web["ExecStart"]
+    assert int(switch["CPUWeight"]) >= 10 * int(web["CPUWeight"])
+    assert int(switch["Nice"]) < 0 <= int(web.get("Nice", "0"))

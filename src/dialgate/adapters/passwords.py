@@ -17,6 +17,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from dialgate.adapters import priority
+
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -65,11 +67,19 @@ class HashPool:
     argon2-cffi releases the GIL while hashing, so the threads really run in parallel.
     """
 
-    def __init__(self, workers: int, queue: int) -> None:
+    def __init__(self, workers: int, queue: int, nice: int = 0) -> None:
         self.workers = workers
         self.queue = queue
+        self.nice = nice
         self.closed = False
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        # Each thread lowers its own priority as it starts (Linux keeps nice per thread): a
+        # core goes to the event loops, and to the switch, before it goes to a guess.
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="argon2",
+            initializer=priority.lower_thread,
+            initargs=(nice,),
+        )
         self._slots = threading.BoundedSemaphore(workers + queue)
         self._lock = threading.Lock()
         self._in_flight = 0

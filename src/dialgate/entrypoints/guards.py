@@ -119,7 +119,9 @@ class BodyLimit:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the guards to ``app`` (call after every other middleware: these must be outermost)."""
-    app.state.hash_pool = HashPool(settings.hash_workers, settings.hash_queue)
+    app.state.hash_pool = HashPool(
+        settings.hash_workers, settings.hash_queue, settings.hash_nice
+    )
     app.state.throttle = Throttle(settings.rate_limit_storage)
     proxies = settings.trusted_proxy_list()
     if proxies:

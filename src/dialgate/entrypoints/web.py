@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.hash_pool.closed:  # the app is being started again (tests do)
             old = app.state.hash_pool
-            app.state.hash_pool = HashPool(old.workers, old.queue)
+            app.state.hash_pool = HashPool(old.workers, old.queue, old.nice)
         switch_http.warm_up(app)
         # What start-up built (numbering plan, snapshots, metadata: ~170k objects) lives as long
         # as the process; a full collection would walk it all (~150 ms, a stall in the middle

@@ -74,15 +74,33 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", min=1, help="Worker processes (metrics: PROMETHEUS_MULTIPROC_DIR)."
         ),
+        nice: int | None = typer.Option(
+            None,
+            "--nice",
+            min=-20,
+            max=19,
+            help="CPU priority of this server's processes (-20 to 19, higher yields more; below "
+            "0 needs root). Default: DIALGATE_WEB_NICE (0) for --role web, unchanged "
+            "otherwise.",
+        ),
     ) -> None:
         """Serve Dialgate over HTTP (and, with --with-worker, send the outbox's emails)."""
         import uvicorn
 
+        from dialgate.adapters import priority
         from dialgate.entrypoints.cli import ops
 
         # The role travels in the environment: worker processes build their app from it.
         os.environ["DIALGATE_ROLE"] = role.value
         config.get_settings.cache_clear()
+        if nice is None and role is Role.web:
+            nice = config.get_settings().web_nice
+        if nice:
+            # Before any thread or worker process exists: they inherit it.
+            try:
+                priority.set_process_nice(nice)
+            except PermissionError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--nice") from None
         ops.prepare_logging()
         ops.prepare_metrics_dir(workers)
         stop = threading.Event()
@@ -94,6 +112,7 @@ def register(app: typer.Typer) -> None:
             worker.start()
         log.info("dialgate serving", extra={
             "url": f"http://{host}:{port}", "role": role.value, "workers": workers,
+            "nice": priority.current(),
         })
         try:
             uvicorn.run(

@@ -30,6 +30,7 @@ from dialgate.entrypoints.portal import (
     web,
 )
 from dialgate.entrypoints.portal.head import HeadAsGet
+from dialgate.entrypoints.portal.shed import ShedThrottledLogins
 
 STATIC = Path(__file__).parent / "static"
 
@@ -46,6 +47,12 @@ def install(app: FastAPI) -> None:
         )
     app.mount(web.PREFIX + "/static", StaticFiles(directory=STATIC), name="portal-static")
     app.add_middleware(HeadAsGet)
+    # A throttled source's log-ins are refused before the route reads them (shed.py).
+    app.add_middleware(
+        ShedThrottledLogins,
+        rule=routes_auth.FAILURES_PER_SOURCE,
+        namespace=routes_auth.SOURCE_FAILURES,
+    )
 
     @app.get("/favicon.ico", include_in_schema=False)
     def _favicon() -> FileResponse:

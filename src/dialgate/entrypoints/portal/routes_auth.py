@@ -93,6 +93,7 @@ def login_form(request: Request) -> Response:
 # lock a stranger can put on someone else's account. Successful logins count nowhere (an
 # office behind one NAT address logs in as often as it likes).
 FAILURES_PER_SOURCE = ratelimit.parse("10/minute")
+SOURCE_FAILURES = "portal-login-src"  # the counter's name (shed.py reads it too)
 FAILURES_PER_LOGIN = ratelimit.parse("20/hour")
 DEVICE_COOKIE = "dg_device"
 DEVICE_DAYS = 365
@@ -122,8 +123,8 @@ async def login(request: Request, db: Db, form: Form) -> Response:
     source = ratelimit.source_key(guards.client_ip(request))
     login_key = portal_auth.login_key(login_name)
 
-    if throttle.exhausted(FAILURES_PER_SOURCE, "portal-login-src", source):
-        retry = throttle.retry_after(FAILURES_PER_SOURCE, "portal-login-src", source)
+    if throttle.exhausted(FAILURES_PER_SOURCE, SOURCE_FAILURES, source):
+        retry = throttle.retry_after(FAILURES_PER_SOURCE, SOURCE_FAILURES, source)
         return _throttled(request, language, login_name, retry)
 
     def find() -> portal_auth.LoginTarget:
@@ -175,7 +176,7 @@ async def login(request: Request, db: Db, form: Form) -> Response:
     if new is None:
         metrics.LOGIN_FAILURES.inc()
         log.info("portal login refused", extra={"account": target.account or None})
-        throttle.hit(FAILURES_PER_SOURCE, "portal-login-src", source)
+        throttle.hit(FAILURES_PER_SOURCE, SOURCE_FAILURES, source)
         throttle.hit(FAILURES_PER_LOGIN, "portal-login-fail", login_key)
         # Slow down guessing without holding a worker thread.
         await asyncio.sleep(portal_auth.FAILURE_DELAY)
