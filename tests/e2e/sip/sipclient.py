@@ -396,7 +396,9 @@ class SipAgent:
                from_user: str | None = None, wait_final: bool = True,
                timeout: float | None = None, sdp: str | None = None) -> Dialog:
         """Send an INVITE (answering a 407 with digest when ``password`` is given); ACK the
-        final answer. ``dialog.final`` holds it; ``dialog.invite`` the INVITE as sent."""
+        final answer. ``dialog.final`` holds it; ``dialog.invite`` the INVITE as sent.
+        ``wait_final=False`` returns once the INVITE that will be decided is sent: with a
+        ``password``, after the challenge is answered (the proxy challenges every INVITE)."""
         call_id, tag = _rand(16), _rand(8)
         ruri = f"sip:{dialed}@{self.domain}"
         from_uri = f"sip:{from_user or user}@{self.domain}"
@@ -413,7 +415,7 @@ class SipAgent:
             dlg = Dialog(call_id, tag, "", from_uri, ruri, ruri, [], cseq, invite=inv,
                          branch=branch, invite_cseq=cseq)
             self.dialogs[call_id] = dlg
-            if not wait_final:
+            if not wait_final and (password is None or auth):
                 return dlg
             r = self.wait_response(call_id, "INVITE", timeout=timeout)
             self._ack(dlg, r)
