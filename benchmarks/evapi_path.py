@@ -62,6 +62,16 @@ async def run(args: argparse.Namespace, db_url: str, token: str, numbers: list[s
 
     if args.no_metrics:
         metrics.disable()
+    # Logging as `dialgate serve` sets it up (JSON lines at info: a refused call logs one),
+    # to a file as a journal would take it.
+    from dialgate import logs
+
+    log_file = (Path(db_url.removeprefix("sqlite:///")).parent / "dialgate.log").open("w")
+    stderr, sys.stderr = sys.stderr, log_file
+    try:
+        logs.configure("info")
+    finally:
+        sys.stderr = stderr
     db = Database(db_url)
     cache = PolicyCache(db)
     cache.warm()
@@ -116,6 +126,7 @@ async def run(args: argparse.Namespace, db_url: str, token: str, numbers: list[s
     kamailio.close()
     server.close()
     db.dispose()
+    log_file.close()
     print(f"median {statistics.median(figures):.1f} us CPU per request "
           f"(this process: Dialgate's handler plus the stand-in Kamailio's socket calls; "
           f"load average {os.getloadavg()[0]:.2f}, metrics {'off' if args.no_metrics else 'on'})")
