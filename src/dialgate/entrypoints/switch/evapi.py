@@ -33,7 +33,7 @@ import orjson
 from pydantic import ValidationError
 
 from dialgate.domain.errors import DialgateError
-from dialgate.entrypoints.switch.http import answer_authorize, parse_authorize
+from dialgate.entrypoints.switch.http import AuthorizeIn, answer_authorize
 from dialgate.services.apikeys import SwitchTokenCache
 from dialgate.services.authorize import PolicyCache
 
@@ -106,7 +106,7 @@ class Authorizer:
 
     def decide(self, body: bytes) -> bytes:
         try:
-            request = parse_authorize(body)
+            request = AuthorizeIn.model_validate_json(body)
             return orjson.dumps(answer_authorize(self.cache, request))
         except (ValidationError, DialgateError) as exc:
             log.warning("evapi authorize request refused: %s", type(exc).__name__)

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dialgate.domain.errors import ValidationFailed
 from dialgate.entrypoints.api.deps import app_switch_token_cache, switch_token
 from dialgate.entrypoints.policy_cache import app_policy_cache
-from dialgate.entrypoints.switch.http import answer_authorize, parse_authorize
+from dialgate.entrypoints.switch.http import AuthorizeIn, answer_authorize
 
 PATH = "/switch/v1/authorize"
 MAX_BODY = 16 * 1024  # a real request is about 200 bytes; bigger ones take the slow path
@@ -58,7 +58,7 @@ class SwitchFastPath:
         if token is None or app_switch_token_cache(app).peek(token) is None:
             return None
         try:
-            request = parse_authorize(body)
+            request = AuthorizeIn.model_validate_json(body)
             return orjson.dumps(answer_authorize(app_policy_cache(app), request))
         except (ValidationError, ValidationFailed):
             return None

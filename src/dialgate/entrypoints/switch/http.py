@@ -20,11 +20,9 @@ read. Bad input is a 422 problem+json (the REST API's mapper).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from time import perf_counter
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
@@ -69,71 +67,7 @@ class AuthorizeIn(BaseModel):
     call_id: str | None = Field(default=None, max_length=256)
 
 
-@dataclass(frozen=True, slots=True)
-class LeanAuthorize:
-    """An authorize request ``parse_authorize`` read without pydantic: the same fields, values
-    and defaults as ``AuthorizeIn``."""
-
-    account: str
-    dialed: str
-    source_ip: str | None = None
-    pop: str | None = None
-    caller_id: str | None = None
-    transport: str = "udp"
-    srtp: bool = False
-    trace: bool = True
-    leg: str = "device"
-    call_id: str | None = None
-
-
-# Field -> (JSON type accepted as is, may be null, max length); AuthorizeIn's rules.
-_LEAN_STR: dict[str, tuple[bool, int | None]] = {
-    "account": (False, 64), "dialed": (False, 64), "source_ip": (True, None),
-    "pop": (True, 32), "caller_id": (True, 64), "transport": (False, None),
-    "leg": (False, 16), "call_id": (True, 256),
-}
-_LEAN_BOOL = ("srtp", "trace")
-
-
-def parse_authorize(body: bytes) -> AuthorizeIn | LeanAuthorize:
-    """``AuthorizeIn.model_validate_json(body)``, cheaper for the requests a switch sends.
-
-    pydantic's validation is about a fifth of what an evapi request costs Dialgate (issue #18).
-    A JSON object whose fields each have exactly the type ``AuthorizeIn`` wants (a string, or
-    null where allowed; a JSON boolean) within its length is taken as is; anything else
-    (another type pydantic may coerce, a missing or too long field, bad JSON) goes through
-    ``AuthorizeIn`` itself, so errors and coercions keep one definition. ``tests/unit/
-    test_switch_lean_parse.py`` checks both give the same on the same inputs."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
-    if type(data) is not dict:
-        return AuthorizeIn.model_validate_json(body)
-    for name, (nullable, longest) in _LEAN_STR.items():
-        value = data.get(name, _MISSING)
-        if value is _MISSING:
-            if name in _REQUIRED:
-                return AuthorizeIn.model_validate_json(body)
-        elif type(value) is str:
-            if (longest is not None and len(value) > longest) or (
-                    not value and name in _REQUIRED):
-                return AuthorizeIn.model_validate_json(body)
-        elif not (value is None and nullable):
-            return AuthorizeIn.model_validate_json(body)
-    for name in _LEAN_BOOL:
-        value = data.get(name, _MISSING)
-        if value is not _MISSING and type(value) is not bool:
-            return AuthorizeIn.model_validate_json(body)
-    return LeanAuthorize(**{name: data[name] for name in _LEAN_FIELDS if name in data})
-
-
-_MISSING: Any = object()
-_REQUIRED = frozenset({"account", "dialed"})
-_LEAN_FIELDS = (*_LEAN_STR, *_LEAN_BOOL)
-
-
-def answer_authorize(cache: PolicyCache, body: AuthorizeIn | LeanAuthorize) -> dict[str, Any]:
+def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
     """The switch's answer for one call (both the FastAPI route and the fast path use this)."""
     start = perf_counter()
     call = AuthorizeRequest.checked(
