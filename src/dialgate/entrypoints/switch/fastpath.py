@@ -13,10 +13,11 @@ the model or ``AuthorizeRequest.checked`` refuses, other paths) goes on to the F
 with the body replayed, so each error has one definition: the route's problem+json.
 
 ``POST /switch/v1/cdrs`` (Kamailio's call-record batch, every 100 ms of a busy POP) is served
-here too, for the same reason: measured under load, routing, dependency injection and response
-encoding were about two thirds of a batch's cost, a fixed cost per batch paid ten times a second
-(issue #18). A known token and a JSON array of at most ``MAX_CDR_BATCH`` objects go straight to
-the route's own function (``http.record_cdrs``: the same transaction, metrics and log lines) in
+here too, for the same reason: routing, dependency injection and response encoding cost about
+1.2 ms of CPU per batch on the project's loaded 2-core box (a sixth of a one-record batch;
+``benchmarks/cdr_batches.py``), a fixed cost paid ten times a second per POP (issue #18). A
+known token and a JSON array of at most ``MAX_CDR_BATCH`` objects go straight to the route's
+own function (``http.record_cdrs``: the same transaction, metrics and log lines) in
 the thread pool, as FastAPI would run it; anything else goes to the route. The function's own
 error (503: the database refused the batch and kept nothing) is answered with the REST API's
 problem+json renderer, as the route's would be.
@@ -89,7 +90,6 @@ class SwitchFastPath:
             return orjson.dumps(answer_authorize(app_policy_cache(app), request))
         except (ValidationError, ValidationFailed):
             return None
-
 
     async def _record(self, scope: Scope, body: bytes) -> bytes | Response | None:
         """The answer to a call-record batch, or None when the FastAPI route must handle it."""
