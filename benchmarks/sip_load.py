@@ -12,6 +12,9 @@ scenario for every mode:
 - ``dialgate``: production: every INVITE asks a real Dialgate (uvicorn + httptools/uvloop) on a
   fresh database with the demo and a few accounts whose settings make a realistic mix of
   allowed and denied calls;
+- ``dialgate-nometrics`` (not by default): ``dialgate`` against a second Dialgate started with
+  ``DIALGATE_METRICS_ENABLED=false`` (#17: what the per-call instrumentation costs, paired with
+  ``dialgate`` in the same run; the summary gives ``nometrics/dialgate``);
 - ``rtpengine`` (not by default): ``dialgate`` with an SDP offer in every INVITE and a real
   rtpengine anchoring each allowed call (offer on the INVITE, answer on the carrier's 183,
   delete when the carrier's 486 fails the call; no media packets).
@@ -31,6 +34,7 @@ Dialgate on core 1 (taskset).
     python benchmarks/sip_load.py --rates 500 1000 --workers 1 --async-workers 8
     python benchmarks/sip_load.py --db-url postgresql+psycopg://postgres@127.0.0.1:25432/x
     python benchmarks/sip_load.py --modes rtpengine dialgate --rates 300 500 750
+    python benchmarks/sip_load.py --modes dialgate dialgate-nometrics   # metrics cost, paired
 
 Prints one line per step, a table, the ratios dialgate/relay and dialgate/answer, and a JSON
 summary (``--json`` for only the JSON).
@@ -412,9 +416,11 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
 def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: str,
                token: str, db_url: str, carrier_port: int,
                sessions: dict[str, int], rtpengine: str | None = None,
-               answers: dict[str, str] | None = None) -> dict[str, Any]:
+               answers: dict[str, str] | None = None, evapi_port: int | None = None,
+               dialgate_log: Path | None = None) -> dict[str, Any]:
     port = free_port()
     mode_dir = work / mode
+    evapi_port = evapi_port or args.evapi_port
     cfg = write_kamailio_files(
         mode_dir, pop=args.pop, listen="127.0.0.1", port=port, db_url=db_url,
         switch_url=switch_url, switch_token=token, realm=REALM,
@@ -425,14 +431,14 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
         async_workers=args.async_workers, children=args.children, http_timeout_s=1,
         pike_density=None, bare=mode == "answer", debug=1,
         decision="fixed" if mode == "relay" else "dialgate",
-        transport=mode.removeprefix("dialgate-") if mode.startswith("dialgate-")
+        transport=mode.removeprefix("dialgate-") if mode.removeprefix("dialgate-") in TRANSPORTS
         else DEFAULT_TRANSPORT,
-        evapi_listen=f"127.0.0.1:{args.evapi_port}",
+        evapi_listen=f"127.0.0.1:{evapi_port}",
         fixed_answers=answers if mode == "relay" else None,
         rtpengines=[rtpengine] if rtpengine else [])
     log = mode_dir / "kamailio.log"
-    dialgate_log = work / "dialgate.log"
-    connected = f"evapi: connected to 127.0.0.1:{args.evapi_port}"
+    dialgate_log = dialgate_log or work / "dialgate.log"
+    connected = f"evapi: connected to 127.0.0.1:{evapi_port}"
     links_before = dialgate_log.read_text().count(connected)
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -488,7 +494,8 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
 
 
 # dialgate: kamailio-config's default transport; dialgate-<transport>: that one.
-MODES = ["answer", "relay", "dialgate", *(f"dialgate-{t}" for t in TRANSPORTS), "rtpengine"]
+MODES = ["answer", "relay", "dialgate", *(f"dialgate-{t}" for t in TRANSPORTS),
+         "dialgate-nometrics", "rtpengine"]
 
 
 def summarize(mode: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -502,12 +509,12 @@ def summarize(mode: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def print_table(modes: dict[str, dict[str, Any]]) -> None:
     parts = ["kamailio", "dialgate", "sipp", "standin", "rtpengine"]
-    print(f"{'mode':10}{'calls/s':>9}{'p50':>6}{'p99':>6}{'p99@80%':>9}  CPU ms/call "
+    print(f"{'mode':19}{'calls/s':>9}{'p50':>6}{'p99':>6}{'p99@80%':>9}  CPU ms/call "
           + " ".join(f"{p:>9}" for p in parts))
     for mode, row in modes.items():
         cpu = row["cpu_ms_per_call"] or {}
         at80 = (row["at80"] or {}).get("p99_ms")
-        print(f"{mode:10}{row['cps'] or 0:>9}{row['p50_ms'] or '-':>6}{row['p99_ms'] or '-':>6}"
+        print(f"{mode:19}{row['cps'] or 0:>9}{row['p50_ms'] or '-':>6}{row['p99_ms'] or '-':>6}"
               f"{at80 if at80 is not None else '-':>9}             "
               + " ".join(f"{cpu.get(p, '-'):>9}" for p in parts))
 
@@ -566,10 +573,25 @@ def main() -> None:
         stderr=subprocess.DEVNULL, start_new_session=True)
     results: dict[str, dict[str, Any]] = {}
     extra: list[subprocess.Popen[bytes]] = []
+    if "dialgate-nometrics" in modes:
+        # A second Dialgate on the same database, its per-call metrics off, connected to the
+        # evapi port only that mode's Kamailio listens on.
+        args.evapi_port_nm = free_port()
+        bare_dg, bare_url = start_dialgate(
+            db_url, args.workers, work / "dialgate-nometrics.log", metrics=False,
+            core=args.server_core, evapi=f"127.0.0.1:{args.evapi_port_nm}")
+        extra.append(bare_dg)
     try:
         # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
         sessions = {"dialgate": dialgate.pid, "standin": carrier.pid}
         for mode in modes:
+            if mode == "dialgate-nometrics":
+                results[mode] = bench_mode(
+                    args, work, mode=mode, switch_url=bare_url, token=token, db_url=db_url,
+                    carrier_port=carrier_port, sessions={**sessions, "dialgate": bare_dg.pid},
+                    evapi_port=args.evapi_port_nm,
+                    dialgate_log=work / "dialgate-nometrics.log")
+                continue
             if mode != "rtpengine":
                 results[mode] = bench_mode(args, work, mode=mode, switch_url=switch_url,
                                            token=token, db_url=db_url, answers=answers,
@@ -604,6 +626,7 @@ def main() -> None:
         "modes": table,
         "dialgate/relay": ratio("dialgate", "relay"),
         "dialgate/answer": ratio("dialgate", "answer"),
+        "nometrics/dialgate": ratio("dialgate-nometrics", "dialgate"),
         "workdir": str(work),
     }
     if not args.json:
@@ -611,6 +634,11 @@ def main() -> None:
         print(f"dialgate/relay {summary['dialgate/relay']}  "
               f"dialgate/answer {summary['dialgate/answer']}  "
               f"(load average {summary['loadavg']:.2f}, pinned={args.pin})")
+        if "dialgate-nometrics" in table and "dialgate" in table:
+            cpu = [table[m]["cpu_ms_per_call"] or {} for m in ("dialgate", "dialgate-nometrics")]
+            print(f"nometrics/dialgate {summary['nometrics/dialgate']} calls/s; Dialgate CPU "
+                  f"ms/call with metrics {cpu[0].get('dialgate')}, without "
+                  f"{cpu[1].get('dialgate')}")
     print(json.dumps(summary))
 
 

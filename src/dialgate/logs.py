@@ -36,23 +36,62 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
 _HANDLER_NAME = "dialgate-json"
 
 
+# A line costs the switch path (a refused call logs one) more than the decision itself did:
+# the formatter is kept cheap (issue #18): a key's verdict is remembered, and the URL pattern
+# is searched only in text that can hold a URL.
+_secret_keys: dict[str, bool] = {}
+_MAX_KEYS = 1024  # extra= keys are names in the code, a few dozen; the bound is a safeguard
+_ts_second: tuple[int, str] = (-1, "")
+
+
 def mask(text: str) -> str:
     """``text`` with the password of any URL replaced by ``***``."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
+    # The pattern needs "scheme://": a substring test skips the regex for nearly every value.
+    return _URL_CREDENTIALS.sub(r"\1***@", text) if "://" in text else text
+
+
+def _is_secret(key: str) -> bool:
+    secret = _secret_keys.get(key)
+    if secret is None:
+        secret = SECRET_NAMES.search(key) is not None
+        if len(_secret_keys) < _MAX_KEYS:
+            _secret_keys[key] = secret
+    return secret
 
 
 def _value(key: str, value: Any) -> Any:
-    if SECRET_NAMES.search(key):
+    if _is_secret(key):
         return "***"
-    if isinstance(value, str | int | float | bool) or value is None:
+    kind = type(value)
+    if kind is str:
+        return mask(value)
+    if kind is int or kind is bool or kind is float or value is None:
+        return value
+    if isinstance(value, str | int | float | bool):  # subclasses (enums, ...)
         return mask(value) if isinstance(value, str) else value
     return mask(str(value))
+
+
+def _timestamp(created: float) -> str:
+    """``created`` as ISO 8601 UTC to the millisecond; the date and time to the second are
+    formatted once per second (most of a line's formatting time otherwise)."""
+    global _ts_second
+    # Rounded to the microsecond first, as datetime.fromtimestamp does.
+    second = int(created)
+    micros = round((created - second) * 1e6)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached, prefix = _ts_second
+    if cached != second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _ts_second = (second, prefix)
+    return f"{prefix}.{micros // 1000:03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": mask(record.getMessage()),

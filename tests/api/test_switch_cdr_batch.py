@@ -17,6 +17,7 @@ from sqlalchemy import event, select
 
 from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
 from dialgate.config import get_settings
+from dialgate.entrypoints.switch import fastpath
 from dialgate.entrypoints.switch.http import MAX_CDR_BATCH
 from dialgate.entrypoints.web import create_app
 from dialgate.services import accounts, apikeys, demo
@@ -336,9 +337,12 @@ def test_an_empty_batch_records_nothing(switch: Switch) -> None:
     assert switch.state() == before
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["route", "fast-path"])
 def test_a_full_database_refuses_the_batch_with_503_and_takes_it_whole_once_space_returns(
-    switch: Switch, caplog: pytest.LogCaptureFixture
+    switch: Switch, caplog: pytest.LogCaptureFixture, warm: bool
 ) -> None:
+    if warm:  # the token already checked: the batch skips FastAPI (SwitchFastPath)
+        assert switch.cdrs([]).status_code == 200
     # A full disk, made real without mounting anything: SQLite's max_page_count stops the
     # database file from growing (every new connection of the app's engine gets the cap).
     cap: dict[str, int] = {}
@@ -371,3 +375,55 @@ def test_a_full_database_refuses_the_batch_with_503_and_takes_it_whole_once_spac
     assert accepted.json()["recorded"] == 200
     assert switch.cdrs(records).json()["duplicates"] == 200
     event.remove(engine, "connect", _cap)
+
+
+@pytest.fixture
+def fast_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Sizes of the batches ``SwitchFastPath`` recorded (the route's are not in it)."""
+    served: list[int] = []
+    real = fastpath.record_cdrs
+
+    def counted(db: Database, payload: list[dict[str, Any]], key: Any) -> dict[str, Any]:
+        served.append(len(payload))
+        return real(db, payload, key)
+
+    monkeypatch.setattr(fastpath, "record_cdrs", counted)
+    return served
+
+
+def test_a_known_switchs_batch_gets_the_routes_answer_without_the_framework(
+    switch: Switch, other_switch: Switch, fast_batches: list[int]
+) -> None:
+    # The first request checks the token (through the route); the next batch skips FastAPI.
+    assert switch.cdrs([]).json() == {"recorded": 0, "duplicates": 0, "rejected": []}
+    assert fast_batches == []
+    fast = switch.cdrs(RECORDS)
+    assert fast_batches == [len(RECORDS)]
+    routed = other_switch.cdrs(RECORDS)  # a fresh token on a twin database: the route
+    assert fast_batches == [len(RECORDS)]
+    assert fast.status_code == routed.status_code == 200
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert fast.json() == routed.json()
+    assert switch.state() == other_switch.state()
+    again = switch.cdrs(RECORDS).json()
+    assert (again["recorded"], again["duplicates"]) == (0, 6)
+    assert fast_batches == [len(RECORDS)] * 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[cdr(f"over-{i}@pop") for i in range(MAX_CDR_BATCH + 1)], {"call_id": "x"}, [1, 2],
+     [[cdr("nested@pop")]], None],
+    ids=["over-500", "object", "numbers", "nested", "null"],
+)
+def test_a_known_switchs_bad_batch_is_the_routes_422_and_records_nothing(
+    switch: Switch, fast_batches: list[int], body: Any
+) -> None:
+    assert switch.cdrs([]).status_code == 200  # token checked
+    before = switch.state()
+    problem = _problem(switch.cdrs(body), 422)
+    assert problem["code"] == "validation_failed" and problem["errors"]
+    malformed = switch.client.post("/switch/v1/cdrs", content=b'[{"call_id": ',
+                                   headers={**switch.auth, "content-type": "application/json"})
+    _problem(malformed, 422)
+    assert fast_batches == [] and switch.state() == before

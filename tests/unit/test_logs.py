@@ -103,3 +103,45 @@ def test_configure_sends_uvicorn_through_the_json_handler(
         assert [json.loads(line)["event"] for line in err] == ["Started server process [1]"]
     finally:
         root.handlers, _ = saved[0], root.setLevel(saved[1])
+
+
+def test_the_cached_timestamp_is_the_iso_format_of_the_record_time() -> None:
+    # The formatter formats the date once per second (issue #18); the result must be what
+    # datetime's own ISO format gives, across second, minute, day and year boundaries.
+    from datetime import UTC, datetime
+
+    times = [0.0, 0.0005, 0.999, 59.9995, 86399.25, 1_767_225_599.9991, 1_767_225_600.0,
+             1_764_748_800.123, 1_764_748_800.5004, 1_764_748_801.001]
+    times += [1_764_748_800 + i * 0.0137 for i in range(200)]
+    for created in times:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert logs._timestamp(created) == expected, created
+
+
+def test_the_quick_mask_is_the_regex_mask() -> None:
+    # mask() skips its regex when the text has no "://": same result on every kind of text.
+    texts = ["", "plain", "a:b@c", "http://host/path", "x://u:p@h", "smtp://u:p@h and ftp://a:b@c",
+             "://u:p@h", "scheme:/u:p@h", "postgresql+psycopg://dg:pw@db:5432/x", "ws://@",
+             "caf\u00e9://\u00fc:\u00e9@h"]
+    for text in texts:
+        assert logs.mask(text) == logs._URL_CREDENTIALS.sub(r"\1***@", text), text
+
+
+def test_a_value_of_a_str_subclass_is_masked_and_a_secret_key_is_always_hidden(
+    emitted: tuple[logging.Logger, io.StringIO],
+) -> None:
+    from enum import StrEnum
+
+    class Url(StrEnum):
+        DB = "postgresql://u:Secret-9@db/x"
+
+    logger, stream = emitted
+    for _ in range(2):  # the second line reads the remembered verdict of each key
+        logger.info("x", extra={"target": Url.DB, "smtp_password": "Pw-1", "count": 3,
+                                "ratio": 0.5, "ok": True, "none": None, "obj": ["a://b:c@d"]})
+    for line in lines(stream):
+        assert line["target"] == "postgresql://u:***@db/x"
+        assert line["smtp_password"] == "***"
+        assert (line["count"], line["ratio"], line["ok"], line["none"]) == (3, 0.5, True, None)
+        assert line["obj"] == "['a://b:***@d']"
+    assert "Secret-9" not in stream.getvalue() and "Pw-1" not in stream.getvalue()

@@ -157,9 +157,10 @@ class Decision(NamedTuple):
     mailbox: str | None = None
     moh_class: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The response contract of the call-policy issue (money as decimal strings)."""
-        return {
+    def to_json(self, *, trace: bool = True) -> dict[str, Any]:
+        """The response contract of the call-policy issue (money as decimal strings); without
+        ``trace`` when the caller does not want it (a switch: the trace is for people)."""
+        body = {
             "allow": self.allow,
             "action": self.action,
             "sip_code": self.sip_code,
@@ -176,8 +177,10 @@ class Decision(NamedTuple):
             "caller_id_guaranteed": self.caller_id_guaranteed,
             "mailbox": self.mailbox,
             "moh_class": self.moh_class,
-            "trace": [{"step": s, "outcome": o, "detail": d} for s, o, d in self.trace],
         }
+        if trace:
+            body["trace"] = [{"step": s, "outcome": o, "detail": d} for s, o, d in self.trace]
+        return body
 
 
 def _reject(

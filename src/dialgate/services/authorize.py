@@ -360,10 +360,13 @@ def decide_counted(snapshot: PolicySnapshot | None, request: AuthorizeRequest) -
     return decision
 
 
-def authorize_for_switch(cache: PolicyCache, request: AuthorizeRequest) -> dict[str, Any]:
-    """The switch's answer: the decision plus the SIP settings to apply when it is allowed."""
+def authorize_for_switch(
+    cache: PolicyCache, request: AuthorizeRequest, *, trace: bool = True
+) -> dict[str, Any]:
+    """The switch's answer: the decision plus the SIP settings to apply when it is allowed
+    (``trace``: with the decision's trace; a switch asks without it)."""
     decision = authorize_call(cache, request)
-    body = decision.to_json()
+    body = decision.to_json(trace=trace)
     profile = cache.sip_profile(request.account) if decision.allow else None
     body["sip"] = profile.to_json() if profile else None
     return body

@@ -80,7 +80,7 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
         srtp=body.srtp,
         leg=body.leg,
     )
-    answer = authorize_for_switch(cache, call)
+    answer = authorize_for_switch(cache, call, trace=body.trace)
     tally = metrics.decisions
     if tally is not None:
         tally.timed(perf_counter() - start)
@@ -93,8 +93,6 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
             "call_id": body.call_id, "account": body.account, "allow": answer["allow"],
             "reason": answer["reason"], "sip_code": answer["sip_code"],
         })
-    if not body.trace:
-        del answer["trace"]
     return answer
 
 
