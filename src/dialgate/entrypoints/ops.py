@@ -35,7 +35,7 @@ from dialgate import __version__, logs
 from dialgate.adapters import metrics
 from dialgate.adapters.db.models import OutboxRow
 from dialgate.config import Settings
-from dialgate.entrypoints.switch.fastpath import PATH as FASTPATH
+from dialgate.entrypoints.switch.fastpath import CDRS_PATH, PATH
 from dialgate.services.uow import Database
 
 log = logging.getLogger("dialgate.http")
@@ -144,6 +144,10 @@ class OpsMiddleware:
                 tally.record(_route(scope), scope["method"], status)
 
 
+# The paths the switch fast path answers itself (no route in the scope): their own labels.
+FAST_PATHS = frozenset({PATH, CDRS_PATH})
+
+
 def _route(scope: Scope) -> str:
     """The matched route's template (``/v1/dids/{did}``), never the raw path: label values
     must be a small set."""
@@ -151,8 +155,8 @@ def _route(scope: Scope) -> str:
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    if scope["path"] == FASTPATH:  # answered by the switch fast path, before routing
-        return FASTPATH
+    if scope["path"] in FAST_PATHS:  # answered by the switch fast path, before routing
+        return str(scope["path"])
     return "unmatched"
 
 
