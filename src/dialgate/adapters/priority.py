@@ -42,6 +42,18 @@ def lower_thread(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
+def group_nice(autogroup: Path = AUTOGROUP) -> int | None:
+    """The nice of this process's session scheduling group, or None when it has none: with
+    autogroup off, or in the root group (init's session, where CI runners and containers often
+    start), where the kernel shows an empty file."""
+    try:
+        text = autogroup.read_text()
+    except OSError:
+        return None
+    _, found, value = text.partition(" nice ")
+    return int(value) if found else None
+
+
 def set_process_nice(nice: int, autogroup: Path = AUTOGROUP) -> None:
     """Make this process at least ``nice`` (a negative ``nice``: exactly that, which needs
     CAP_SYS_NICE, e.g. root): the calling thread (call it before any other thread or worker
@@ -57,13 +69,13 @@ def set_process_nice(nice: int, autogroup: Path = AUTOGROUP) -> None:
             ) from None
     else:
         lower_thread(nice)
-    if os.getsid(0) != os.getpid() or not autogroup.exists():
+    if os.getsid(0) != os.getpid():
         # Not a session leader: the group is shared with whoever started us (a shell, a test
         # runner), so it is not ours to change; nice already counts against the others there.
         return
     try:
-        group_nice = int(autogroup.read_text().split("nice")[1])
-        if nice < 0 or nice > group_nice:
+        current_group = group_nice(autogroup)
+        if current_group is not None and (nice < 0 or nice > current_group):
             autogroup.write_text(str(nice))
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         log.warning("could not set the scheduling group's nice", exc_info=True)
