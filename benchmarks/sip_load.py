@@ -35,6 +35,12 @@ Dialgate on core 1 (taskset).
     python benchmarks/sip_load.py --db-url postgresql+psycopg://postgres@127.0.0.1:25432/x
     python benchmarks/sip_load.py --modes rtpengine dialgate --rates 300 500 750
     python benchmarks/sip_load.py --modes dialgate dialgate-nometrics   # metrics cost, paired
+    python benchmarks/sip_load.py --modes dialgate dialgate-nometrics --fixed-rate 800
+
+``--fixed-rate CPS`` skips the capacity search: every mode's Kamailio runs at once and the
+modes take turns at that one rate for ``--rounds`` rounds; it prints each mode's medians and,
+for every mode against the first, the median per-round ratio of CPU per call (Dialgate,
+Kamailio, both). Paired like this, a busy moment slows both sides of a round alike.
 
 Prints one line per step, a table, the ratios dialgate/relay and dialgate/answer, and a JSON
 summary (``--json`` for only the JSON).
@@ -48,10 +54,12 @@ import csv
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -413,11 +421,14 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
     return cmd if core is None else ["taskset", "-c", str(core), *cmd]
 
 
-def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: str,
-               token: str, db_url: str, carrier_port: int,
-               sessions: dict[str, int], rtpengine: str | None = None,
-               answers: dict[str, str] | None = None, evapi_port: int | None = None,
-               dialgate_log: Path | None = None) -> dict[str, Any]:
+@contextlib.contextmanager
+def running_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: str,
+                 token: str, db_url: str, carrier_port: int,
+                 rtpengine: str | None = None, answers: dict[str, str] | None = None,
+                 evapi_port: int | None = None,
+                 dialgate_log: Path | None = None) -> Iterator[tuple[int, int, str]]:
+    """A Kamailio configured for ``mode``, warmed up: yields its SIP port, its pid and the
+    sipp scenario to place calls with; stopped on exit."""
     port = free_port()
     mode_dir = work / mode
     evapi_port = evapi_port or args.evapi_port
@@ -460,9 +471,42 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
         scenario = "uac_sdp.xml" if rtpengine else "uac.xml"
         run_step(work, port, 100, 300, {}, scenario, core=args.sipp_core)
         time.sleep(1)
+        with capture(args.capture, mode, evapi_port):
+            yield port, proc.pid, scenario
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def capture(folder: Path | None, mode: str, evapi_port: int) -> Iterator[None]:
+    """``--capture``: tcpdump the mode's evapi connection into ``folder/<mode>.pcap`` while it
+    runs (``benchmarks/evapi_latency.py`` reads it: Dialgate's answer times on the wire)."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    pcap = folder / f"{mode}.pcap"
+    dump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-s", "0", "-B", "16384", "-U", "-w", str(pcap),
+         f"tcp port {evapi_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert dump.stderr is not None
+    dump.stderr.readline()  # "listening on lo ...": capturing from here on
+    try:
+        yield
+    finally:
+        dump.terminate()
+        dump.wait(10)
+        print(f"{mode}: evapi capture in {pcap} (port {evapi_port}): "
+              f"python benchmarks/evapi_latency.py {pcap} --port {evapi_port}", flush=True)
+
+
+def bench_mode(args: argparse.Namespace, work: Path, *, mode: str,
+               sessions: dict[str, int], **kamailio: Any) -> dict[str, Any]:
+    """Capacity (the best step under 1 % failures) and the latency at 80 % of it."""
+    with running_mode(args, work, mode=mode, **kamailio) as (port, pid, scenario):
         steps: list[dict[str, Any]] = []
         best = fast = None
-        parts = {"kamailio": proc.pid, **sessions}
+        parts = {"kamailio": pid, **sessions}
         for rate in args.rates:
             step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds),
                             parts, scenario, core=args.sipp_core)
@@ -489,8 +533,73 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: s
             if not args.json:
                 print(f"{mode:9} at80 {json.dumps(at80)}", flush=True)
         return {"steps": steps, "best": best, "fast": fast, "at80": at80}
-    finally:
-        stop(proc)
+
+
+def paired_rounds(args: argparse.Namespace, work: Path,
+                  modes: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``--fixed-rate``: every mode's Kamailio runs at once and the modes take turns, one step
+    at the same rate each, for ``--rounds`` rounds. A busy moment then slows both sides of a
+    round alike, so per-round ratios of CPU per call hold where a capacity search (one mode
+    after the other, minutes apart) moves by 20 %."""
+    rounds: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    calls = max(args.min_calls, args.fixed_rate * args.seconds)
+    with contextlib.ExitStack() as stack:
+        running = {}
+        for mode, spec in modes.items():
+            sessions = spec.pop("sessions")
+            port, pid, scenario = stack.enter_context(
+                running_mode(args, work, mode=mode, **spec))
+            running[mode] = (port, {"kamailio": pid, **sessions}, scenario)
+        for number in range(args.rounds):
+            order = list(running) if number % 2 == 0 else list(running)[::-1]
+            for mode in order:
+                port, parts, scenario = running[mode]
+                step = run_step(work, port, args.fixed_rate, calls, parts, scenario,
+                                core=args.sipp_core)
+                rounds[mode].append(step)
+                if not args.json:
+                    print(f"{mode:9} round {number + 1} {json.dumps(step)}", flush=True)
+                time.sleep(1)  # tm's wait timers drain before the next step
+    return rounds
+
+
+def summarize_rounds(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per mode: median calls/s, p50, p99 and CPU ms per call of each part; per pair of modes
+    (each against the first): the median over rounds of the per-round ratio of Dialgate's,
+    Kamailio's and the whole server side's CPU per call."""
+    def median_of(steps: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any]) -> Any:
+        values = [v for v in map(get, steps) if v is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    def server(step: dict[str, Any]) -> float:
+        cpu = step["cpu_ms_per_call"]
+        return float(cpu.get("kamailio", 0.0) + cpu.get("dialgate", 0.0))
+
+    out: dict[str, Any] = {"modes": {}, "ratios": {}}
+    for mode, steps in rounds.items():
+        parts = steps[0]["cpu_ms_per_call"] if steps else {}
+        out["modes"][mode] = {
+            "rounds": len(steps),
+            "failed_pct": median_of(steps, lambda s: s["fail_pct"]),
+            "cps": median_of(steps, lambda s: s["cps"]),
+            "p50_ms": median_of(steps, lambda s: s["p50_ms"]),
+            "p99_ms": median_of(steps, lambda s: s["p99_ms"]),
+            "p99_ms_worst": max((s["p99_ms"] or 0.0 for s in steps), default=None),
+            "cpu_ms_per_call": {part: median_of(steps, lambda s, p=part: s["cpu_ms_per_call"][p])
+                                for part in parts},
+        }
+    base, *others = list(rounds)
+    for mode in others:
+        pairs = list(zip(rounds[mode], rounds[base], strict=True))
+        out["ratios"][f"{mode}/{base}"] = {
+            what: round(statistics.median(get(a) / get(b) for a, b in pairs if get(b)), 3)
+            for what, get in (
+                ("dialgate_cpu", lambda s: s["cpu_ms_per_call"].get("dialgate", 0.0)),
+                ("kamailio_cpu", lambda s: s["cpu_ms_per_call"].get("kamailio", 0.0)),
+                ("server_cpu", server),
+            )
+        }
+    return out
 
 
 # dialgate: kamailio-config's default transport; dialgate-<transport>: that one.
@@ -514,9 +623,29 @@ def print_table(modes: dict[str, dict[str, Any]]) -> None:
     for mode, row in modes.items():
         cpu = row["cpu_ms_per_call"] or {}
         at80 = (row["at80"] or {}).get("p99_ms")
-        print(f"{mode:19}{row['cps'] or 0:>9}{row['p50_ms'] or '-':>6}{row['p99_ms'] or '-':>6}"
+        print(f"{mode:19}{row['cps'] or 0:>9}{_ms(row['p50_ms']):>6}{_ms(row['p99_ms']):>6}"
               f"{at80 if at80 is not None else '-':>9}             "
               + " ".join(f"{cpu.get(p, '-'):>9}" for p in parts))
+
+
+def print_rounds(summary: dict[str, Any]) -> None:
+    parts = ["kamailio", "dialgate", "sipp", "standin", "rtpengine"]
+    print(f"{summary['rate']} calls/s offered, medians of the rounds (pinned={summary['pinned']},"
+          f" load average {summary['loadavg']:.2f})")
+    print(f"{'mode':19}{'calls/s':>9}{'p50':>6}{'p99':>6}{'worst p99':>10}  CPU ms/call "
+          + " ".join(f"{p:>9}" for p in parts))
+    for mode, row in summary["modes"].items():
+        cpu = row["cpu_ms_per_call"]
+        print(f"{mode:19}{row['cps']:>9}{_ms(row['p50_ms']):>6}{_ms(row['p99_ms']):>6}"
+              f"{_ms(row['p99_ms_worst']):>10}             "
+              + " ".join(f"{cpu.get(p, '-'):>9}" for p in parts))
+    for pair, ratios in summary["ratios"].items():
+        print(f"{pair}: median per-round ratio of CPU per call: "
+              + ", ".join(f"{what} {value}" for what, value in ratios.items()))
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def main() -> None:
@@ -539,6 +668,11 @@ def main() -> None:
                    help="sipp (caller and carrier) on core 0, Kamailio and Dialgate on core 1")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-bare", action="store_true", help="skip the answer mode")
+    p.add_argument("--fixed-rate", type=int, metavar="CPS",
+                   help="no capacity search: every mode at this rate, taking turns (paired)")
+    p.add_argument("--rounds", type=int, default=6, help="with --fixed-rate: steps per mode")
+    p.add_argument("--capture", type=Path, metavar="DIR",
+                   help="tcpdump each evapi mode's connection into DIR (needs tcpdump, root)")
     p.add_argument("--no-metrics", action="store_true",
                    help="Dialgate without per-call metrics (to measure what they cost)")
     args = p.parse_args()
@@ -584,32 +718,43 @@ def main() -> None:
     try:
         # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
         sessions = {"dialgate": dialgate.pid, "standin": carrier.pid}
+        specs: dict[str, dict[str, Any]] = {}
         for mode in modes:
             if mode == "dialgate-nometrics":
-                results[mode] = bench_mode(
-                    args, work, mode=mode, switch_url=bare_url, token=token, db_url=db_url,
-                    carrier_port=carrier_port, sessions={**sessions, "dialgate": bare_dg.pid},
-                    evapi_port=args.evapi_port_nm,
-                    dialgate_log=work / "dialgate-nometrics.log")
-                continue
-            if mode != "rtpengine":
-                results[mode] = bench_mode(args, work, mode=mode, switch_url=switch_url,
-                                           token=token, db_url=db_url, answers=answers,
-                                           carrier_port=carrier_port, sessions=sessions)
-                continue
-            relay, sock = start_rtpengine(work)
-            sdp_port = free_port()
-            sdp_carrier = subprocess.Popen(
-                pinned(["sipp", "-sf", str(work / "carrier_sdp.xml"), "-i", "127.0.0.1", "-p",
-                        str(sdp_port), "-nostdin", "-nd"], args.sipp_core),
-                cwd=work, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True)
-            extra += [relay, sdp_carrier]
-            results[mode] = bench_mode(
-                args, work, mode=mode, switch_url=switch_url, token=token, db_url=db_url,
-                carrier_port=sdp_port, rtpengine=sock,
-                sessions={"dialgate": dialgate.pid, "rtpengine": relay.pid,
-                          "standin": sdp_carrier.pid})
+                specs[mode] = {
+                    "switch_url": bare_url, "token": token, "db_url": db_url,
+                    "carrier_port": carrier_port,
+                    "sessions": {**sessions, "dialgate": bare_dg.pid},
+                    "evapi_port": args.evapi_port_nm,
+                    "dialgate_log": work / "dialgate-nometrics.log"}
+            elif mode != "rtpengine":
+                specs[mode] = {"switch_url": switch_url, "token": token, "db_url": db_url,
+                               "answers": answers, "carrier_port": carrier_port,
+                               "sessions": sessions}
+            else:
+                relay, sock = start_rtpengine(work)
+                sdp_port = free_port()
+                sdp_carrier = subprocess.Popen(
+                    pinned(["sipp", "-sf", str(work / "carrier_sdp.xml"), "-i", "127.0.0.1",
+                            "-p", str(sdp_port), "-nostdin", "-nd"], args.sipp_core),
+                    cwd=work, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True)
+                extra += [relay, sdp_carrier]
+                specs[mode] = {"switch_url": switch_url, "token": token, "db_url": db_url,
+                               "carrier_port": sdp_port, "rtpengine": sock,
+                               "sessions": {"dialgate": dialgate.pid, "rtpengine": relay.pid,
+                                            "standin": sdp_carrier.pid}}
+        if args.fixed_rate:
+            rounds = paired_rounds(args, work, specs)
+            summary_rounds = summarize_rounds(rounds)
+            summary_rounds.update(rate=args.fixed_rate, pinned=args.pin,
+                                  loadavg=os.getloadavg()[0], workdir=str(work))
+            if not args.json:
+                print_rounds(summary_rounds)
+            print(json.dumps(summary_rounds))
+            return
+        for mode, spec in specs.items():
+            results[mode] = bench_mode(args, work, mode=mode, **spec)
     finally:
         for proc in [*extra, carrier, dialgate]:
             stop(proc)
