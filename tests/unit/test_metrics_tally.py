@@ -81,6 +81,38 @@ def test_counts_made_during_flushes_are_not_lost() -> None:
     assert decisions("ok", "canada") == before + 2000
 
 
+def test_two_flushes_at_once_count_each_decision_once() -> None:
+    """A scrape flushes its own process while the background flusher may be flushing too: the
+    two must not both send (or take back) the same counts."""
+    snapshot = make_snapshot()
+    metrics.flush()
+    before = decisions("ok", "canada")
+    request = AuthorizeRequest.checked("100000", "5145550199")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def flushing() -> None:
+        try:
+            while not stop.is_set():
+                metrics.flush()
+        except BaseException as exc:  # reported below, with the count
+            errors.append(exc)
+
+    flushers = [threading.Thread(target=flushing) for _ in range(2)]
+    for thread in flushers:
+        thread.start()
+    try:
+        for _ in range(20_000):
+            decide_counted(snapshot, request)
+    finally:
+        stop.set()
+        for thread in flushers:
+            thread.join()
+    metrics.flush()
+    assert errors == []
+    assert decisions("ok", "canada") == before + 20_000
+
+
 def test_switch_answer_times_fill_the_histogram() -> None:
     tally = metrics.decisions
     assert tally is not None
@@ -92,3 +124,21 @@ def test_switch_answer_times_fill_the_histogram() -> None:
     metrics.flush()
     assert value("dialgate_decision_seconds_count") == count + 2
     assert value("dialgate_decision_seconds_bucket", le="5e-05") == fast + 1
+
+
+def test_the_background_flusher_outlives_a_failed_flush(caplog: pytest.LogCaptureFixture) -> None:
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def flaky_flush() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("No space left on device")
+        if len(calls) == 3:
+            stop.set()
+
+    with caplog.at_level("ERROR", logger="dialgate.adapters.metrics"):
+        metrics.flush_every(0.001, stop, flaky_flush)
+    assert len(calls) == 3  # it went on after the failure
+    assert "metrics flush failed" in caplog.text
+    assert "No space left on device" in caplog.text

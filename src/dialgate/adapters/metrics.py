@@ -22,6 +22,7 @@ the benchmarks measure what the instrumentation costs.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from bisect import bisect_left
@@ -46,6 +47,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 1.0  # seconds between moves of the per-call tallies into the library
 ALLOWED_REASON = "ok"  # the reason of every allowed decision (domain.policy)
@@ -129,10 +132,14 @@ class _DecisionTally:
     microseconds two clock reads would visibly slow down.
     """
 
-    __slots__ = ("_buckets", "_children", "_flushed", "_lock", "_sum", "counts")
+    __slots__ = ("_buckets", "_children", "_flush_lock", "_flushed", "_lock", "_sum", "counts")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # One flush at a time: the background flusher and a scrape can flush together, and
+        # two flushes comparing against the same ``_flushed`` would send a difference twice,
+        # or a negative one (which the library refuses with ValueError).
+        self._flush_lock = threading.Lock()
         self.counts: defaultdict[str, defaultdict[str, int]] = defaultdict(_class_counts)
         self._flushed: dict[tuple[str, str], int] = {}
         self._buckets = [0] * len(DECISION_BUCKETS)
@@ -146,6 +153,10 @@ class _DecisionTally:
             self._sum += seconds
 
     def flush(self) -> None:
+        with self._flush_lock:
+            self._flush()
+
+    def _flush(self) -> None:
         # C-level copies, each consistent under the GIL; a reason added after the outer copy,
         # or a count added after its inner copy, is in the next flush (the counts only grow).
         current = {
@@ -241,6 +252,18 @@ def flush() -> None:
             tally.flush()
 
 
+def flush_every(interval: float, stop: threading.Event,
+                flush: Callable[[], None] = flush) -> None:
+    """Flush every ``interval`` seconds until ``stop`` is set. A failed flush (a full disk
+    under the multiprocess directory) is logged and retried: the thread must outlive it, or
+    this process's counts would silently stop reaching /metrics."""
+    while not stop.wait(interval):
+        try:
+            flush()
+        except Exception:
+            log.exception("metrics flush failed; retrying in %s s", interval)
+
+
 def start_flusher(interval: float = FLUSH_INTERVAL) -> None:
     """Flush from a daemon thread every ``interval`` seconds (once per process)."""
     global _flusher
@@ -248,12 +271,8 @@ def start_flusher(interval: float = FLUSH_INTERVAL) -> None:
         if _flusher is not None and _flusher.is_alive():
             return
 
-        def loop() -> None:
-            stop = threading.Event()
-            while not stop.wait(interval):
-                flush()
-
-        _flusher = threading.Thread(target=loop, name="metrics-flush", daemon=True)
+        _flusher = threading.Thread(target=flush_every, args=(interval, threading.Event()),
+                                    name="metrics-flush", daemon=True)
         _flusher.start()
 
 
