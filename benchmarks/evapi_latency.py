@@ -17,17 +17,21 @@ slower than ``--slow`` ms grouped by the second they happened in (stalls show up
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import struct
 from collections import Counter
 from pathlib import Path
 
+START = re.compile(rb"(?<![0-9])[0-9]+:[0-9]+:[0-9]+:")
 LINKTYPE_ETHERNET = 1
 LINKTYPE_LINUX_SLL = 113
 
 
-def segments(pcap: Path, port: int) -> list[tuple[float, bool, bytes]]:
-    """(time, sent to ``port``, TCP payload) of every data segment to or from ``port``."""
+def segments(pcap: Path, port: int) -> list[tuple[float, int, bool, bytes]]:
+    """(time, the peer's port, sent to ``port``, TCP payload) of every data segment to or from
+    ``port`` (each Dialgate worker has a connection of its own: the peer port tells them
+    apart)."""
     data = pcap.read_bytes()
     magic = struct.unpack_from("<I", data)[0]
     endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"  # as written by this host
@@ -36,7 +40,9 @@ def segments(pcap: Path, port: int) -> list[tuple[float, bool, bytes]]:
     link_len = {LINKTYPE_ETHERNET: 14, LINKTYPE_LINUX_SLL: 16}.get(linktype)
     if link_len is None:
         raise SystemExit(f"unsupported link type {linktype} (capture on lo)")
-    out: list[tuple[float, bool, bytes]] = []
+    out: list[tuple[float, int, bool, bytes]] = []
+    expected: dict[tuple[int, bool], int] = {}  # the next sequence number of each stream
+    gaps = 0
     offset = 24
     while offset + 16 <= len(data):
         sec, frac, caplen, _length = struct.unpack_from(endian + "IIII", data, offset)
@@ -49,11 +55,25 @@ def segments(pcap: Path, port: int) -> list[tuple[float, bool, bytes]]:
         ihl = (ip[0] & 0x0F) * 4
         total = struct.unpack_from("!H", ip, 2)[0]
         tcp = ip[ihl:total]
-        src, dst = struct.unpack_from("!HH", tcp)
+        src, dst, seq = struct.unpack_from("!HHI", tcp)
         payload = tcp[(tcp[12] >> 4) * 4:]
         if payload and port in (src, dst):
-            out.append((sec + frac / (1e9 if nano else 1e6), dst == port, bytes(payload)))
+            peer = src if dst == port else dst
+            stream = expected.get((peer, dst == port))
+            if stream is not None and seq != stream:
+                if (seq - stream) % 2**32 > 2**31:
+                    continue  # a retransmission of bytes already read
+                gaps += 1  # bytes the capture missed: their messages are skipped
+                payload = GAP + payload
+            expected[(peer, dst == port)] = (seq + len(payload)) % 2**32
+            out.append((sec + frac / (1e9 if nano else 1e6), peer, dst == port, bytes(payload)))
+    if gaps:
+        print(f"the capture missed data {gaps} times (tcpdump dropped packets): "
+              "the messages around each gap are left out")
     return out
+
+
+GAP = b"\0"  # marks missing bytes: never part of a netstring
 
 
 def netstrings(stream: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
@@ -61,6 +81,14 @@ def netstrings(stream: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
     buffer = bytearray()
     out: list[tuple[float, bytes]] = []
     for when, payload in stream:
+        if payload.startswith(GAP):
+            # Bytes are missing before this segment: drop the partial message and resync on
+            # the next "<digits>:<digits>:<digits>:" that starts a netstring.
+            buffer.clear()
+            found = START.search(payload)
+            if found is None:
+                continue
+            payload = payload[found.start():]
         buffer += payload
         while True:
             colon = buffer.find(b":")
@@ -89,8 +117,12 @@ def main() -> None:
     # Kamailio listens on the evapi port and Dialgate connects to it: requests come *from*
     # that port, answers go *to* it.
     packets = segments(args.pcap, args.port)
-    requests = netstrings([(t, p) for t, to_port, p in packets if not to_port])
-    answers = netstrings([(t, p) for t, to_port, p in packets if to_port])
+    requests: list[tuple[float, bytes]] = []
+    answers: list[tuple[float, bytes]] = []
+    for peer in sorted({peer for _t, peer, _to, _p in packets}):
+        requests += netstrings([(t, p) for t, x, to_port, p in packets
+                                if x == peer and not to_port])
+        answers += netstrings([(t, p) for t, x, to_port, p in packets if x == peer and to_port])
     asked = {key(m): t for t, m in requests}
     took = sorted((t - asked[key(m)]) * 1000 for t, m in answers if key(m) in asked)
     if not took:

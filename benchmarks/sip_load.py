@@ -37,6 +37,10 @@ Dialgate on core 1 (taskset).
     python benchmarks/sip_load.py --modes dialgate dialgate-nometrics   # metrics cost, paired
     python benchmarks/sip_load.py --modes dialgate dialgate-nometrics --fixed-rate 800
 
+Call records go to a Dialgate of their own (``serve --role records`` at nice 10, as
+deploy/systemd runs it: ``records`` in the CPU columns) unless ``--records shared`` sends them
+to the deciding Dialgate, as before round 3.
+
 ``--fixed-rate CPS`` skips the capacity search: every mode's Kamailio runs at once and the
 modes take turns at that one rate for ``--rounds`` rounds; it prints each mode's medians and,
 for every mode against the first, the median per-round ratio of CPU per call (Dialgate,
@@ -304,6 +308,33 @@ def start_dialgate(db_url: str, workers: int, log: Path, metrics: bool = True,
     sys.exit("dialgate not ready:\n" + log.read_text()[-3000:])
 
 
+def start_records(db_url: str, log: Path, core: int | None) -> tuple[subprocess.Popen[bytes], str]:
+    """``--records split``: the call records' Dialgate, as deploy/systemd runs it
+    (``serve --role records``, one worker, a tenth of the switch's CPU weight: nice 10 on its
+    own session's scheduling group)."""
+    port = free_port()
+    env = {**os.environ, "DIALGATE_DATABASE_URL": db_url,
+           "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "records-metrics"),
+           "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
+           "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
+                                                 "bench-secret-key-0123456789")}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(pinned(
+            [sys.executable, "-m", "dialgate", "serve", "--role", "records", "--port", str(port),
+             "--workers", "1", "--nice", "10"], core),
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit("records dialgate exited:\n" + log.read_text()[-3000:])
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/healthz") as r:
+            if r.status == 200:
+                return proc, url
+        time.sleep(0.1)
+    sys.exit("records dialgate not ready:\n" + log.read_text()[-3000:])
+
+
 def session_cpu(sid: int) -> float:
     """CPU seconds (user + system) used so far by the live processes of one session."""
     total = 0
@@ -425,7 +456,7 @@ def pinned(cmd: list[str], core: int | None) -> list[str]:
 def running_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url: str,
                  token: str, db_url: str, carrier_port: int,
                  rtpengine: str | None = None, answers: dict[str, str] | None = None,
-                 evapi_port: int | None = None,
+                 evapi_port: int | None = None, records_url: str | None = None,
                  dialgate_log: Path | None = None) -> Iterator[tuple[int, int, str]]:
     """A Kamailio configured for ``mode``, warmed up: yields its SIP port, its pid and the
     sipp scenario to place calls with; stopped on exit."""
@@ -446,7 +477,7 @@ def running_mode(args: argparse.Namespace, work: Path, *, mode: str, switch_url:
         else DEFAULT_TRANSPORT,
         evapi_listen=f"127.0.0.1:{evapi_port}",
         fixed_answers=answers if mode == "relay" else None,
-        rtpengines=[rtpengine] if rtpengine else [])
+        rtpengines=[rtpengine] if rtpengine else [], records_url=records_url)
     log = mode_dir / "kamailio.log"
     dialgate_log = dialgate_log or work / "dialgate.log"
     connected = f"evapi: connected to 127.0.0.1:{evapi_port}"
@@ -573,7 +604,8 @@ def summarize_rounds(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
     def server(step: dict[str, Any]) -> float:
         cpu = step["cpu_ms_per_call"]
-        return float(cpu.get("kamailio", 0.0) + cpu.get("dialgate", 0.0))
+        return float(cpu.get("kamailio", 0.0) + cpu.get("dialgate", 0.0)
+                     + cpu.get("records", 0.0))
 
     out: dict[str, Any] = {"modes": {}, "ratios": {}}
     for mode, steps in rounds.items():
@@ -617,7 +649,7 @@ def summarize(mode: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_table(modes: dict[str, dict[str, Any]]) -> None:
-    parts = ["kamailio", "dialgate", "sipp", "standin", "rtpengine"]
+    parts = ["kamailio", "dialgate", "records", "sipp", "standin", "rtpengine"]
     print(f"{'mode':19}{'calls/s':>9}{'p50':>6}{'p99':>6}{'p99@80%':>9}  CPU ms/call "
           + " ".join(f"{p:>9}" for p in parts))
     for mode, row in modes.items():
@@ -629,7 +661,7 @@ def print_table(modes: dict[str, dict[str, Any]]) -> None:
 
 
 def print_rounds(summary: dict[str, Any]) -> None:
-    parts = ["kamailio", "dialgate", "sipp", "standin", "rtpengine"]
+    parts = ["kamailio", "dialgate", "records", "sipp", "standin", "rtpengine"]
     print(f"{summary['rate']} calls/s offered, medians of the rounds (pinned={summary['pinned']},"
           f" load average {summary['loadavg']:.2f})")
     print(f"{'mode':19}{'calls/s':>9}{'p50':>6}{'p99':>6}{'worst p99':>10}  CPU ms/call "
@@ -671,6 +703,9 @@ def main() -> None:
     p.add_argument("--fixed-rate", type=int, metavar="CPS",
                    help="no capacity search: every mode at this rate, taking turns (paired)")
     p.add_argument("--rounds", type=int, default=6, help="with --fixed-rate: steps per mode")
+    p.add_argument("--records", choices=["split", "shared"], default="split",
+                   help="call records to a Dialgate of their own, as deploy/systemd runs it "
+                   "(split, the default) or to the deciding Dialgate (shared)")
     p.add_argument("--capture", type=Path, metavar="DIR",
                    help="tcpdump each evapi mode's connection into DIR (needs tcpdump, root)")
     p.add_argument("--no-metrics", action="store_true",
@@ -699,6 +734,10 @@ def main() -> None:
                                           metrics=not args.no_metrics, core=args.server_core,
                                           evapi=f"127.0.0.1:{args.evapi_port}")
     answers = fixed_answers(switch_url, token, numbers, args.dialed)
+    records: subprocess.Popen[bytes] | None = None
+    records_url = None
+    if args.records == "split":
+        records, records_url = start_records(db_url, work / "records.log", args.server_core)
     carrier_port = free_port()
     carrier = subprocess.Popen(
         pinned(["sipp", "-sf", str(work / "carrier.xml"), "-i", "127.0.0.1", "-p",
@@ -718,6 +757,8 @@ def main() -> None:
     try:
         # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
         sessions = {"dialgate": dialgate.pid, "standin": carrier.pid}
+        if records is not None:
+            sessions["records"] = records.pid
         specs: dict[str, dict[str, Any]] = {}
         for mode in modes:
             if mode == "dialgate-nometrics":
@@ -725,12 +766,12 @@ def main() -> None:
                     "switch_url": bare_url, "token": token, "db_url": db_url,
                     "carrier_port": carrier_port,
                     "sessions": {**sessions, "dialgate": bare_dg.pid},
-                    "evapi_port": args.evapi_port_nm,
+                    "evapi_port": args.evapi_port_nm, "records_url": records_url,
                     "dialgate_log": work / "dialgate-nometrics.log"}
             elif mode != "rtpengine":
                 specs[mode] = {"switch_url": switch_url, "token": token, "db_url": db_url,
                                "answers": answers, "carrier_port": carrier_port,
-                               "sessions": sessions}
+                               "sessions": sessions, "records_url": records_url}
             else:
                 relay, sock = start_rtpengine(work)
                 sdp_port = free_port()
@@ -742,7 +783,8 @@ def main() -> None:
                 extra += [relay, sdp_carrier]
                 specs[mode] = {"switch_url": switch_url, "token": token, "db_url": db_url,
                                "carrier_port": sdp_port, "rtpengine": sock,
-                               "sessions": {"dialgate": dialgate.pid, "rtpengine": relay.pid,
+                               "records_url": records_url,
+                               "sessions": {**sessions, "rtpengine": relay.pid,
                                             "standin": sdp_carrier.pid}}
         if args.fixed_rate:
             rounds = paired_rounds(args, work, specs)
@@ -756,7 +798,7 @@ def main() -> None:
         for mode, spec in specs.items():
             results[mode] = bench_mode(args, work, mode=mode, **spec)
     finally:
-        for proc in [*extra, carrier, dialgate]:
+        for proc in [*extra, carrier, dialgate, *([records] if records else [])]:
             stop(proc)
     table = {mode: summarize(mode, result) for mode, result in results.items()}
 
@@ -765,7 +807,8 @@ def main() -> None:
         return round(x / y, 3) if x and y else None
 
     summary = {
-        "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]})",
+        "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]}, "
+                   f"call records {args.records})",
         "pinned": args.pin, "metrics": not args.no_metrics,
         "loadavg": os.getloadavg()[0],
         "modes": table,

@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     # Which endpoints this process serves: "switch" (what Kamailio calls), "web" (portal, REST
     # API, VoIP.ms API) or "all". Run the switch in its own processes so that nothing a
     # stranger can reach competes with calls for CPU (docs/architecture.md, "Abuse").
-    role: Literal["all", "web", "switch"] = "all"
+    # "records": the switch's endpoints for Kamailio's call records (kamailio-config
+    # --records-url), never connected to evapi, so recording waits behind the decisions.
+    role: Literal["all", "web", "switch", "records"] = "all"
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or
     # CIDRs. Empty (the default): no one's, not even loopback's.
     trusted_proxies: str = ""

@@ -73,10 +73,18 @@ def test_kamailio_config_transport_options(sqlite_url: str, tmp_path: Path) -> N
     assert '"bind_addr", "10.0.0.5:9448"' in evapi.stdout
     assert '$evapi(srcaddr) ne "10.0.0.7" && $evapi(srcaddr) ne "10.0.0.8"' in evapi.stdout
     assert "t_set_fr(500, 500)" in evapi.stdout
+    # Call records go where --records-url says, with the same token; by default to the switch.
+    assert 'http_connect("records", "/switch/v1/cdrs"' in evapi.stdout
+    assert '"records=>http://kamailio:sw_given.Token-123@127.0.0.1:8000"' in evapi.stdout
+    split = run(sqlite_url, *common, "--records-url", "http://10.0.0.9:8002")
+    assert split.returncode == 0, split.stderr
+    assert '"records=>http://kamailio:sw_given.Token-123@10.0.0.9:8002"' in split.stdout
+    assert '"dialgate=>http://kamailio:sw_given.Token-123@127.0.0.1:8000"' in split.stdout
     for bad, message in ((("--transport", "smoke"), "transport must be one of"),
                          (("--authorize-timeout-ms", "5"), "authorize_timeout_ms"),
                          (("--evapi-listen", "localhost"), "evapi_listen"),
                          (("--evapi-peer", "dialgate.example"), "evapi peer"),
+                         (("--records-url", "ftp://10.0.0.9"), "records_url"),
                          (("--decision", "coin"), "decision must be one of")):
         out = run(sqlite_url, *common, *bad)
         assert out.returncode == 2 and message in out.stderr, (bad, out.stderr)

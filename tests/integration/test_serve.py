@@ -112,6 +112,30 @@ def test_roles_serve_their_own_endpoints(owner_db: Database, tmp_path: Path) -> 
         assert httpx.get(url + "/portal/login").status_code == 200
 
 
+def test_the_records_role_takes_call_records_and_never_connects_to_evapi(
+    owner_db: Database, tmp_path: Path
+) -> None:
+    """Kamailio's --records-url: the switch endpoints, but no evapi link, so Kamailio's
+    unicast never sends a decision to the process that records calls."""
+    with socket.socket() as evapi:
+        evapi.bind(("127.0.0.1", 0))
+        evapi.listen(8)
+        evapi.settimeout(20)
+        target = "127.0.0.1:%d" % evapi.getsockname()[1]
+        with serve(owner_db.url, tmp_path / "records.log", "--role", "records",
+                   DIALGATE_SWITCH_EVAPI=target) as url:
+            # Its evapi clients would have started with the app, before /healthz answered.
+            assert httpx.post(url + "/switch/v1/cdrs", json=[]).status_code == 401
+            assert httpx.get(url + "/portal/login").status_code == 404
+            with serve(owner_db.url, tmp_path / "switch.log", "--role", "switch",
+                       DIALGATE_SWITCH_EVAPI=target):
+                link, _addr = evapi.accept()  # the switch role's link, kept open
+                with link:
+                    evapi.settimeout(0)
+                    with pytest.raises(BlockingIOError):
+                        evapi.accept()  # and no other: the records role never dialled
+
+
 def test_a_chunked_flood_is_cut_off_at_the_body_limit(owner_db: Database, tmp_path: Path) -> None:
     with serve(owner_db.url, tmp_path / "web.log", "--role", "web") as url:
         port = int(url.rsplit(":", 1)[1])

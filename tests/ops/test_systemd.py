@@ -33,7 +33,8 @@ def _copy(tmp_path: Path, unit: str, replace: tuple[str, str] | None = None) -> 
 
 
 @pytest.mark.parametrize(
-    "unit", ["dialgate-serve.service", "dialgate-switch.service", "dialgate-worker.service"]
+    "unit", ["dialgate-serve.service", "dialgate-switch.service", "dialgate-records.service",
+             "dialgate-worker.service"]
 )
 def test_unit_verifies_cleanly(tmp_path: Path, unit: str) -> None:
     text = (UNITS / unit).read_text()
@@ -72,3 +73,17 @@ def test_the_switch_unit_gets_the_cpu_before_the_web_unit() -> None:
     assert "--role switch" in switch["ExecStart"] and "--role web" in web["ExecStart"]
     assert int(switch["CPUWeight"]) >= 10 * int(web["CPUWeight"])
     assert int(switch["Nice"]) < 0 <= int(web.get("Nice", "0"))
+
+
+def test_call_records_wait_behind_the_decisions() -> None:
+    """The records unit takes Kamailio's call-record batches (--records-url) at a tenth of the
+    switch unit's CPU weight (docs/performance.md, round 3); its role never connects to evapi
+    (tests/integration/test_serve.py)."""
+    def keys(unit: str) -> dict[str, str]:
+        lines = (UNITS / unit).read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+
+    switch, records = keys("dialgate-switch.service"), keys("dialgate-records.service")
+    assert "--role records" in records["ExecStart"] and "--port 8002" in records["ExecStart"]
+    assert int(switch["CPUWeight"]) >= 10 * int(records["CPUWeight"])
+    assert int(switch["Nice"]) < int(records["Nice"])

@@ -3,7 +3,9 @@ endpoints and the portal (each mounted by its own entrypoint package).
 
 ``settings.role`` chooses what one process serves: ``switch`` (only ``/switch/v1``, what
 Kamailio calls), ``web`` (everything else) or ``all``. Production runs the two roles as
-separate processes, so the CPU a flood costs the web side is never the switch's."""
+separate processes, so the CPU a flood costs the web side is never the switch's. ``records``
+serves ``/switch/v1`` too but never connects to evapi: Kamailio posts its call records there
+(``--records-url``), at a lower CPU priority than the decisions calls wait on."""
 
 from __future__ import annotations
 
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.mount(app)
     else:
         problems.install(app)  # the switch endpoints' errors are problem+json too
-    if settings.role in ("all", "switch"):
+    if settings.role in ("all", "switch", "records"):
         switch_http.mount(app)
         app.add_middleware(SwitchFastPath)  # the per-call request skips routing and DI
     if settings.role in ("all", "web"):

@@ -28,6 +28,7 @@ class Role(StrEnum):
     all = "all"
     web = "web"
     switch = "switch"
+    records = "records"
 
 
 def register(app: typer.Typer) -> None:
@@ -66,7 +67,8 @@ def register(app: typer.Typer) -> None:
             Role.all,
             "--role",
             help="What to serve: switch (/switch/v1, for Kamailio), web (portal, REST and "
-            "VoIP.ms APIs) or all. Run switch and web as separate processes in production.",
+            "VoIP.ms APIs), records (/switch/v1 for Kamailio's call records: no evapi) or "
+            "all. Run switch, records and web as separate processes in production.",
         ),
         with_worker: bool = typer.Option(
             False, "--with-worker", help="Also deliver notification emails in this process."

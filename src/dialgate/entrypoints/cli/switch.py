@@ -75,6 +75,12 @@ def register(switch_app: typer.Typer) -> None:
         switch_url: str = typer.Option(
             "http://127.0.0.1:8000", "--switch-url", help="Dialgate's base URL for this POP."
         ),
+        records_url: str | None = typer.Option(
+            None,
+            "--records-url",
+            help="Where call records go (default: --switch-url): a second switch-role "
+            "Dialgate at a lower CPU priority, so recording never delays a decision.",
+        ),
         token: str | None = typer.Option(
             None,
             "--token",
@@ -204,6 +210,7 @@ def register(switch_app: typer.Typer) -> None:
                     authorize_timeout_ms=authorize_timeout_ms,
                     evapi_listen=evapi_listen,
                     evapi_peers=evapi_peer or None,
+                    records_url=records_url,
                 )
             except ValueError as exc:
                 raise _invalid("option", exc) from None

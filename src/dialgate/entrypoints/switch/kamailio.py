@@ -130,10 +130,10 @@ def _db_module(kam_url: str) -> str:
     return "db_sqlite" if kam_url.startswith("sqlite:") else "db_postgres"
 
 
-def _switch_con_url(switch_url: str, token: str) -> str:
+def _switch_con_url(switch_url: str, token: str, field: str = "switch_url") -> str:
     parts = urlsplit(switch_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"switch_url must be an http(s) URL, got {switch_url!r}")
+        raise ValueError(f"{field} must be an http(s) URL, got {switch_url!r}")
     if not _TOKEN_RE.match(token):
         raise ValueError("switch_token must be 8-256 characters of A-Z a-z 0-9 . _ ~ -")
     port = f":{parts.port}" if parts.port else ""
@@ -211,6 +211,7 @@ def render_kamailio_config(
     evapi_listen: str = "127.0.0.1:8448",
     evapi_peers: Sequence[str] | None = None,
     evapi_workers: int = 4,
+    records_url: str | None = None,
 ) -> str:
     """Return the text of ``kamailio.cfg`` for one POP.
 
@@ -241,6 +242,9 @@ def render_kamailio_config(
     goes over the persistent connection Dialgate opens to ``evapi_listen``; no answer within
     ``authorize_timeout_ms`` -> 503). Only connections from ``evapi_peers`` (default: the host
     of ``switch_url``) are accepted. Inbound routing and call records always use HTTP.
+    ``records_url`` is where call records are posted (``/switch/v1/cdrs``; default:
+    ``switch_url``): a second Dialgate switch-role process at a lower CPU priority, so that
+    recording calls never holds up the decisions calls wait on (docs/performance.md).
     """
     if not _POP_RE.match(pop):
         raise ValueError(f"invalid POP name {pop!r}")
@@ -324,6 +328,8 @@ def render_kamailio_config(
         kamailio_db_url=kam_url,
         db_module=_db_module(kam_url),
         switch_con_url=_switch_con_url(switch_url, switch_token),
+        records_con_url=_switch_con_url(records_url or switch_url, switch_token,
+                                        "records_url"),
         realm=realm,
         carriers=dict(carriers),
         carrier_sources=_carrier_sources(carriers, carrier_sources),
