@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate.adapters import metrics
-from dialgate.adapters.db.models import DidRow, PolicyChangeRow, PopRow
+from dialgate.adapters.db.models_core import DidRow, PolicyChangeRow, PopRow
 from dialgate.adapters.dns import resolve_host
 from dialgate.adapters.numbering_cache import numbering_plan
 from dialgate.domain import settings as s

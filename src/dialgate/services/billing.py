@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 
 from dialgate.adapters.db import repo_cdrs
-from dialgate.adapters.db.models import AccountRow, CdrRow, TransactionRow
+from dialgate.adapters.db.models_core import AccountRow, CdrRow, TransactionRow
 from dialgate.domain import billing as b
 from dialgate.domain import money
 from dialgate.domain import values as v

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dialgate.adapters.db import repo_accounts as repo
-from dialgate.adapters.db.models import AccountRow, SubAccountRow
+from dialgate.adapters.db.models_core import AccountRow, SubAccountRow
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from dialgate.adapters.db.models import AccountRow, PolicyChangeRow
+from dialgate.adapters.db.models_core import AccountRow, PolicyChangeRow
 from dialgate.services.uow import UnitOfWork
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 
 from dialgate.adapters.db import repo_decks
-from dialgate.adapters.db.models import (
+from dialgate.adapters.db.models_core import (
     PolicyChangeRow,
     RateDeckDataRow,
     RateDeckEventRow,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialgate.adapters.db.models import (
+from dialgate.adapters.db.models_core import (
     AccountRow,
     DidRow,
     ForwardingRow,

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dialgate.adapters.db.models import CdrRow
+from dialgate.adapters.db.models_core import CdrRow
 
 
 def owners_of_call_ids(session: Session, call_ids: Collection[str]) -> dict[str, int]:

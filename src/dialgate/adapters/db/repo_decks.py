@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialgate.adapters.db.models import RateDeckDataRow
+from dialgate.adapters.db.models_core import RateDeckDataRow
 
 _PG_READ = "SELECT data FROM rate_deck_data WHERE version_id = %s"
 

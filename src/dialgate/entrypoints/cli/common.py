@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -27,6 +28,7 @@ from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import DBAPIError
+    from typer._click.core import Command, Context
 
     from dialgate import bootstrap, config
     from dialgate.services.uow import Database, UnitOfWork
@@ -34,8 +36,10 @@ else:  # SQLAlchemy and pydantic-settings load only for commands that use the da
     bootstrap = lazy_import("dialgate.bootstrap")
     config = lazy_import("dialgate.config")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# emoji=False: what is printed is data (names, destinations), never ":code:" shorthands to
+# replace; and rich then does not load its emoji table (a few ms on every command).
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 EXIT_USAGE = 2
 
 
@@ -144,9 +148,86 @@ def _database_error(exc: DBAPIError) -> CliError:
     return CliError(f"the database refused the change: {first}", "database_error", exit_code=1)
 
 
+def module_commands(module: str) -> dict[str, Command]:
+    """The click commands that CLI module ``module`` registers (its ``register(app)``), by name.
+
+    Registered on an app of their own with a callback, so even a module with one command gives
+    a group (Typer would otherwise make that command the whole app)."""
+    from typer.main import get_command  # the conversion to click objects, only when dispatching
+
+    owner = importlib.import_module(f"{__package__}.{module}")
+    sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    sub.callback()(_no_options)
+    owner.register(sub)
+    group = get_command(sub)
+    assert isinstance(group, TyperGroup)
+    return dict(group.commands)
+
+
+def _no_options() -> None:
+    """(The callback that makes ``module_commands``' app a group; it has no options.)"""
+
+
+class LazyCommands(MutableMapping[str, "Command"]):
+    """A group's commands, named up front by ``owners`` (command name -> CLI module), each
+    module imported and converted to click objects when one of its commands is first looked up.
+
+    Start-up time is mostly imports, and Typer converts every command it is given before it
+    dispatches: a command run imports and converts its own module only. Listing the names
+    (usage errors' suggestions) imports nothing; ``--help`` reads every command's help line, so
+    it loads them all."""
+
+    def __init__(self, owners: Mapping[str, str]) -> None:
+        self._owners = dict(owners)
+        self._loaded: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded and name in self._owners:
+            module = self._owners[name]
+            for command_name, command in module_commands(module).items():
+                if self._owners.get(command_name) == module:
+                    self._loaded.setdefault(command_name, command)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._owners.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:  # without importing the owner
+        return name in self._owners or name in self._loaded
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._owners
+        yield from (name for name in self._loaded if name not in self._owners)
+
+    def __len__(self) -> int:
+        return len(self._owners.keys() | self._loaded.keys())
+
+
 class GuardedGroup(TyperGroup):
     """The ``dialgate`` command group: its ``main`` maps errors (the CLI's one mapping), so the
-    console script and ``typer.testing.CliRunner`` (the tests, in process) answer the same."""
+    console script and ``typer.testing.CliRunner`` (the tests, in process) answer the same.
+
+    ``command_modules`` (command name -> CLI module, in ``--help`` order) are the group's
+    commands, loaded on first use (``LazyCommands``); a subclass sets it."""
+
+    command_modules: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        if self.command_modules:
+            lazy = LazyCommands(self.command_modules)
+            for name, command in self.commands.items():  # any command given the usual way
+                lazy[name] = command
+            self.commands = lazy
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # the names only: TyperGroup's reads every command
 
     def main(
         self,
