@@ -121,7 +121,7 @@ def test_the_records_role_takes_call_records_and_never_connects_to_evapi(
         evapi.bind(("127.0.0.1", 0))
         evapi.listen(8)
         evapi.settimeout(20)
-        target = "127.0.0.1:%d" % evapi.getsockname()[1]
+        target = f"127.0.0.1:{evapi.getsockname()[1]}"
         with serve(owner_db.url, tmp_path / "records.log", "--role", "records",
                    DIALGATE_SWITCH_EVAPI=target) as url:
             # Its evapi clients would have started with the app, before /healthz answered.
