@@ -57,7 +57,6 @@ import contextlib
 import csv
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -281,31 +280,17 @@ def start_dialgate(db_url: str, workers: int, log: Path, metrics: bool = True,
     # (--no-metrics) to measure what they cost.
     extra = ({"PROMETHEUS_MULTIPROC_DIR": str(log.parent / "metrics")} if metrics
              else {"DIALGATE_METRICS_ENABLED": "false"})
-    env = {**os.environ, **extra, "DIALGATE_DATABASE_URL": db_url,
-           "DIALGATE_SWITCH_EVAPI": evapi,
-           "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
-           "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
-                                                 "bench-secret-key-0123456789")}
     with log.open("wb") as out:
         proc = subprocess.Popen(pinned(
             [sys.executable, "-m", "uvicorn", "--factory", "dialgate.entrypoints.web:create_app",
              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
              "--http", "httptools", "--loop", "uvloop", "--no-access-log",
              "--log-level", "warning", "--backlog", "1024"], core),
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit("dialgate exited:\n" + log.read_text()[-3000:])
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            # healthz answers only after every worker's start-up (policy cache warmed)
-            import urllib.request
-            with contextlib.suppress(OSError), urllib.request.urlopen(url + "/healthz") as r:
-                if r.status == 200:
-                    time.sleep(1.0 if workers > 1 else 0.0)  # the other workers warm up too
-                    return proc, url
-        time.sleep(0.1)
-    sys.exit("dialgate not ready:\n" + log.read_text()[-3000:])
+            env=server_env(db_url, {**extra, "DIALGATE_SWITCH_EVAPI": evapi}),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = wait_healthy(proc, port, log, "dialgate")
+    time.sleep(1.0 if workers > 1 else 0.0)  # healthz came from one worker: the others warm up
+    return proc, url
 
 
 def start_records(db_url: str, log: Path, core: int | None) -> tuple[subprocess.Popen[bytes], str]:
@@ -313,26 +298,38 @@ def start_records(db_url: str, log: Path, core: int | None) -> tuple[subprocess.
     (``serve --role records``, one worker, a tenth of the switch's CPU weight: nice 10 on its
     own session's scheduling group)."""
     port = free_port()
-    env = {**os.environ, "DIALGATE_DATABASE_URL": db_url,
-           "PROMETHEUS_MULTIPROC_DIR": str(log.parent / "records-metrics"),
-           "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
-           "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
-                                                 "bench-secret-key-0123456789")}
     with log.open("wb") as out:
         proc = subprocess.Popen(pinned(
             [sys.executable, "-m", "dialgate", "serve", "--role", "records", "--port", str(port),
              "--workers", "1", "--nice", "10"], core),
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+            env=server_env(db_url,
+                           {"PROMETHEUS_MULTIPROC_DIR": str(log.parent / "records-metrics")}),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, wait_healthy(proc, port, log, "records dialgate")
+
+
+def server_env(db_url: str, extra: dict[str, str]) -> dict[str, str]:
+    """A benchmark Dialgate's environment: this one, the database, ``extra``."""
+    return {**os.environ, **extra, "DIALGATE_DATABASE_URL": db_url,
+            "DIALGATE_ENVIRONMENT": os.environ.get("DIALGATE_ENVIRONMENT", "test"),
+            "DIALGATE_SECRET_KEY": os.environ.get("DIALGATE_SECRET_KEY",
+                                                  "bench-secret-key-0123456789")}
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, what: str) -> str:
+    """The server's URL once /healthz answers (after its start-up: policy cache warmed)."""
     import urllib.request
+
+    url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         if proc.poll() is not None:
-            sys.exit("records dialgate exited:\n" + log.read_text()[-3000:])
-        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/healthz") as r:
+            sys.exit(f"{what} exited:\n" + log.read_text()[-3000:])
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/healthz",
+                                                                  timeout=2) as r:
             if r.status == 200:
-                return proc, url
+                return url
         time.sleep(0.1)
-    sys.exit("records dialgate not ready:\n" + log.read_text()[-3000:])
+    sys.exit(f"{what} not ready:\n" + log.read_text()[-3000:])
 
 
 def session_cpu(sid: int) -> float:
