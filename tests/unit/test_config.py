@@ -41,3 +41,13 @@ def test_short_secret_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIALGATE_SECRET_KEY", "short")
     with pytest.raises(ValidationError, match="at least 16"):
         Settings()
+
+
+def test_serve_offers_exactly_the_roles_the_settings_accept() -> None:
+    """`serve --role` (a Typer choice, kept out of the settings so `--help` stays light) and
+    ``DIALGATE_ROLE`` name the same roles: a role added to one must be added to the other."""
+    from typing import get_args
+
+    from dialgate.entrypoints.cli.db import Role
+
+    assert {role.value for role in Role} == set(get_args(Settings.model_fields["role"].annotation))
