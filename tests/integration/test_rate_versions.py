@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from dialgate.adapters.db.models import RateDeckDataRow, RateDeckEventRow
 from dialgate.adapters.rate_data import demo_rates
@@ -209,3 +209,27 @@ def test_a_stored_deck_reads_back_byte_for_byte(db: Database) -> None:
     assert deck.to_bytes() == blob and len(deck) == version.rows
     for prefix in cols.prefixes[-50:]:
         assert deck.lookup(prefix).prefix == prefix  # a prefix dialed is its own longest match
+
+
+def test_each_host_keeps_the_live_version_as_a_file_that_later_loads_map(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load on a host writes the version's bytes under its checksum; a later load
+    there (another process, a CLI command) maps that file and no longer needs the database's
+    copy, while a host without the file still reads the database."""
+    monkeypatch.setenv("DIALGATE_CACHE_DIR", str(tmp_path / "host-a"))
+    version = _import(db, [UK, UK_MOBILE])
+    assert _lookup(db, "447911123456") == UK_MOBILE
+    path = tmp_path / "host-a" / "decks" / f"{version.checksum}.deck"
+    with db.uow(write=False) as uow:
+        vid = rates.live_version_ids(uow)["value"]
+        stored = uow.session.scalar(
+            select(RateDeckDataRow.data).where(RateDeckDataRow.version_id == vid))
+    assert path.read_bytes() == bytes(stored)
+    with db.uow() as uow:  # the database's copy goes: only the host's file can answer now
+        uow.session.execute(delete(RateDeckDataRow).where(RateDeckDataRow.version_id == vid))
+        uow.commit()
+    assert _lookup(db, "447911123456") == UK_MOBILE
+    monkeypatch.setenv("DIALGATE_CACHE_DIR", str(tmp_path / "host-b"))
+    with pytest.raises(NotFound):
+        _lookup(db, "447911123456")

@@ -22,15 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dialgate.adapters.files import write_atomically
 from dialgate.domain.numbering import (
     CountryCodeInfo,
     CountryInfo,
@@ -93,7 +92,7 @@ def load_plan(
                         extra={"error": type(exc).__name__})
     plan = build()
     try:
-        _write(path, _encode(plan, key))
+        write_atomically(path, _encode(plan, key))
     except OSError as exc:
         log.warning("numbering plan cache not written", extra={"error": str(exc)})
     return plan
@@ -169,16 +168,3 @@ def _decode(raw: bytes, key: Mapping[str, str]) -> NumberingPlan:
         for iso, (code, name, region) in body["countries"].items()
     }
     return NumberingPlan(npa=npa, country_codes=country_codes, countries=countries)
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Replace the file atomically: a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".numbering-plan.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -39,6 +39,8 @@ from dialgate.domain.money import MAX_RATE_PER_MINUTE, to_micros
 from dialgate.domain.rating import DEFAULT_INCREMENT, Rate, to_micro
 
 if TYPE_CHECKING:
+    import mmap
+
     import numpy.typing as npt
 
 MAX_PREFIX = 15  # E.164: a number has at most 15 digits, so a longer prefix never matches
@@ -195,11 +197,11 @@ class RateDeck:
         return bytes(body)
 
     @classmethod
-    def from_bytes(cls, route: str, blob: bytes) -> RateDeck:
-        """Load ``to_bytes`` output. The trie is mapped onto ``blob`` and the arrays are views
-        of it: nothing is copied or parsed, so a worker swapping in a million-row deck holds
-        the GIL for well under a millisecond here (the old ``frombytes`` copied and parsed the
-        trie while requests waited)."""
+    def from_bytes(cls, route: str, blob: bytes | mmap.mmap) -> RateDeck:
+        """Load ``to_bytes`` output (bytes, or a memory-mapped file of them). The trie is mapped
+        onto ``blob`` and the arrays are views of it: nothing is copied or parsed, so a worker
+        swapping in a million-row deck holds the GIL for well under a millisecond here (the old
+        ``frombytes`` copied and parsed the trie while requests waited)."""
         if blob[:8] != _MAGIC:
             raise ValueError("not a compiled rate deck")
         (size,) = struct.unpack_from("<I", blob, 8)

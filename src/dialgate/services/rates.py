@@ -4,7 +4,9 @@ Each import compiles the deck once (``domain.deck.RateDeck``) and stores the com
 new version with its row count, checksum, actor and time; a route's ``rate_decks`` row names the
 live version. Workers load that compiled form (a fraction of a second for a million rows) instead
 of turning rows into objects. Switching versions is one row update, so readers see the old deck
-or the new one, never a mix, and a rollback is as quick as an import's last step.
+or the new one, never a mix, and a rollback is as quick as an import's last step. The compiled
+bytes are also kept as a file per version on each host (``adapters.deck_files``, named by the
+checksum) that every process there maps instead of reading the database.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
+from dialgate.adapters import deck_files
 from dialgate.adapters.db import repo_decks
 from dialgate.adapters.db.models_core import (
     PolicyChangeRow,
@@ -230,7 +233,14 @@ def load_version(uow: UnitOfWork, route: str, version_id: int | None) -> RateDec
     """A compiled deck by version id (an empty deck for None)."""
     if version_id is None:
         return RateDeck.build(route, ())
-    blob = repo_decks.deck_bytes(uow.session, version_id)  # binary on PostgreSQL: no stall
+    checksum = uow.session.scalar(
+        select(RateDeckVersionRow.checksum).where(RateDeckVersionRow.id == version_id)
+    )
+    # The host's file of that version, mapped; else the database's bytes (binary on PostgreSQL:
+    # no stall), written as that file for the next process.
+    blob = None if checksum is None else deck_files.deck_bytes(
+        checksum, lambda: repo_decks.deck_bytes(uow.session, version_id)
+    )
     if blob is None:
         raise NotFound("rate deck version", str(version_id))
     return RateDeck.from_bytes(route, blob)
