@@ -273,8 +273,10 @@ def prepare_dialgate(db_url: str, password: str) -> tuple[str, list[str]]:
 
 
 def start_dialgate(db_url: str, workers: int, log: Path, metrics: bool = True,
-                   core: int | None = None,
-                   evapi: str = "") -> tuple[subprocess.Popen[bytes], str]:
+                   core: int | None = None, evapi: str = "",
+                   nice: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+    """The deciding Dialgate, in a session of its own at ``nice`` (``--switch-nice``; the
+    deploy/systemd switch unit runs it at Nice=-5, ahead of Kamailio and the records)."""
     port = free_port()
     # Metrics as in production (several workers: one shared multiprocess directory), or off
     # (--no-metrics) to measure what they cost.
@@ -287,10 +289,25 @@ def start_dialgate(db_url: str, workers: int, log: Path, metrics: bool = True,
              "--http", "httptools", "--loop", "uvloop", "--no-access-log",
              "--log-level", "warning", "--backlog", "1024"], core),
             env=server_env(db_url, {**extra, "DIALGATE_SWITCH_EVAPI": evapi}),
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_niced(nice))
     url = wait_healthy(proc, port, log, "dialgate")
     time.sleep(1.0 if workers > 1 else 0.0)  # healthz came from one worker: the others warm up
     return proc, url
+
+
+def _niced(nice: int) -> Callable[[], None] | None:
+    """Run in the child after its ``setsid``: the process and its session's scheduling group at
+    ``nice`` (``adapters.priority``, what ``dialgate serve --nice`` does)."""
+    if not nice:
+        return None
+
+    def apply() -> None:
+        from dialgate.adapters import priority
+
+        priority.set_process_nice(nice)
+
+    return apply
 
 
 def start_records(db_url: str, log: Path, core: int | None) -> tuple[subprocess.Popen[bytes], str]:
@@ -718,6 +735,10 @@ def main() -> None:
     p.add_argument("--pop", default="montreal1")
     p.add_argument("--modes", nargs="*", default=["answer", "relay", "dialgate"],
                    choices=[*MODES, "bare"], help="bare is the old name of answer")
+    p.add_argument("--switch-nice", type=int, default=0,
+                   help="nice of the deciding Dialgate and its session group (default 0, as in "
+                        "earlier rounds; deploy/systemd/dialgate-switch.service uses -5, which "
+                        "needs root here)")
     p.add_argument("--pin", action="store_true",
                    help="sipp (caller and carrier) on core 0, Kamailio and Dialgate on core 1")
     p.add_argument("--json", action="store_true")
@@ -754,7 +775,8 @@ def main() -> None:
                         f"password={args.password}];\n")
     dialgate, switch_url = start_dialgate(db_url, args.workers, work / "dialgate.log",
                                           metrics=not args.no_metrics, core=args.server_core,
-                                          evapi=f"127.0.0.1:{args.evapi_port}")
+                                          evapi=f"127.0.0.1:{args.evapi_port}",
+                                          nice=args.switch_nice)
     answers = fixed_answers(switch_url, token, numbers, args.dialed)
     records: subprocess.Popen[bytes] | None = None
     records_url = None
@@ -774,7 +796,8 @@ def main() -> None:
         args.evapi_port_nm = free_port()
         bare_dg, bare_url = start_dialgate(
             db_url, args.workers, work / "dialgate-nometrics.log", metrics=False,
-            core=args.server_core, evapi=f"127.0.0.1:{args.evapi_port_nm}")
+            core=args.server_core, evapi=f"127.0.0.1:{args.evapi_port_nm}",
+            nice=args.switch_nice)
         extra.append(bare_dg)
     try:
         # Sessions whose CPU each step reports (the uac sipp is added from its own rusage).
@@ -831,7 +854,7 @@ def main() -> None:
     summary = {
         "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]}, "
                    f"call records {args.records})",
-        "pinned": args.pin, "metrics": not args.no_metrics,
+        "pinned": args.pin, "metrics": not args.no_metrics, "switch_nice": args.switch_nice,
         "loadavg": os.getloadavg()[0],
         "modes": table,
         "dialgate/relay": ratio("dialgate", "relay"),
@@ -843,7 +866,8 @@ def main() -> None:
         print_table(table)
         print(f"dialgate/relay {summary['dialgate/relay']}  "
               f"dialgate/answer {summary['dialgate/answer']}  "
-              f"(load average {summary['loadavg']:.2f}, pinned={args.pin})")
+              f"(load average {summary['loadavg']:.2f}, pinned={args.pin}, "
+              f"switch nice {args.switch_nice})")
         if "dialgate-nometrics" in table and "dialgate" in table:
             cpu = [table[m]["cpu_ms_per_call"] or {} for m in ("dialgate", "dialgate-nometrics")]
             print(f"nometrics/dialgate {summary['nometrics/dialgate']} calls/s; Dialgate CPU "
