@@ -107,6 +107,8 @@ def test_roles_serve_their_own_endpoints(owner_db: Database, tmp_path: Path) -> 
         assert httpx.post(url + "/switch/v1/authorize", json={}).status_code == 401
         assert httpx.get(url + "/portal/login").status_code == 404
         assert httpx.get(url + URL).status_code == 404
+    # A server keeps running: the cyclic collector that short commands go without is on.
+    assert '"gc":true' in (tmp_path / "switch.log").read_text()
     with serve(owner_db.url, tmp_path / "web.log", "--role", "web") as url:
         assert httpx.post(url + "/switch/v1/authorize", json={}).status_code == 404
         assert httpx.get(url + "/portal/login").status_code == 200

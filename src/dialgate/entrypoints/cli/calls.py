@@ -11,7 +11,13 @@ from rich.table import Table
 
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.rating import ROUTES
-from dialgate.entrypoints.cli.common import console, database, print_json, uow
+from dialgate.entrypoints.cli.common import (
+    console,
+    database,
+    long_running,
+    print_json,
+    uow,
+)
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -199,6 +205,7 @@ def register(app: typer.Typer) -> None:
         """In-process decisions/s and latency, Dialgate against the phonenumbers baseline."""
         from dialgate.bench.authorize import main as bench_main
 
+        long_running()  # measured as a server runs: with the cyclic collector
         raise typer.Exit(bench_main(["--seconds", str(seconds), *(["--json"] if as_json else [])]))
 
     app.add_typer(bench_app, name="bench")

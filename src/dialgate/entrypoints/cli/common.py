@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import importlib
 import json
 import sys
@@ -297,3 +298,11 @@ def _run(invoke: Callable[[], Any]) -> int:
             raise CliError(f"configuration: {problems}", "invalid_configuration") from None
         raise
     return result if isinstance(result, int) else 0
+
+
+def long_running() -> None:
+    """For a command that keeps running (a server, a worker, a watcher, a benchmark): the cyclic
+    collector back on (``main`` turns it off for the short commands), with what start-up built
+    moved out of its sight (``gc.freeze``: never freed, so never worth scanning)."""
+    gc.freeze()
+    gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from dialgate.entrypoints.cli.common import console, database
+from dialgate.entrypoints.cli.common import console, database, long_running
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(str(exc), param_hint="--nice") from None
         ops.prepare_logging()
         ops.prepare_metrics_dir(workers)
+        long_running()
         stop = threading.Event()
         worker: threading.Thread | None = None
         if with_worker:
@@ -114,7 +116,7 @@ def register(app: typer.Typer) -> None:
             worker.start()
         log.info("dialgate serving", extra={
             "url": f"http://{host}:{port}", "role": role.value, "workers": workers,
-            "nice": priority.current(),
+            "nice": priority.current(), "gc": gc.isenabled(),
         })
         try:
             uvicorn.run(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from dialgate.domain.errors import ValidationFailed
-from dialgate.entrypoints.cli.common import database, err_console
+from dialgate.entrypoints.cli.common import database, err_console, long_running
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -307,6 +307,7 @@ def register(switch_app: typer.Typer) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         rpc = kam_rpc.KamailioRpc(str(kamailio_rpc))
+        long_running()
         try:
             watcher.MediaWatcher(rpc, relays).run(interval, stop.wait)
         finally:

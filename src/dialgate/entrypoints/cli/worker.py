@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from dialgate.entrypoints.cli import ops
-from dialgate.entrypoints.cli.common import console, database
+from dialgate.entrypoints.cli.common import console, database, long_running
 from dialgate.lazy import lazy_import
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
             signal.signal(signal.SIGTERM, _stop)
             signal.signal(signal.SIGINT, _stop)
             ops.prepare_logging()
+            long_running()
             log.info("outbox worker running", extra={"interval_s": interval})
             outbox.run_worker(db, mailer, outbox.system_clock, stop, poll_interval=interval)
             log.info("outbox worker stopped")
