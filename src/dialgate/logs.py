@@ -126,6 +126,9 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     root.handlers = [h for h in root.handlers if h.get_name() != _HANDLER_NAME]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # No line shows the thread, the process or its name, and looking them up was a quarter of
+    # a line's cost (a refused call on the switch path logs one: 12 us a line instead of 14-18).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers = []
