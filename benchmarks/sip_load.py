@@ -27,7 +27,7 @@ step at 80 % of it gives the latency there. p50/p99 are INVITE(with credentials)
 response, from sipp's RTD trace (whole milliseconds). Each step reports the cores and the CPU
 milliseconds per call used by Kamailio, Dialgate, sipp (the caller), the carrier stand-in (also
 a sipp) and rtpengine (its mode only). ``--pin`` runs both sipps on core 0 and Kamailio plus
-Dialgate on core 1 (taskset).
+Dialgate on core 1 (taskset), with two Kamailio SIP workers instead of four.
 
     python benchmarks/sip_load.py --modes answer relay dialgate          # the default
     python benchmarks/sip_load.py --pin
@@ -729,7 +729,10 @@ def main() -> None:
                             3000, 3500, 4000, 4500, 5000, 6000])
     p.add_argument("--seconds", type=int, default=3, help="calls per step = rate x seconds")
     p.add_argument("--min-calls", type=int, default=500)
-    p.add_argument("--children", type=int, default=4)
+    p.add_argument("--children", type=int, default=None,
+                   help="Kamailio's SIP worker processes (default 4; 2 with --pin: on one core "
+                        "more only queue behind each other and behind evapi's one dispatcher, "
+                        "which resumes every call)")
     p.add_argument("--async-workers", type=int, default=8)
     p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     p.add_argument("--pop", default="montreal1")
@@ -758,6 +761,8 @@ def main() -> None:
     if args.no_bare and "answer" in modes:
         modes.remove("answer")
     args.sipp_core, args.server_core = (0, 1) if args.pin else (None, None)
+    if args.children is None:
+        args.children = 2 if args.pin else 4
     args.evapi_port = free_port()  # every evapi Kamailio listens here; Dialgate reconnects
 
     work = Path(tempfile.mkdtemp(prefix="sip-bench-"))
@@ -855,6 +860,7 @@ def main() -> None:
         "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]}, "
                    f"call records {args.records})",
         "pinned": args.pin, "metrics": not args.no_metrics, "switch_nice": args.switch_nice,
+        "children": args.children,
         "loadavg": os.getloadavg()[0],
         "modes": table,
         "dialgate/relay": ratio("dialgate", "relay"),
