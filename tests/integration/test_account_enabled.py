@@ -14,7 +14,7 @@ from dialgate.services import accounts, audit, lookups
 from dialgate.services.authorize import PolicyCache, authorize_call
 from dialgate.services.uow import Database
 from tests.support.accounts import load_demo_decks, setup_account
-from tests.support.clock import FakeClock
+from tests.support.clock import MonotonicClock
 
 LOCAL = "5145551234"
 
@@ -107,7 +107,7 @@ def test_disabled_account_is_refused_everywhere_and_enabling_restores_it(db: Dat
 
 def test_another_process_sees_the_change_through_the_change_feed(db: Database) -> None:
     seed(db)
-    clock = FakeClock()
+    clock = MonotonicClock()
     elsewhere = Database(db.url)  # another process's connection: no shared commit hook
     try:
         cache = PolicyCache(elsewhere, clock=clock)

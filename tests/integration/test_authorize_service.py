@@ -19,7 +19,7 @@ from dialgate.services.authorize import PolicyCache, authorize_call, authorize_f
 from dialgate.services.uow import Database
 from tests.support.accounts import load_demo_decks, setup_account
 from tests.support.cli import dialgate
-from tests.support.clock import FakeClock
+from tests.support.clock import MonotonicClock
 
 UK_MOBILE = "011447012345678"
 
@@ -45,7 +45,7 @@ def test_settings_change_is_enforced_on_the_next_call(db: Database) -> None:
 
 def test_hot_path_does_no_sql_once_the_snapshot_is_built(db: Database) -> None:
     seed(db)
-    clock = FakeClock()
+    clock = MonotonicClock()
     cache = PolicyCache(db, clock=clock)
     ask(cache, "100000", "5145551234")
     statements: list[str] = []
@@ -61,7 +61,7 @@ def test_hot_path_does_no_sql_once_the_snapshot_is_built(db: Database) -> None:
 
 def test_change_from_another_process_is_seen_after_the_poll_interval(db: Database) -> None:
     seed(db)
-    clock = FakeClock()
+    clock = MonotonicClock()
     cache = PolicyCache(db, clock=clock)
     assert ask(cache, "100000_office", UK_MOBILE) == "international_disabled"
     other = Database(db.url)  # another process's connection: no shared commit hook

@@ -17,7 +17,7 @@ from dialgate.domain.errors import AuthenticationFailed
 from dialgate.services import admin, apikeys, billing, decision_log, operators, suspension
 from dialgate.services.uow import Database
 from tests.support.accounts import setup_account
-from tests.support.fakes import FakeClock
+from tests.support.clock import WallClock
 from tests.support.records import NOW, cdr
 
 PASSWORD = "Operator-pass-123"
@@ -25,12 +25,12 @@ HELPDESK = "help@provider.test"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
+def clock() -> WallClock:
+    return WallClock(NOW)
 
 
 @pytest.fixture
-def seamed(database_url: str, clock: FakeClock) -> Iterator[Database]:
+def seamed(database_url: str, clock: WallClock) -> Iterator[Database]:
     db = Database(database_url, clock=clock)
     yield db
     db.dispose()
@@ -49,7 +49,7 @@ def _failed_logins(db: Database) -> int:
 
 
 def test_a_refused_log_in_is_committed_and_the_lockout_runs_on_the_database_clock(
-    seamed: Database, clock: FakeClock
+    seamed: Database, clock: WallClock
 ) -> None:
     operators.create_operator(seamed, HELPDESK, "support", PASSWORD)
     for attempt in range(1, operators.MAX_FAILED_LOGINS):
@@ -145,7 +145,7 @@ def test_a_suspension_dates_its_email_and_audit_by_the_database_clock(
 
 
 def test_the_overview_counts_the_calls_of_its_window_by_the_database_clock(
-    seamed: Database, clock: FakeClock
+    seamed: Database, clock: WallClock
 ) -> None:
     setup_account(seamed)
     inside = cdr("inside")  # ended about 9 minutes before NOW
@@ -168,7 +168,7 @@ def test_the_overview_counts_the_calls_of_its_window_by_the_database_clock(
 
 
 def test_call_decisions_of_the_overview_are_those_of_the_database_clock_window(
-    seamed: Database, clock: FakeClock
+    seamed: Database, clock: WallClock
 ) -> None:
     with seamed.uow() as uow:
         decision_log.add_counts(uow, "w1", decision_log.minute_of(NOW), {"allowed": 3})

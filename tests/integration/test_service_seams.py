@@ -19,19 +19,20 @@ from dialgate.domain.policy import AuthorizeRequest
 from dialgate.services import accounts, apikeys, billing, portal_auth
 from dialgate.services.authorize import PolicyCache, authorize_call
 from dialgate.services.uow import Database
-from tests.support.fakes import FakeClock, FakeResolver
+from tests.support.clock import WallClock
+from tests.support.fakes import FakeResolver
 
 REALM = "pbx.example.net"
 START = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START)
+def clock() -> WallClock:
+    return WallClock(START)
 
 
 @pytest.fixture
-def seamed(database_url: str, clock: FakeClock) -> Iterator[Database]:
+def seamed(database_url: str, clock: WallClock) -> Iterator[Database]:
     db = Database(database_url, realm=REALM, clock=clock)
     yield db
     db.dispose()
@@ -63,7 +64,7 @@ def test_subscriber_digests_are_made_in_the_realm_the_database_was_given(
 
 
 def test_use_cases_take_the_time_from_the_database_clock(
-    seamed: Database, clock: FakeClock
+    seamed: Database, clock: WallClock
 ) -> None:
     with seamed.uow() as uow:
         accounts.create_account(uow, number="100000", email="o@example.com", password="Portal1234")

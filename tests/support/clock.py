@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 
-class FakeClock:
+class MonotonicClock:
     """Monotonic seconds (``PolicyCache(clock=...)``): starts at 0, moved by ``now += s``."""
 
     def __init__(self) -> None:
@@ -16,14 +16,16 @@ class FakeClock:
 
 
 class WallClock:
-    """Wall-clock time (the outbox, notifications); starts a little ahead of the real clock so
-    that what the services enqueue with the real time is already due."""
+    """Wall-clock time that moves only when told (``Database(url, clock=...)``, the outbox,
+    notifications). Without ``start`` it starts a little ahead of the real clock, so what the
+    services enqueue with the real time is already due."""
 
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    def __init__(self, start: datetime | None = None) -> None:
+        self.at = start or datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
 
     def __call__(self) -> datetime:
         return self.at
 
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
+    def advance(self, delta: timedelta | None = None, **kw: float) -> None:
+        """Move by ``delta`` or by ``timedelta(**kw)`` (``advance(days=1)``)."""
+        self.at += delta if delta is not None else timedelta(**kw)

@@ -1,4 +1,5 @@
-"""In-memory stand-ins for the seams services take: a clock and a host resolver.
+"""In-memory stand-ins for the seams services take: a host resolver (the clocks are in
+``tests/support/clock.py``).
 
 The database, SMTP and Kamailio are always real in tests; only the time and DNS are faked,
 because a test must choose them.
@@ -7,20 +8,6 @@ because a test must choose them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-
-
-class FakeClock:
-    """A wall clock that moves only when told (``Database(url, clock=FakeClock(...))``)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> None:
-        self.current += delta
 
 
 class FakeResolver:
