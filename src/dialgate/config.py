@@ -1,14 +1,19 @@
-"""Typed configuration: the only place that reads the environment (prefix ``DIALGATE_``)."""
+"""Typed configuration: the only place that reads the environment (prefix ``DIALGATE_``).
+
+``Settings`` is a plain pydantic model that fills itself from ``DIALGATE_*`` variables, with
+keyword arguments taking precedence and defaults validated too: what pydantic-settings did for
+it, without that package's import (its sources pull in asyncio and ssl, about 90 ms of every
+``dialgate`` command's start-up; docs/performance.md, "CLI start-up").
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The switch's largest call-record batch: 500 records (switch.http.MAX_CDR_BATCH) of at most
 # 512 bytes each (the Kamailio template's buffer per record).
@@ -17,8 +22,32 @@ DEFAULT_SIP_REALM = "sip.dialgate.test"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DIALGATE_", extra="ignore")
+ENV_PREFIX = "dialgate_"
+
+
+def environment_values(names: set[str], environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``DIALGATE_*`` variables that name one of ``names``, keyed by that name. Variable names
+    are matched without regard to case, as the shell conventions of deployments differ; others
+    (unknown settings, other programs' variables) are ignored."""
+    found: dict[str, str] = {}
+    for key, value in (os.environ if environ is None else environ).items():
+        lowered = key.lower()
+        if lowered.startswith(ENV_PREFIX) and lowered[len(ENV_PREFIX) :] in names:
+            found[lowered[len(ENV_PREFIX) :]] = value
+    return found
+
+
+class Settings(BaseModel):
+    """``Settings()`` reads the environment; ``Settings(name=value)`` overrides a variable."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {**environment_values(set(cls.model_fields)), **data}
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///var/dialgate.db"

@@ -51,3 +51,37 @@ def test_serve_offers_exactly_the_roles_the_settings_accept() -> None:
     from dialgate.entrypoints.cli.db import Role
 
     assert {role.value for role in Role} == set(get_args(Settings.model_fields["role"].annotation))
+
+
+def test_variable_names_are_matched_without_regard_to_case_and_unknown_ones_ignored(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("dialgate_smtp_port", "2526")
+    monkeypatch.setenv("DIALGATE_NO_SUCH_SETTING", "whatever")
+    monkeypatch.setenv("OTHER_SMTP_HOST", "not-ours.example")
+    settings = Settings()
+    assert settings.smtp_port == 2526
+    assert settings.smtp_host == "127.0.0.1"
+    assert not hasattr(settings, "no_such_setting")
+
+
+def test_keyword_arguments_take_precedence_over_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALGATE_SMTP_PORT", "2525")
+    monkeypatch.setenv("DIALGATE_SMTP_HOST", "mail.internal")
+    settings = Settings(smtp_port=26)
+    assert settings.smtp_port == 26
+    assert settings.smtp_host == "mail.internal"
+
+
+def test_a_variable_of_the_wrong_type_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALGATE_SMTP_PORT", "twenty-five")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert raised.value.errors()[0]["loc"] == ("smtp_port",)
+
+
+def test_booleans_read_as_deployments_write_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    for text, expected in [("true", True), ("1", True), ("yes", True), ("false", False),
+                           ("0", False), ("off", False)]:
+        monkeypatch.setenv("DIALGATE_SMTP_STARTTLS", text)
+        assert Settings().smtp_starttls is expected, text

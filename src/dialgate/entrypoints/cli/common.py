@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from dialgate import bootstrap, config
     from dialgate.services.uow import Database, UnitOfWork
-else:  # SQLAlchemy and pydantic-settings load only for commands that use the database
+else:  # SQLAlchemy and the settings model load only for commands that use the database
     bootstrap = lazy_import("dialgate.bootstrap")
     config = lazy_import("dialgate.config")
 

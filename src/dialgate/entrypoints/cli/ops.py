@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dialgate import config
     from dialgate.config import Settings
     from dialgate.services import uow as unit_of_work
-else:  # SQLAlchemy and pydantic-settings load only for the commands that need them
+else:  # SQLAlchemy and the settings model load only for the commands that need them
     config = lazy_import("dialgate.config")
     unit_of_work = lazy_import("dialgate.services.uow")
 
