@@ -19,7 +19,7 @@ from dialgate.entrypoints.cli.common import module_commands
 from tests.support.cli import run
 
 # Runs the console script's code (``python -m dialgate``), then writes the top-level packages
-# it imported to the file named by the first argument.
+# it imported, and Dialgate's modules it ran, to the file named by the first argument.
 _PROBE = """
 import json, runpy, sys
 out = sys.argv[1]
@@ -31,7 +31,10 @@ except SystemExit as exc:
     code = exc.code
 with open(out, "w") as fh:
     json.dump({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules}),
-               "dialgate": sorted(m for m in sys.modules if m.startswith("dialgate."))}, fh)
+               # a module named by lazy_import but never used is not loaded
+               "dialgate": sorted(m for m, mod in sys.modules.items() if m.startswith("dialgate.")
+                                  and type(mod).__name__ != "_LazyModule"),
+               "orm": "sqlalchemy.orm" in sys.modules}, fh)
 """
 
 WEB = {"fastapi", "starlette", "uvicorn", "jinja2", "alembic"}
@@ -64,7 +67,7 @@ def test_help_imports_no_database_nor_web_nor_numbering_data(
         sqlite_url: str, tmp_path: Path) -> None:
     loaded = _imports(tmp_path, sqlite_url, "--help")
     assert "typer" in loaded  # the probe really ran the CLI
-    unwanted = WEB | {"sqlalchemy", "phonenumbers", "numpy", "babel", "pydantic_settings",
+    unwanted = WEB | {"sqlalchemy", "phonenumbers", "numpy", "babel", "pydantic", "asyncio",
                       "argon2", "prometheus_client", "psycopg", "marisa_trie", "smtplib"}
     assert loaded & unwanted == set()
 
@@ -91,9 +94,11 @@ def test_read_commands_import_only_what_they_use(
     loaded = set(report["modules"])
     assert {"sqlalchemy", "marisa_trie"} & loaded  # the command really read the database
     assert loaded & unwanted == set()
-    # The rows they read are mapped without the rest of the schema (models_core).
-    assert "dialgate.adapters.db.models_core" in report["dialgate"]
+    # They read the call path's Core tables; the ORM and its mapped classes are not loaded.
+    assert "dialgate.adapters.db.tables" in report["dialgate"]
+    assert "dialgate.adapters.db.models_core" not in report["dialgate"]
     assert "dialgate.adapters.db.models" not in report["dialgate"]
+    assert report["orm"] is False
 
 
 @pytest.mark.parametrize(

@@ -199,10 +199,10 @@ def test_a_stored_deck_reads_back_byte_for_byte(db: Database) -> None:
     with db.uow(write=False) as uow:
         vid = rates.live_version_ids(uow)["value"]
         assert vid is not None
-        blob = repo_decks.deck_bytes(uow.session, vid)
+        blob = repo_decks.deck_bytes(uow.connection, vid)
         stored = uow.session.scalar(
             select(RateDeckDataRow.data).where(RateDeckDataRow.version_id == vid))
-        assert repo_decks.deck_bytes(uow.session, vid + 1000) is None
+        assert repo_decks.deck_bytes(uow.connection, vid + 1000) is None
         deck = rates.load_version(uow, "value", vid)
     assert isinstance(blob, bytes) and blob == bytes(stored)
     assert hashlib.sha256(blob).hexdigest() == version.checksum

@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from dialgate.adapters import metrics
-from dialgate.adapters.db.models_core import DidRow, PolicyChangeRow, PopRow
+from dialgate.adapters.db import repo_accounts, tables
 from dialgate.adapters.dns import resolve_host
 from dialgate.adapters.numbering_cache import numbering_plan
 from dialgate.domain import settings as s
@@ -113,7 +113,7 @@ class PolicyCache:
         self._stop_refresh = threading.Event()
         db.after_commit_hooks.append(self.invalidate)
         with db.uow(write=False) as uow:
-            self._last_seq = uow.session.scalar(select(func.max(PolicyChangeRow.seq))) or 0
+            self._last_seq = uow.scalar(select(func.max(tables.policy_changes.c.seq))) or 0
         self.last_feed_read = clock()
 
     def stats(self) -> dict[str, int | bool]:
@@ -147,10 +147,9 @@ class PolicyCache:
             return
         self._next_poll = now + self._poll_interval
         with self._db.uow(write=False) as uow:
-            rows = uow.session.execute(
-                select(PolicyChangeRow.seq, PolicyChangeRow.account)
-                .where(PolicyChangeRow.seq > self._last_seq)
-                .order_by(PolicyChangeRow.seq)
+            feed = tables.policy_changes.c
+            rows = uow.execute(
+                select(feed.seq, feed.account).where(feed.seq > self._last_seq).order_by(feed.seq)
             ).all()
         self.last_feed_read = self._clock()
         if rows:
@@ -254,30 +253,26 @@ class PolicyCache:
         if self._pops is None:
             self._pops = {
                 name: country
-                for name, country in uow.session.execute(select(PopRow.name, PopRow.country))
+                for name, country in uow.execute(select(tables.pops.c.name, tables.pops.c.country))
             }
         return self._plan, self._decks, self._pops
 
     def _build(self, subject: str) -> _Entry:
         main_number, username = lookups.split_subject(subject)
         with self._db.uow(write=False) as uow:
-            account = lookups.find_account(uow, main_number)
+            account = repo_accounts.account_record(uow, main_number)
             if account is None:
                 return _Entry(None, None)
             if username is None:
                 sub = None
             else:
-                sub_row = lookups.find_subaccount(uow, account, username)
+                sub_row = repo_accounts.subaccount_record(uow, account.id, username)
                 if sub_row is None:
                     return _Entry(None, None)
                 sub = lookups.load_settings(sub_row)
             values = s.effective_settings(lookups.load_settings(account), sub).values
             plan, decks, pops = self._shared(uow)
-            e911 = uow.session.scalars(
-                select(DidRow.number).where(
-                    DidRow.account_id == account.id, DidRow.e911_enabled.is_(True)
-                )
-            ).all()
+            e911 = repo_accounts.e911_numbers(uow, account.id)
             hosts = {
                 entry: list(self._resolver(entry))
                 for entry in values.get("ip_restriction", ())

@@ -21,22 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
-from dialgate.adapters.db import repo_cdrs
-from dialgate.adapters.db.models_core import AccountRow, CdrRow, TransactionRow
+from dialgate.adapters.db import repo_cdrs, tables
 from dialgate.domain import billing as b
 from dialgate.domain import money
 from dialgate.domain import values as v
-from dialgate.domain.errors import Conflict, DialgateError, ValidationFailed
+from dialgate.domain.errors import Conflict, DialgateError, NotFound, ValidationFailed
 from dialgate.lazy import lazy_import
 from dialgate.services import lookups, policy_feed
 from dialgate.services.uow import UnitOfWork, use_case
 
 if TYPE_CHECKING:
     from dialgate.adapters import metrics
+    from dialgate.adapters.db import models_core
+    from dialgate.adapters.db.models_core import AccountRow
     from dialgate.services import cdr_rollup, notifications
 else:  # prometheus_client, the PostgreSQL dialect, Babel and phonenumbers load when money
     # moves, not for a balance read
     metrics = lazy_import("dialgate.adapters.metrics")
+    models_core = lazy_import("dialgate.adapters.db.models_core")  # the ORM: when money moves
     cdr_rollup = lazy_import("dialgate.services.cdr_rollup")
     notifications = lazy_import("dialgate.services.notifications")
 
@@ -56,7 +58,7 @@ def _post(
 ) -> Decimal:
     """One ledger row and the matching atomic balance update; returns the new balance."""
     uow.session.add(
-        TransactionRow(
+        models_core.TransactionRow(
             account_id=account.id,
             at=now,
             kind=kind,
@@ -67,12 +69,12 @@ def _post(
     )
     uow.session.flush()
     metrics.LEDGER_WRITES.labels(kind).inc()  # a rolled-back transaction counts too (rare)
-    after: Decimal = uow.session.execute(
-        update(AccountRow)
-        .where(AccountRow.id == account.id)
-        .values(balance=AccountRow.balance + amount)
-        .returning(AccountRow.balance),
-        execution_options={"synchronize_session": False},
+    accounts = tables.accounts.c
+    after: Decimal = uow.execute(
+        update(tables.accounts)
+        .where(accounts.id == account.id)
+        .values(balance=accounts.balance + amount)
+        .returning(accounts.balance)
     ).scalar_one()
     after = Decimal(after).quantize(b.LEDGER_PLACES)
     account.balance = after
@@ -83,8 +85,10 @@ def _post(
 
 
 def current_balance(uow: UnitOfWork, account_number: str) -> Decimal:
-    account = lookups.get_account(uow, account_number)
-    value = uow.session.scalars(select(AccountRow.balance).where(AccountRow.id == account.id)).one()
+    accounts = tables.accounts.c
+    value = uow.scalar(select(accounts.balance).where(accounts.number == account_number))
+    if value is None:
+        raise NotFound("account", account_number)
     return Decimal(value).quantize(b.LEDGER_PLACES)
 
 
@@ -147,7 +151,7 @@ def _insert_ignoring_duplicates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> 
     # Imported here: the PostgreSQL dialect costs a read-only command (balance) 0.1-0.2 s.
     from sqlalchemy.dialects import postgresql, sqlite
 
-    table = CdrRow.__table__
+    table = tables.cdrs
     dialect = postgresql if uow.dialect == "postgresql" else sqlite
     stmt = (
         dialect.insert(table)
@@ -191,8 +195,9 @@ def record_cdr(
     account = _record_account(uow, record)
     price = b.price(record)
     if not _insert_ignoring_duplicates(uow, [_cdr_values(record, account, price)]):
+        row = models_core.CdrRow
         existing = uow.session.scalars(
-            select(CdrRow).where(CdrRow.call_id == record.call_id, CdrRow.account_id == account.id)
+            select(row).where(row.call_id == record.call_id, row.account_id == account.id)
         ).first()
         if existing is None:  # another account's call id: say nothing about it
             raise _call_id_in_use()
@@ -375,38 +380,40 @@ class BalanceView:
         }
 
 
-def _spent(uow: UnitOfWork, account: AccountRow, since: datetime | None) -> Decimal:
-    query = select(func.coalesce(func.sum(TransactionRow.amount), 0)).where(
-        TransactionRow.account_id == account.id, TransactionRow.amount < 0
+def _spent(uow: UnitOfWork, account_id: int, since: datetime | None) -> Decimal:
+    ledger = tables.transactions.c
+    query = select(func.coalesce(func.sum(ledger.amount), 0)).where(
+        ledger.account_id == account_id, ledger.amount < 0
     )
     if since is not None:
-        query = query.where(TransactionRow.at >= since)
-    return -Decimal(uow.session.scalars(query).one()).quantize(b.LEDGER_PLACES) + Decimal(0)
+        query = query.where(ledger.at >= since)
+    return -Decimal(uow.execute(query).scalar_one()).quantize(b.LEDGER_PLACES) + Decimal(0)
 
 
-def _calls(uow: UnitOfWork, account: AccountRow, since: datetime | None) -> tuple[int, int]:
-    query = select(func.count(CdrRow.id), func.coalesce(func.sum(CdrRow.duration_s), 0)).where(
-        CdrRow.account_id == account.id
+def _calls(uow: UnitOfWork, account_id: int, since: datetime | None) -> tuple[int, int]:
+    cdrs = tables.cdrs.c
+    query = select(func.count(cdrs.id), func.coalesce(func.sum(cdrs.duration_s), 0)).where(
+        cdrs.account_id == account_id
     )
     if since is not None:
-        query = query.where(CdrRow.started_at >= since)
-    count, seconds = uow.session.execute(query).one()
+        query = query.where(cdrs.started_at >= since)
+    count, seconds = uow.execute(query).one()
     return int(count), int(seconds)
 
 
 def balance(uow: UnitOfWork, account_number: str, *, now: datetime | None = None) -> BalanceView:
     """The balance with getBalance's advanced figures (today = since 00:00 UTC)."""
-    account = lookups.get_account(uow, account_number)
+    account = lookups.get_account_record(uow, account_number)  # a read: no ORM object
     midnight = datetime.combine((now or uow.now()).astimezone(UTC).date(), time(0), tzinfo=UTC)
-    calls_total, time_total = _calls(uow, account, None)
-    calls_today, time_today = _calls(uow, account, midnight)
+    calls_total, time_total = _calls(uow, account.id, None)
+    calls_today, time_today = _calls(uow, account.id, midnight)
     return BalanceView(
         account=account.number,
-        current_balance=current_balance(uow, account.number),
-        spent_total=_spent(uow, account, None),
+        current_balance=Decimal(account.balance).quantize(b.LEDGER_PLACES),
+        spent_total=_spent(uow, account.id, None),
         calls_total=calls_total,
         time_total_s=time_total,
-        spent_today=_spent(uow, account, midnight),
+        spent_today=_spent(uow, account.id, midnight),
         calls_today=calls_today,
         time_today_s=time_today,
     )
@@ -450,14 +457,11 @@ def transaction_history(
     start = datetime.combine(date_from, time(0), tzinfo=UTC)
     # The last instant of date_to (not midnight after it: date.max has no day after it).
     end = datetime.combine(date_to, time.max, tzinfo=UTC)
-    rows = uow.session.scalars(
-        select(TransactionRow)
-        .where(
-            TransactionRow.account_id == account.id,
-            TransactionRow.at >= start,
-            TransactionRow.at <= end,
-        )
-        .order_by(TransactionRow.at, TransactionRow.id)
+    ledger = tables.transactions.c
+    rows = uow.execute(
+        select(tables.transactions)
+        .where(ledger.account_id == account.id, ledger.at >= start, ledger.at <= end)
+        .order_by(ledger.at, ledger.id)
     )
     return [
         TransactionView(

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dialgate.adapters.db import repo_accounts as repo
-from dialgate.adapters.db.models_core import AccountRow, SubAccountRow
 from dialgate.domain import catalogs
 from dialgate.domain import settings as s
 from dialgate.domain import values as v
@@ -20,6 +19,8 @@ from dialgate.services.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from dialgate.adapters import geo
+    from dialgate.adapters.db.models_core import AccountRow, SubAccountRow
+    from dialgate.adapters.db.session import AnyRow
 else:  # phonenumbers and Babel load only when a settings change is validated
     geo = lazy_import("dialgate.adapters.geo")
 
@@ -36,6 +37,18 @@ def find_account(uow: UnitOfWork, number: str) -> AccountRow | None:
 
 def get_account(uow: UnitOfWork, number: str) -> AccountRow:
     row = find_account(uow, number)
+    if row is None:
+        raise NotFound("account", number)
+    return row
+
+
+def account_record(uow: UnitOfWork, number: str) -> AnyRow | None:
+    """The account as plain data (a Core row, no ORM object): for reads on the call path."""
+    return repo.account_record(uow, number)
+
+
+def get_account_record(uow: UnitOfWork, number: str) -> AnyRow:
+    row = account_record(uow, number)
     if row is None:
         raise NotFound("account", number)
     return row
@@ -63,7 +76,7 @@ def list_subaccounts(uow: UnitOfWork, account: AccountRow) -> list[SubAccountRow
     return repo.subaccounts(uow.session, account.id)
 
 
-def load_settings(row: AccountRow | SubAccountRow) -> dict[str, Any]:
+def load_settings(row: AccountRow | SubAccountRow | AnyRow) -> dict[str, Any]:
     return {key: s.from_json(key, value) for key, value in (row.settings or {}).items()}
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from typing import TYPE_CHECKING
 
-from dialgate.adapters.db.models_core import AccountRow, PolicyChangeRow
+from sqlalchemy import insert, update
+
+from dialgate.adapters.db import tables
 from dialgate.services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from dialgate.adapters.db.models_core import AccountRow
 
 
 def policy_changed(uow: UnitOfWork, account: AccountRow) -> None:
     """Record that the account's call policy changed (for every process's snapshot cache)."""
-    uow.session.execute(
-        update(AccountRow).where(AccountRow.id == account.id).values(version=AccountRow.version + 1)
+    accounts = tables.accounts.c
+    uow.execute(
+        update(tables.accounts).where(accounts.id == account.id).values(
+            version=accounts.version + 1
+        )
     )
-    uow.session.add(PolicyChangeRow(account=account.number))
+    uow.execute(insert(tables.policy_changes).values(account=account.number))
     uow.touched.add(account.number)

@@ -16,22 +16,28 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 
 from dialgate.adapters import deck_files
-from dialgate.adapters.db import repo_decks
-from dialgate.adapters.db.models_core import (
-    PolicyChangeRow,
-    RateDeckDataRow,
-    RateDeckEventRow,
-    RateDeckRow,
-    RateDeckVersionRow,
-)
+from dialgate.adapters.db import repo_decks, tables
 from dialgate.domain.deck import DeckColumns, RateDeck
 from dialgate.domain.errors import Conflict, NotFound, ValidationFailed
 from dialgate.domain.rating import ROUTES, Rate
+from dialgate.lazy import lazy_import
 from dialgate.services.uow import UnitOfWork, use_case
+
+if TYPE_CHECKING:
+    from dialgate.adapters.db import models_core
+    from dialgate.adapters.db.models_core import RateDeckRow, RateDeckVersionRow
+else:  # the ORM loads for imports and rollbacks; loading and looking up decks use Core
+    models_core = lazy_import("dialgate.adapters.db.models_core")
+
+# The columns of the deck tables, for Core statements.
+_live = tables.rate_decks.c
+_versions = tables.rate_deck_versions.c
+_data = tables.rate_deck_data.c
 
 ALL_ACCOUNTS = "*"  # policy change feed entry meaning "every account"
 # Feed entry meaning "a route's live deck changed": caches reload the deck in the background and
@@ -70,10 +76,10 @@ def _check_route(route: str) -> None:
 def _deck_row(uow: UnitOfWork, route: str) -> RateDeckRow:
     """The route's row, locked for update (PostgreSQL): concurrent imports take turns."""
     row = uow.session.scalar(
-        select(RateDeckRow).where(RateDeckRow.route == route).with_for_update()
+        select(models_core.RateDeckRow).where(_live.route == route).with_for_update()
     )
     if row is None:
-        row = RateDeckRow(route=route, live_version_id=None)
+        row = models_core.RateDeckRow(route=route, live_version_id=None)
         uow.session.add(row)
         uow.session.flush()
     return row
@@ -83,12 +89,12 @@ def _version_number(uow: UnitOfWork, version_id: int | None) -> int | None:
     if version_id is None:
         return None
     return uow.session.scalar(
-        select(RateDeckVersionRow.version).where(RateDeckVersionRow.id == version_id)
+        select(_versions.version).where(_versions.id == version_id)
     )
 
 
 def _announce(uow: UnitOfWork) -> None:
-    uow.session.add(PolicyChangeRow(account=DECKS_CHANGED))
+    uow.session.add(models_core.PolicyChangeRow(account=DECKS_CHANGED))
     uow.touched.add(DECKS_CHANGED)
 
 
@@ -116,19 +122,19 @@ def import_deck(
     previous = _version_number(uow, row.live_version_id)
     number = (
         uow.session.scalar(
-            select(func.max(RateDeckVersionRow.version)).where(RateDeckVersionRow.route == route)
+            select(func.max(_versions.version)).where(_versions.route == route)
         )
         or 0
     ) + 1
-    version = RateDeckVersionRow(
+    version = models_core.RateDeckVersionRow(
         route=route, version=number, row_count=len(deck), actor=actor[:64], source=source[:255],
         checksum=hashlib.sha256(blob).hexdigest(),
     )
     uow.session.add(version)
     uow.session.flush()
-    uow.session.add(RateDeckDataRow(version_id=version.id, data=blob))
+    uow.session.add(models_core.RateDeckDataRow(version_id=version.id, data=blob))
     row.live_version_id = version.id
-    uow.session.add(RateDeckEventRow(
+    uow.session.add(models_core.RateDeckEventRow(
         route=route, actor=actor[:64], action="import", version=number, previous=previous
     ))
     uow.session.flush()
@@ -153,14 +159,14 @@ def replace_deck(
 def _prune(uow: UnitOfWork, route: str, *, keep: int) -> None:
     """Drop the compiled decks of all but the newest ``KEEP_VERSIONS`` versions (the rows stay,
     for the history)."""
-    newest = select(RateDeckVersionRow.id).where(RateDeckVersionRow.route == route).order_by(
-        RateDeckVersionRow.version.desc()
+    newest = select(_versions.id).where(_versions.route == route).order_by(
+        _versions.version.desc()
     ).limit(KEEP_VERSIONS)
     kept = set(uow.session.scalars(newest)) | {keep}
-    old = select(RateDeckVersionRow.id).where(
-        RateDeckVersionRow.route == route, RateDeckVersionRow.id.not_in(kept)
+    old = select(_versions.id).where(
+        _versions.route == route, _versions.id.not_in(kept)
     )
-    uow.session.execute(delete(RateDeckDataRow).where(RateDeckDataRow.version_id.in_(old)))
+    uow.session.execute(delete(tables.rate_deck_data).where(_data.version_id.in_(old)))
 
 
 @use_case
@@ -168,15 +174,15 @@ def rollback(uow: UnitOfWork, route: str, version: int, *, actor: str) -> DeckVe
     """Make an older (stored) version live again, in one step; audited."""
     _check_route(route)
     target = uow.session.scalar(
-        select(RateDeckVersionRow).where(
-            RateDeckVersionRow.route == route, RateDeckVersionRow.version == version
+        select(models_core.RateDeckVersionRow).where(
+            _versions.route == route, _versions.version == version
         )
     )
     if target is None:
         raise NotFound(f"{route} deck version", str(version))
     stored = uow.session.scalar(
-        select(func.count()).select_from(RateDeckDataRow).where(
-            RateDeckDataRow.version_id == target.id
+        select(func.count()).select_from(tables.rate_deck_data).where(
+            _data.version_id == target.id
         )
     )
     if not stored:
@@ -192,7 +198,7 @@ def rollback(uow: UnitOfWork, route: str, version: int, *, actor: str) -> DeckVe
                        field="version")
     previous = _version_number(uow, row.live_version_id)
     row.live_version_id = target.id
-    uow.session.add(RateDeckEventRow(
+    uow.session.add(models_core.RateDeckEventRow(
         route=route, actor=actor[:64], action="rollback", version=version, previous=previous
     ))
     _announce(uow)
@@ -202,16 +208,16 @@ def rollback(uow: UnitOfWork, route: str, version: int, *, actor: str) -> DeckVe
 def versions(uow: UnitOfWork, route: str) -> list[DeckVersion]:
     """A route's deck versions, newest first."""
     _check_route(route)
-    live = uow.session.scalar(select(RateDeckRow.live_version_id).where(RateDeckRow.route == route))
+    live = uow.session.scalar(select(_live.live_version_id).where(_live.route == route))
     stored = set(uow.session.scalars(
-        select(RateDeckDataRow.version_id)
-        .join(RateDeckVersionRow, RateDeckVersionRow.id == RateDeckDataRow.version_id)
-        .where(RateDeckVersionRow.route == route)
+        select(_data.version_id)
+        .join(tables.rate_deck_versions, _versions.id == _data.version_id)
+        .where(_versions.route == route)
     ))
     rows = uow.session.scalars(
-        select(RateDeckVersionRow)
-        .where(RateDeckVersionRow.route == route)
-        .order_by(RateDeckVersionRow.version.desc())
+        select(models_core.RateDeckVersionRow)
+        .where(_versions.route == route)
+        .order_by(_versions.version.desc())
     )
     return [_describe(r, live=r.id == live, stored=r.id in stored) for r in rows]
 
@@ -225,7 +231,10 @@ def _describe(row: RateDeckVersionRow, *, live: bool, stored: bool) -> DeckVersi
 
 def live_version_ids(uow: UnitOfWork) -> dict[str, int | None]:
     """Route -> the id of its live version (None: no deck yet); one small query."""
-    found = dict(uow.session.execute(select(RateDeckRow.route, RateDeckRow.live_version_id)).all())
+    found: dict[str, int | None] = {
+        route: version_id
+        for route, version_id in uow.execute(select(_live.route, _live.live_version_id))
+    }
     return {route: found.get(route) for route in ROUTES}
 
 
@@ -233,13 +242,11 @@ def load_version(uow: UnitOfWork, route: str, version_id: int | None) -> RateDec
     """A compiled deck by version id (an empty deck for None)."""
     if version_id is None:
         return RateDeck.build(route, ())
-    checksum = uow.session.scalar(
-        select(RateDeckVersionRow.checksum).where(RateDeckVersionRow.id == version_id)
-    )
+    checksum = uow.scalar(select(_versions.checksum).where(_versions.id == version_id))
     # The host's file of that version, mapped; else the database's bytes (binary on PostgreSQL:
     # no stall), written as that file for the next process.
     blob = None if checksum is None else deck_files.deck_bytes(
-        checksum, lambda: repo_decks.deck_bytes(uow.session, version_id)
+        checksum, lambda: repo_decks.deck_bytes(uow.flushed(), version_id)
     )
     if blob is None:
         raise NotFound("rate deck version", str(version_id))
@@ -257,10 +264,10 @@ def load_decks(uow: UnitOfWork) -> dict[str, RateDeck]:
 
 def deck_size(uow: UnitOfWork, route: str) -> int:
     _check_route(route)
-    count = uow.session.scalar(
-        select(RateDeckVersionRow.row_count)
-        .join(RateDeckRow, RateDeckRow.live_version_id == RateDeckVersionRow.id)
-        .where(RateDeckRow.route == route)
+    count = uow.scalar(
+        select(_versions.row_count)
+        .join(tables.rate_decks, _live.live_version_id == _versions.id)
+        .where(_live.route == route)
     )
     return count or 0
 

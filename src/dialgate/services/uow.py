@@ -4,6 +4,12 @@ The unit of work also carries what a use case needs from the world besides the d
 services never read the configuration or the system clock themselves: the deployment's SIP
 ``realm`` (for subscriber digests) and the ``clock``. Bootstrap sets them from the configuration;
 tests give fakes (``Database(url, clock=fixed)``).
+
+A unit of work is one database connection and its transaction. Core statements run on it
+directly (``uow.execute``); the ORM ``Session`` is made on first use of ``uow.session`` and bound
+to that same connection, so both see one transaction. The call path's reads use Core only, so a
+process that only decides, rates or reads a balance never imports the ORM (docs/architecture.md,
+"CLI start-up").
 """
 
 from __future__ import annotations
@@ -12,17 +18,20 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Concatenate, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, Executable
 
 from dialgate.adapters.db.session import (
     DEFAULT_BUSY_TIMEOUT_MS,
+    AnyResult,
     make_engine,
-    make_session_factory,
+    make_session,
 )
 from dialgate.config import DEFAULT_SIP_REALM
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 Clock = Callable[[], datetime]
 P = ParamSpec("P")
@@ -49,9 +58,8 @@ class Database:
         self.realm = realm
         self.clock = clock
         self.engine: Engine = make_engine(url, busy_timeout_ms=busy_timeout_ms)
-        self._read = make_session_factory(self.engine)
         # On SQLite, write transactions take the write lock up front (BEGIN IMMEDIATE).
-        self._write = make_session_factory(self.engine.execution_options(dialgate_write=True))
+        self._write_engine = self.engine.execution_options(dialgate_write=True)
         self.after_commit_hooks: list[Callable[[set[str]], None]] = []
 
     @property
@@ -59,7 +67,7 @@ class Database:
         return self.engine.dialect.name
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self, self._write if write else self._read)
+        return UnitOfWork(self, self._write_engine if write else self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -72,9 +80,10 @@ class UnitOfWork:
     the database's hooks hear about them (e.g. to drop compiled snapshots in this process).
     """
 
-    def __init__(self, db: Database, factory: sessionmaker[Session]) -> None:
+    def __init__(self, db: Database, engine: Engine) -> None:
         self.db = db
-        self._factory = factory
+        self._engine = engine
+        self._session: Session | None = None
         self.touched: set[str] = set()
         self.realm = db.realm
 
@@ -83,7 +92,7 @@ class UnitOfWork:
         return self.db.clock()
 
     def __enter__(self) -> Self:
-        self.session = self._factory()
+        self.connection: Connection = self._engine.connect()
         return self
 
     def __exit__(
@@ -92,12 +101,42 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # close() rolls back whatever was not committed without expiring loaded objects, so
-        # what a use case returns stays readable after the block.
-        self.session.close()
+        # Closing rolls back whatever was not committed. The session is closed without expiring
+        # what it loaded, so what a use case returns stays readable after the block.
+        if self._session is not None:
+            self._session.close()
+        self.connection.close()
+
+    @property
+    def session(self) -> Session:
+        """The ORM session of this unit of work, on its connection and in its transaction."""
+        if self._session is None:
+            self._session = make_session(self.connection)
+        return self._session
+
+    def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> AnyResult:
+        """Run a Core statement in this unit of work. Through the session when there is one, so
+        that objects it holds are flushed first and the statement sees them."""
+        if self._session is not None:
+            return self._session.execute(statement, params)
+        return self.connection.execute(statement, params)
+
+    def flushed(self) -> Connection:
+        """The connection, with what the session holds written to it first: for a query that
+        needs the driver's own connection (``repo_decks``)."""
+        if self._session is not None:
+            self._session.flush()
+        return self.connection
+
+    def scalar(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
+        """The first column of the first row (None: no row)."""
+        return self.execute(statement, params).scalar()
 
     def commit(self) -> None:
-        self.session.commit()
+        if self._session is not None:
+            self._session.commit()  # flushes, and commits the connection's transaction
+        else:
+            self.connection.commit()
         if self.touched:
             for hook in self.db.after_commit_hooks:
                 hook(set(self.touched))

@@ -3,90 +3,125 @@ forwardings, DIDs routed to a target). Plain reads over a session; the services 
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
-from dialgate.adapters.db.models_core import (
-    AccountRow,
-    DidRow,
-    ForwardingRow,
-    MailboxRow,
-    PopRow,
-    RoutingTargetRow,
-    SubAccountRow,
-)
+from sqlalchemy import select
+
+from dialgate.adapters.db import tables
+from dialgate.adapters.db.session import AnyRow, Executes
+from dialgate.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from dialgate.adapters.db import models_core
+    from dialgate.adapters.db.models_core import AccountRow, SubAccountRow
+else:  # the ORM loads with the first query that returns row objects, not for the call path
+    models_core = lazy_import("dialgate.adapters.db.models_core")
+
+# The call path's reads (Core rows, no ORM): deciding a call and reading a balance.
+
+
+def account_record(db: Executes, number: str) -> AnyRow | None:
+    """The account's row (id, number, enabled, balance, settings, ...) as plain data."""
+    accounts = tables.accounts
+    return db.execute(select(accounts).where(accounts.c.number == number)).first()
+
+
+def subaccount_record(db: Executes, account_id: int, username: str) -> AnyRow | None:
+    subs = tables.subaccounts
+    return db.execute(
+        select(subs).where(subs.c.account_id == account_id, subs.c.username == username)
+    ).first()
+
+
+def e911_numbers(db: Executes, account_id: int) -> list[str]:
+    """The account's DIDs that carry e911 (the caller IDs its emergency calls may present)."""
+    dids = tables.dids
+    return list(
+        db.execute(
+            select(dids.c.number).where(
+                dids.c.account_id == account_id, dids.c.e911_enabled.is_(True)
+            )
+        ).scalars()
+    )
+
+
+# Row objects, for the use cases that change them.
 
 
 def account_by_number(session: Session, number: str) -> AccountRow | None:
-    return session.scalars(select(AccountRow).where(AccountRow.number == number)).first()
+    row = models_core.AccountRow
+    return session.scalars(select(row).where(row.number == number)).first()
 
 
 def account_by_email(session: Session, email: str) -> AccountRow | None:
-    return session.scalars(select(AccountRow).where(AccountRow.email == email)).first()
+    row = models_core.AccountRow
+    return session.scalars(select(row).where(row.email == email)).first()
 
 
 def subaccount(session: Session, account_id: int, username: str) -> SubAccountRow | None:
+    row = models_core.SubAccountRow
     return session.scalars(
-        select(SubAccountRow).where(
-            SubAccountRow.account_id == account_id, SubAccountRow.username == username
-        )
+        select(row).where(row.account_id == account_id, row.username == username)
     ).first()
 
 
 def subaccounts(session: Session, account_id: int) -> list[SubAccountRow]:
+    row = models_core.SubAccountRow
     return list(
-        session.scalars(
-            select(SubAccountRow)
-            .where(SubAccountRow.account_id == account_id)
-            .order_by(SubAccountRow.username)
-        )
+        session.scalars(select(row).where(row.account_id == account_id).order_by(row.username))
     )
 
 
+# Plain values.
+
+
 def subaccount_names(session: Session, account_id: int) -> frozenset[str]:
+    subs = tables.subaccounts
     return frozenset(
-        session.scalars(select(SubAccountRow.name).where(SubAccountRow.account_id == account_id))
+        session.scalars(select(subs.c.name).where(subs.c.account_id == account_id))
     )
 
 
 def mailboxes(session: Session, account_id: int) -> frozenset[str]:
+    boxes = tables.mailboxes
     return frozenset(
-        session.scalars(select(MailboxRow.mailbox).where(MailboxRow.account_id == account_id))
+        session.scalars(select(boxes.c.mailbox).where(boxes.c.account_id == account_id))
     )
 
 
 def routing_targets(session: Session, account_id: int) -> dict[str, set[str]]:
     """The account's IVRs, queues, ring groups and time conditions: kind -> refs."""
+    table = tables.routing_targets
     targets: dict[str, set[str]] = {}
     for kind, ref in session.execute(
-        select(RoutingTargetRow.kind, RoutingTargetRow.ref).where(
-            RoutingTargetRow.account_id == account_id
-        )
+        select(table.c.kind, table.c.ref).where(table.c.account_id == account_id)
     ):
         targets.setdefault(kind, set()).add(ref)
     return targets
 
 
 def forwarding_ids(session: Session, account_id: int) -> list[int]:
-    return list(
-        session.scalars(select(ForwardingRow.id).where(ForwardingRow.account_id == account_id))
-    )
+    table = tables.forwardings
+    return list(session.scalars(select(table.c.id).where(table.c.account_id == account_id)))
 
 
 def pop_names(session: Session) -> frozenset[str]:
-    return frozenset(session.scalars(select(PopRow.name)))
+    return frozenset(session.scalars(select(tables.pops.c.name)))
 
 
 def dids_routed_to(session: Session, account_id: int, target: str) -> list[str]:
     """The account's DIDs whose routing or a failover names ``target``."""
+    dids = tables.dids.c
     return list(
         session.scalars(
-            select(DidRow.number).where(
-                DidRow.account_id == account_id,
-                (DidRow.routing == target)
-                | (DidRow.failover_busy == target)
-                | (DidRow.failover_unreachable == target)
-                | (DidRow.failover_noanswer == target),
+            select(dids.number).where(
+                dids.account_id == account_id,
+                (dids.routing == target)
+                | (dids.failover_busy == target)
+                | (dids.failover_unreachable == target)
+                | (dids.failover_noanswer == target),
             )
         )
     )

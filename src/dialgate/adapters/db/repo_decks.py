@@ -11,24 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
-from dialgate.adapters.db.models_core import RateDeckDataRow
+from dialgate.adapters.db import tables
 
 _PG_READ = "SELECT data FROM rate_deck_data WHERE version_id = %s"
 
 
-def deck_bytes(session: Session, version_id: int) -> bytes | None:
-    """The compiled bytes of a deck version (None: not stored), in the session's transaction."""
-    connection = session.connection()
+def deck_bytes(connection: Connection, version_id: int) -> bytes | None:
+    """The compiled bytes of a deck version (None: not stored), in the connection's transaction."""
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         raw: Any = connection.connection.driver_connection  # psycopg.Connection
         with raw.cursor(binary=True) as cursor:
             cursor.execute(_PG_READ, (version_id,))
             row = cursor.fetchone()
         return None if row is None else bytes(row[0])
-    blob = session.scalar(
-        select(RateDeckDataRow.data).where(RateDeckDataRow.version_id == version_id)
-    )
+    data = tables.rate_deck_data.c
+    blob = connection.scalar(select(data.data).where(data.version_id == version_id))
     return None if blob is None else bytes(blob)

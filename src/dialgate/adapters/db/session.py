@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Result, Row, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+# A result, and a row, of any number of columns of any types (what a Core statement gives).
+AnyResult: TypeAlias = Result[*tuple[Any, ...]]
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+
+class Executes(Protocol):
+    """What runs a Core statement: a ``Connection``, an ORM ``Session`` or a unit of work. The
+    call path's queries take one, so the same query serves a light command (a bare connection)
+    and a use case that also holds ORM objects (its session flushes them first)."""
+
+    def execute(self, statement: Executable, /) -> AnyResult: ...
 
 
 def normalize_url(url: str) -> str:
@@ -61,5 +76,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> 
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session(connection: Connection) -> Session:
+    """An ORM session on ``connection`` that owns its transaction: its commit commits the
+    connection's, its close rolls back what was not committed. The ORM is imported here, on the
+    first use of a session, not by every process that reads the database."""
+    from sqlalchemy.orm import Session
+
+    return Session(bind=connection, expire_on_commit=False, join_transaction_mode="control_fully")
