@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from dialgate.adapters.db import tables
 from dialgate.adapters.db.models import AccountRow, CdrRow, OutboxRow, TransactionRow
 from dialgate.domain.errors import DialgateError, ValidationFailed
 from dialgate.services import billing, lookups
@@ -395,3 +396,32 @@ def test_the_end_reason_is_kept_and_a_bad_one_is_refused_changing_nothing(
         reasons = dict(uow.session.execute(
             select(CdrRow.call_id, CdrRow.end_reason).where(CdrRow.call_id.like("er-%"))).all())
     assert reasons == {"er-1": "rtp_timeout", "er-2": None}
+
+
+def test_a_batch_posts_each_accounts_charges_together_and_alerts_once_on_a_crossing(
+        db: Database) -> None:
+    """Five charged calls of one account: five ledger rows in batch order, the balance lowered
+    by their sum, one policy-feed entry (one snapshot rebuild in each deciding process, not
+    five), and one low-balance email although the threshold is crossed midway."""
+    setup_account(db, "100000", balance="10.05", settings={"balance_threshold": "10"})
+    setup_account(db, "200000")
+    feed = tables.policy_changes.c
+    with db.uow(write=False) as uow:
+        seq = uow.scalar(select(func.max(feed.seq)))
+    outbox = state(db)["outbox"]
+    # 0.02 each (61 s at 0.01/min by the minute): 10.05 -> 9.95, crossing 10 at the third
+    records = [cdr(f"b{i}") for i in range(5)] + [cdr("o1", account="200000")]
+    assert outcome(batch(db, records)) == (6, 0, [])
+    assert balance(db, "100000") == Decimal("9.95")
+    assert balance(db, "200000") == Decimal("9.98")
+    with db.uow(write=False) as uow:
+        ledger = tables.transactions.c
+        calls = uow.execute(
+            select(ledger.call_id, ledger.amount).where(ledger.kind == "call")
+            .order_by(ledger.id)
+        ).all()
+        changes = uow.execute(select(feed.account).where(feed.seq > seq)).scalars().all()
+    assert [(c, Decimal(a)) for c, a in calls] == [
+        *((f"b{i}", Decimal("-0.02")) for i in range(5)), ("o1", Decimal("-0.02"))]
+    assert sorted(changes) == ["100000", "200000"]
+    assert state(db)["outbox"] == outbox + 1

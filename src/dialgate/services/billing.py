@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from dialgate.adapters.db import repo_cdrs, tables
 from dialgate.domain import billing as b
@@ -46,41 +47,49 @@ DEPOSIT = v.Money(low=Decimal("0.01"), high=Decimal(100000), places=2)
 TYPE_LABELS = {"deposit": "Deposit", "call": "Call", "did_fee": "DID", "adjustment": "Adjustment"}
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    amount: Decimal  # deposits positive, charges negative
+    description: str
+    call_id: str | None = None
+
+
 def _post(
     uow: UnitOfWork,
     account: AccountRow,
-    amount: Decimal,
+    entries: Sequence[LedgerEntry],
     *,
     kind: str,
-    description: str,
-    call_id: str | None = None,
     now: datetime,
 ) -> Decimal:
-    """One ledger row and the matching atomic balance update; returns the new balance."""
-    uow.session.add(
-        models_core.TransactionRow(
-            account_id=account.id,
-            at=now,
-            kind=kind,
-            amount=amount,
-            description=description[:200],
-            call_id=call_id,
-        )
+    """Ledger rows of one account and one atomic balance update by their sum; returns the new
+    balance. A batch of call records posts each account's charges together: one insert, one
+    update and one policy-feed entry (each entry makes every deciding process rebuild the
+    account's snapshot), not one of each per call. The threshold check over the batch finds the
+    crossing a call-by-call check would: charges only ever lower the balance."""
+    uow.execute(
+        insert(tables.transactions),
+        [
+            {"account_id": account.id, "at": now, "kind": kind, "amount": entry.amount,
+             "description": entry.description[:200], "call_id": entry.call_id}
+            for entry in entries
+        ],
     )
-    uow.session.flush()
-    metrics.LEDGER_WRITES.labels(kind).inc()  # a rolled-back transaction counts too (rare)
+    # A rolled-back transaction counts too (rare).
+    metrics.LEDGER_WRITES.labels(kind).inc(len(entries))
+    total = sum((entry.amount for entry in entries), Decimal(0))
     accounts = tables.accounts.c
     after: Decimal = uow.execute(
         update(tables.accounts)
         .where(accounts.id == account.id)
-        .values(balance=accounts.balance + amount)
+        .values(balance=accounts.balance + total)
         .returning(accounts.balance)
     ).scalar_one()
     after = Decimal(after).quantize(b.LEDGER_PLACES)
     account.balance = after
     # The balance caps call durations: compiled policy snapshots must see the new one.
     policy_feed.policy_changed(uow, account)
-    notifications.after_balance_change(uow, account, before=after - amount, after=after, now=now)
+    notifications.after_balance_change(uow, account, before=after - total, after=after, now=now)
     return after
 
 
@@ -164,15 +173,21 @@ def _insert_ignoring_duplicates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> 
     return inserted
 
 
-def _charge(uow: UnitOfWork, account: AccountRow, record: b.CallRecord, price: b.Price,
-            now: datetime) -> Decimal:
+def _charges(uow: UnitOfWork, account: AccountRow,
+             calls: Sequence[tuple[b.CallRecord, b.Price]], now: datetime) -> Decimal:
+    """Charge an account for answered calls (in the order given); returns the new balance."""
     return _post(
         uow,
         account,
-        -price.cost,
+        [
+            LedgerEntry(
+                -price.cost,
+                f"Call to {record.dialed} ({record.account}, {price.billed_s} s)",
+                record.call_id,
+            )
+            for record, price in calls
+        ],
         kind="call",
-        description=f"Call to {record.dialed} ({record.account}, {price.billed_s} s)",
-        call_id=record.call_id,
         now=now,
     )
 
@@ -214,7 +229,7 @@ def record_cdr(
         )
     balance = Decimal(account.balance)
     if price.cost > 0:
-        balance = _charge(uow, account, record, price, now or uow.now())
+        balance = _charges(uow, account, [(record, price)], now or uow.now())
     return CdrResult(
         record.call_id,
         record.account,
@@ -295,9 +310,10 @@ def record_cdrs(
                 duplicates += 1
             else:  # another account's call id: refuse it, without saying whose
                 rejected.append((index, _call_id_in_use()))
-    # Sorted by account (stable: each account's calls stay in batch order).
-    for account, record, price in sorted(charges, key=lambda c: c[0].id):
-        _charge(uow, account, record, price, when)
+    # By account, in id order (stable: each account's calls stay in batch order).
+    for _id, group in groupby(sorted(charges, key=lambda c: c[0].id), key=lambda c: c[0].id):
+        calls = list(group)
+        _charges(uow, calls[0][0], [(record, price) for _a, record, price in calls], when)
     rejected.sort(key=lambda item: item[0])
     return CdrBatchResult(len(inserted), duplicates, rejected)
 
@@ -333,7 +349,8 @@ def _add_funds(
         value: Decimal = DEPOSIT.parse(amount, v.NO_CONTEXT)
     except v.InvalidValue as exc:
         raise ValidationFailed([exc.field_error("amount")]) from None
-    after = _post(uow, account, value, kind=kind, description=description, now=now or uow.now())
+    after = _post(uow, account, [LedgerEntry(value, description)], kind=kind,
+                  now=now or uow.now())
     if after > money.MAX_BALANCE:
         raise ValidationFailed.single(
             "amount",

@@ -15,7 +15,7 @@ process that only decides, rates or reads a balance never imports the ORM (docs/
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar
@@ -114,9 +114,14 @@ class UnitOfWork:
             self._session = make_session(self.connection)
         return self._session
 
-    def execute(self, statement: Executable, params: dict[str, Any] | None = None) -> AnyResult:
-        """Run a Core statement in this unit of work. Through the session when there is one, so
-        that objects it holds are flushed first and the statement sees them."""
+    def execute(
+        self,
+        statement: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> AnyResult:
+        """Run a Core statement in this unit of work (a list of parameter sets: once for each).
+        Through the session when there is one, so that objects it holds are flushed first and
+        the statement sees them."""
         if self._session is not None:
             return self._session.execute(statement, params)
         return self.connection.execute(statement, params)
@@ -128,7 +133,7 @@ class UnitOfWork:
             self._session.flush()
         return self.connection
 
-    def scalar(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
+    def scalar(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row (None: no row)."""
         return self.execute(statement, params).scalar()
 
