@@ -1,10 +1,11 @@
 """Call records, the ledger and the prepaid balance.
 
-The balance is the ledger's sum. Each ledger row is written in the same transaction as one atomic
-``UPDATE accounts SET balance = balance + :amount ... RETURNING balance``: the UPDATE serializes
-concurrent writers on the account row (SQLite: on the database, BEGIN IMMEDIATE), so no update is
-lost and each writer knows the exact balance before and after its own change, which is what the
-threshold notification needs.
+The balance is the ledger's sum. Ledger rows are written in the same transaction as one atomic
+``UPDATE accounts SET balance = balance + :sum ... RETURNING balance`` (one row for a deposit or
+a single record, an account's charges for a batch): the UPDATE serializes concurrent writers on
+the account row (SQLite: on the database, BEGIN IMMEDIATE), so no update is lost and each
+writer knows the exact balance before and after its own change, which is what the threshold
+notification needs.
 
 ``record_cdr`` is idempotent by call id: the CDR insert is ``ON CONFLICT DO NOTHING``; a second
 submission (even a concurrent one, which waits on the first's unique-index entry) charges nothing.
