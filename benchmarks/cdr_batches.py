@@ -9,6 +9,10 @@ batches/s for ``--seconds`` each, and prints the Dialgate processes' CPU (user +
 
     python benchmarks/cdr_batches.py                      # 20x10/s, 50x4/s, 200x1/s, twice
     python benchmarks/cdr_batches.py --shapes 1x40 20x10 --seconds 5
+    python benchmarks/cdr_batches.py --answered     # answered calls: each record is charged
+
+``--answered`` posts answered one-minute calls instead, so every record also writes a ledger
+row and moves its account's balance (three accounts share each batch).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--answered", action="store_true",
+                   help="answered calls (each one charged) instead of busy ones")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cdr-bench-"))
     db_url = f"sqlite:///{work / 'dialgate.db'}"
@@ -52,11 +58,15 @@ def main() -> None:
     seq = itertools.count()
 
     def post(size: int) -> None:
-        # What failure_route[OUTBOUND_FAILED] queues for a busy call.
+        # What failure_route[OUTBOUND_FAILED] queues for a busy call, or the dialog's end for
+        # an answered one (61 s: two minutes at 0.01, charged 0.02).
+        outcome = ({"answered_at": "2026-12-03T09:00:01Z", "ended_at": "2026-12-03T09:01:02Z",
+                    "disposition": "answered"} if args.answered else
+                   {"answered_at": None, "ended_at": "2026-12-03T09:00:01Z",
+                    "disposition": "busy"})
         records = [{"call_id": f"{next(seq)}-bench@127.0.0.1", "account": numbers[i % 3],
-                    "dialed": "5145551234", "started_at": "2026-12-03T09:00:00Z",
-                    "answered_at": None, "ended_at": "2026-12-03T09:00:01Z",
-                    "disposition": "busy", "route": "value", "rate_per_minute": "0.0100",
+                    "dialed": "5145551234", "started_at": "2026-12-03T09:00:00Z", **outcome,
+                    "route": "value", "rate_per_minute": "0.0100",
                     "increment_s": 60, "flat_fee": "0"} for i in range(size)]
         request = urllib.request.Request(
             url + "/switch/v1/cdrs", data=json.dumps(records).encode(), method="POST",
