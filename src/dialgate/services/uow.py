@@ -103,9 +103,11 @@ class UnitOfWork:
     ) -> None:
         # Closing rolls back whatever was not committed. The session is closed without expiring
         # what it loaded, so what a use case returns stays readable after the block.
-        if self._session is not None:
-            self._session.close()
-        self.connection.close()
+        try:
+            if self._session is not None:
+                self._session.close()
+        finally:
+            self.connection.close()
 
     @property
     def session(self) -> Session:
