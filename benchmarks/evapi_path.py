@@ -11,6 +11,7 @@ time, so other processes' load moves it little), and with ``--profile`` the top 
     python benchmarks/evapi_path.py                    # 20,000 requests, reads of 8
     python benchmarks/evapi_path.py --batch 1 --profile
     python benchmarks/evapi_path.py --no-metrics       # per-call tallies off (#17's cost)
+    python benchmarks/evapi_path.py --log-flush-ms 0   # a write per log line, as before round 6
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import cProfile
 import io
 import json
+import logging
 import os
 import pstats
 import socket
@@ -62,14 +64,14 @@ async def run(args: argparse.Namespace, db_url: str, token: str, numbers: list[s
 
     if args.no_metrics:
         metrics.disable()
-    # Logging as `dialgate serve` sets it up (JSON lines at info: a refused call logs one),
-    # to a file as a journal would take it.
+    # Logging as `dialgate serve` sets it up (JSON lines at info: a refused call logs one;
+    # info lines held up to DIALGATE_LOG_FLUSH_MS), to a file as a journal would take it.
     from dialgate import logs
 
     log_file = (Path(db_url.removeprefix("sqlite:///")).parent / "dialgate.log").open("w")
     stderr, sys.stderr = sys.stderr, log_file
     try:
-        logs.configure("info")
+        logs.configure("info", flush_ms=args.log_flush_ms)
     finally:
         sys.stderr = stderr
     db = Database(db_url)
@@ -126,6 +128,7 @@ async def run(args: argparse.Namespace, db_url: str, token: str, numbers: list[s
     kamailio.close()
     server.close()
     db.dispose()
+    logging.shutdown()  # writes what the log handler holds, before its file is closed
     log_file.close()
     print(f"median {statistics.median(figures):.1f} us CPU per request "
           f"(this process: Dialgate's handler plus the stand-in Kamailio's socket calls; "
@@ -144,6 +147,8 @@ def main() -> None:
     p.add_argument("--no-metrics", action="store_true")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--profile-top", type=int, default=30)
+    p.add_argument("--log-flush-ms", type=int, default=100,
+                   help="DIALGATE_LOG_FLUSH_MS (default: serve's; 0 writes each line at once)")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="evapi-bench-"))
     os.environ.setdefault("DIALGATE_SECRET_KEY", "bench-secret-key-0123456789")

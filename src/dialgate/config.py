@@ -77,6 +77,9 @@ class Settings(BaseModel):
     metrics_enabled: bool = True  # false: no per-call counting (benchmark comparisons)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
+    # Servers write their info and debug lines together, at most this long after the first
+    # (0: each at once); warnings and errors are never held (logs.JsonLineHandler).
+    log_flush_ms: int = Field(default=100, ge=0, le=10_000)
     feed_stale_after: float = 5.0  # /readyz fails when the policy feed was not read for longer
     # How often each worker adds its in-memory decision counts to decision_minutes (the
     # console's live overview); also flushed at shutdown.

@@ -85,3 +85,13 @@ def test_booleans_read_as_deployments_write_them(monkeypatch: pytest.MonkeyPatch
                            ("0", False), ("off", False)]:
         monkeypatch.setenv("DIALGATE_SMTP_STARTTLS", text)
         assert Settings().smtp_starttls is expected, text
+
+
+def test_the_log_hold_is_checked_against_its_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALGATE_LOG_FLUSH_MS", "250")
+    assert Settings().log_flush_ms == 250
+    monkeypatch.setenv("DIALGATE_LOG_FLUSH_MS", "-1")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    error = raised.value.errors()[0]
+    assert error["loc"] == ("log_flush_ms",) and error["type"] == "greater_than_equal"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -145,3 +146,132 @@ def test_a_value_of_a_str_subclass_is_masked_and_a_secret_key_is_always_hidden(
         assert (line["count"], line["ratio"], line["ok"], line["none"]) == (3, 0.5, True, None)
         assert line["obj"] == "['a://b:***@d']"
     assert "Secret-9" not in stream.getvalue() and "Pw-1" not in stream.getvalue()
+
+
+class Writes(io.StringIO):
+    """A stream that remembers each write (one write is one system call on a real stream)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.fixture
+def held() -> Iterator[Callable[[float], tuple[logging.Logger, Writes, logs.JsonLineHandler]]]:
+    made: list[tuple[logging.Logger, logs.JsonLineHandler]] = []
+
+    def make(hold_s: float) -> tuple[logging.Logger, Writes, logs.JsonLineHandler]:
+        stream = Writes()
+        handler = logs.JsonLineHandler(stream, hold_s=hold_s)
+        handler.setFormatter(logs.JsonFormatter())
+        logger = logging.getLogger(f"dialgate.test-held-{len(made)}")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        made.append((logger, handler))
+        return logger, stream, handler
+
+    yield make
+    for logger, handler in made:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def events(stream: io.StringIO) -> list[str]:
+    return [line["event"] for line in lines(stream)]
+
+
+def test_held_lines_go_out_in_one_write_before_a_warning_in_their_order(held: Any) -> None:
+    logger, stream, _handler = held(60.0)  # the hold never runs out during the test
+    for n in range(50):
+        logger.info(f"call {n}")
+    logger.debug("allowed")
+    assert stream.writes == []
+    logger.warning("smtp send failed")
+    assert len(stream.writes) == 1
+    assert events(stream) == [f"call {n}" for n in range(50)] + ["allowed", "smtp send failed"]
+    logger.error("at once")
+    assert len(stream.writes) == 2 and events(stream)[-1] == "at once"
+
+
+def test_a_held_line_is_written_when_the_hold_runs_out_without_any_other_line(
+    held: Any,
+) -> None:
+    logger, stream, _handler = held(0.05)
+    logger.info("refused")
+    deadline = time.monotonic() + 10
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert events(stream) == ["refused"]
+    logger.info("the next batch")  # the writer waits for the next first line again
+    deadline = time.monotonic() + 10
+    while len(stream.writes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert events(stream) == ["refused", "the next batch"]
+
+
+def test_flush_and_close_write_what_is_held_and_a_closed_handler_holds_nothing(
+    held: Any,
+) -> None:
+    logger, stream, handler = held(60.0)
+    logger.info("one")
+    handler.flush()
+    assert events(stream) == ["one"]
+    logger.info("two")
+    handler.close()
+    assert events(stream) == ["one", "two"]
+    assert handler._writer is not None
+    handler._writer.join(timeout=10)
+    assert not handler._writer.is_alive()
+    logger.info("three")
+    assert events(stream) == ["one", "two", "three"]
+
+
+def test_a_full_hold_is_written_without_waiting(held: Any) -> None:
+    logger, stream, _handler = held(60.0)
+    sent = 0
+    while not stream.writes and sent < 1000:
+        logger.info("x" * 1000)
+        sent += 1
+    (write,) = stream.writes
+    line = len(write) // sent
+    assert logs.JsonLineHandler.HOLD_BYTES <= len(write) < logs.JsonLineHandler.HOLD_BYTES + line
+    assert len(lines(stream)) == sent
+
+
+def test_without_a_hold_every_line_is_its_own_write(held: Any) -> None:
+    logger, stream, handler = held(0.0)
+    logger.info("one")
+    logger.debug("two")
+    assert stream.writes == [stream.getvalue().splitlines(keepends=True)[0],
+                             stream.getvalue().splitlines(keepends=True)[1]]
+    assert handler._writer is None
+
+
+def test_configure_replaces_and_closes_its_own_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = Writes()
+    monkeypatch.setattr("sys.stderr", stream)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    level = root.level
+    try:
+        logs.configure("info", flush_ms=60_000)
+        (first,) = [h for h in root.handlers if isinstance(h, logs.JsonLineHandler)]
+        logging.getLogger("dialgate.test-configure").info("held by the first handler")
+        assert stream.writes == []
+        logs.configure("info", flush_ms=0)
+        (second,) = [h for h in root.handlers if isinstance(h, logs.JsonLineHandler)]
+        assert second is not first and second._writer is None
+        assert events(stream) == ["held by the first handler"]  # written when it was closed
+        assert first._writer is not None
+        first._writer.join(timeout=10)
+        assert not first._writer.is_alive()
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)

@@ -162,7 +162,7 @@ def _route(scope: Scope) -> str:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Logs, the ops routes, the middleware and the metrics flusher of one app/process."""
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, flush_ms=settings.log_flush_ms)
     if settings.metrics_enabled:
         metrics.enable()
         metrics.start_flusher()

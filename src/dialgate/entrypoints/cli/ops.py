@@ -42,7 +42,7 @@ def prepare_logging() -> None:
     except ValidationError:
         logs.configure()
         return
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, flush_ms=settings.log_flush_ms)
 
 
 def prepare_metrics_dir(workers: int) -> None:
