@@ -77,6 +77,7 @@ try:
 except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
     from _sip import REALM, free_port, stop, wait_sip  # type: ignore[no-redef]
 P99_TARGET_MS = 20
+HOLDS = 0.9  # a refining step holds its rate when it completes 90 % of it per second
 # Allowed for some accounts, denied for others (international, 411, NPA-555-1212, balance).
 DIALED = ["5145551234", "01144201234567", "8005551234", "4165550000", "5145551212", "411"]
 
@@ -577,14 +578,17 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str,
         steps: list[dict[str, Any]] = []
         best = fast = None
         parts = {"kamailio": pid, **sessions}
-        for rate in args.rates:
+
+        def step_at(rate: int, label: str = "") -> dict[str, Any]:
             step = run_step(work, port, rate, max(args.min_calls, rate * args.seconds),
                             parts, scenario, core=args.sipp_core)
             steps.append(step)
             if not args.json:
-                print(f"{mode:9} {json.dumps(step)}", flush=True)
-            if step["fail_pct"] >= 1.0:
-                break
+                print(f"{mode:9} {label}{json.dumps(step)}", flush=True)
+            return step
+
+        def keep(step: dict[str, Any]) -> None:
+            nonlocal best, fast
             # The best step by calls/s: a few calls that time out stretch a step's wall time,
             # so a higher rate with a handful of failures can show fewer calls/s.
             if best is None or step["cps"] > best["cps"]:
@@ -592,16 +596,40 @@ def bench_mode(args: argparse.Namespace, work: Path, *, mode: str,
             fast_enough = step["p99_ms"] is not None and step["p99_ms"] < P99_TARGET_MS
             if fast_enough and (fast is None or step["cps"] > fast["cps"]):
                 fast = step
+
+        passed = failed = None
+        for rate in args.rates:
+            step = step_at(rate)
+            if step["fail_pct"] >= 1.0:
+                failed = rate
+                break
+            passed = rate
+            keep(step)
             time.sleep(1)  # let tm's wait timers drain before the next step
+        # The steps are 250-1,000 calls/s apart where modes reach capacity, more than the
+        # difference being measured: halve the gap between the last rate that held and the
+        # first that failed --refine times (the same for every mode).
+        if passed is not None and failed is not None:
+            for _ in range(args.refine):
+                rate = (passed + failed) // 2
+                if not passed < rate < failed:
+                    break
+                time.sleep(5)  # what the failed step left (retransmissions, timers) ends first
+                step = step_at(rate, "refine ")
+                if step["fail_pct"] < 1.0:
+                    keep(step)
+                # A rate holds when its calls were placed at that rate: past capacity, sipp's
+                # retransmissions can still complete 99 % of the calls, but more slowly.
+                if step["fail_pct"] < 1.0 and step["cps"] >= HOLDS * rate:
+                    passed = rate
+                else:
+                    failed = rate
         at80 = None
         if best is not None:
             # The latency bar is judged at 80 % of the capacity just found.
             rate80 = max(1, int(best["cps"] * 0.8))
             time.sleep(1)
-            at80 = run_step(work, port, rate80, max(args.min_calls, rate80 * args.seconds),
-                            parts, scenario, core=args.sipp_core)
-            if not args.json:
-                print(f"{mode:9} at80 {json.dumps(at80)}", flush=True)
+            at80 = step_at(rate80, "at80 ")
         return {"steps": steps, "best": best, "fast": fast, "at80": at80}
 
 
@@ -687,6 +715,34 @@ def summarize(mode: str, result: dict[str, Any]) -> dict[str, Any]:
             if at80 else None}
 
 
+def median_or_none(values: list[Any]) -> Any:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def median_table(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each mode's figures as the median over the repetitions, figure by figure (one
+    repetition: its own figures)."""
+    if len(runs) == 1:
+        return runs[0]
+    table: dict[str, dict[str, Any]] = {}
+    for mode in runs[0]:
+        rows = [run[mode] for run in runs]
+        cpu_parts = {part for row in rows for part in (row["cpu_ms_per_call"] or {})}
+        at80s = [row["at80"] or {} for row in rows]
+        table[mode] = {
+            **{key: median_or_none([row[key] for row in rows])
+               for key in ("cps", "p50_ms", "p99_ms", f"cps_p99_under_{P99_TARGET_MS}ms")},
+            "cpu_ms_per_call": {part: round(median_or_none(
+                [(row["cpu_ms_per_call"] or {}).get(part) for row in rows]) or 0, 3)
+                for part in sorted(cpu_parts)},
+            "cores": None,
+            "at80": {key: median_or_none([at80.get(key) for at80 in at80s])
+                     for key in ("rate", "cps", "fail_pct", "p50_ms", "p99_ms")},
+        }
+    return table
+
+
 def print_table(modes: dict[str, dict[str, Any]]) -> None:
     parts = ["kamailio", "dialgate", "records", "sipp", "standin", "rtpengine"]
     print(f"{'mode':19}{'calls/s':>9}{'p50':>6}{'p99':>6}{'p99@80%':>9}  CPU ms/call "
@@ -748,6 +804,12 @@ def main() -> None:
     p.add_argument("--no-bare", action="store_true", help="skip the answer mode")
     p.add_argument("--fixed-rate", type=int, metavar="CPS",
                    help="no capacity search: every mode at this rate, taking turns (paired)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="capacity searches per mode, the modes taking turns; the summary gives "
+                        "the medians and each repetition's ratios")
+    p.add_argument("--refine", type=int, default=2,
+                   help="after the first failed step, halve the gap to the last step that held "
+                        "this many times (0: the fixed steps only, as before round 6)")
     p.add_argument("--rounds", type=int, default=6, help="with --fixed-rate: steps per mode")
     p.add_argument("--records", choices=["split", "shared"], default="split",
                    help="call records to a Dialgate of their own, as deploy/systemd runs it "
@@ -793,7 +855,7 @@ def main() -> None:
                 str(carrier_port), "-nostdin", "-nd"], args.sipp_core),
         cwd=work, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, list[dict[str, Any]]] = {}
     extra: list[subprocess.Popen[bytes]] = []
     if "dialgate-nometrics" in modes:
         # A second Dialgate on the same database, its per-call metrics off, connected to the
@@ -845,35 +907,53 @@ def main() -> None:
                 print_rounds(summary_rounds)
             print(json.dumps(summary_rounds))
             return
-        for mode, spec in specs.items():
-            results[mode] = bench_mode(args, work, mode=mode, **spec)
+        # Modes take turns, repetition by repetition, so a slow hour slows both sides of a
+        # ratio alike; each repetition gives its own ratios, and the summary their medians.
+        for _ in range(args.repeat):
+            for mode, spec in specs.items():
+                results.setdefault(mode, []).append(bench_mode(args, work, mode=mode, **spec))
     finally:
         for proc in [*extra, carrier, dialgate, *([records] if records else [])]:
             stop(proc)
-    table = {mode: summarize(mode, result) for mode, result in results.items()}
+    runs = [{mode: summarize(mode, result[i]) for mode, result in results.items()}
+            for i in range(args.repeat)]
+    pairs = {"dialgate/relay": ("dialgate", "relay"), "dialgate/answer": ("dialgate", "answer"),
+             "nometrics/dialgate": ("dialgate-nometrics", "dialgate")}
 
-    def ratio(a: str, b: str) -> float | None:
+    def ratio(table: dict[str, dict[str, Any]], a: str, b: str) -> float | None:
         x, y = table.get(a, {}).get("cps"), table.get(b, {}).get("cps")
         return round(x / y, 3) if x and y else None
 
-    summary = {
+    per_run = {name: [ratio(table, a, b) for table in runs] for name, (a, b) in pairs.items()}
+    table = median_table(runs)
+    summary: dict[str, Any] = {
         "backend": f"dialgate ({args.workers} uvicorn workers, {db_url.split(':')[0]}, "
                    f"call records {args.records})",
         "pinned": args.pin, "metrics": not args.no_metrics, "switch_nice": args.switch_nice,
-        "children": args.children,
+        "children": args.children, "repeat": args.repeat, "refine": args.refine,
         "loadavg": os.getloadavg()[0],
         "modes": table,
-        "dialgate/relay": ratio("dialgate", "relay"),
-        "dialgate/answer": ratio("dialgate", "answer"),
-        "nometrics/dialgate": ratio("dialgate-nometrics", "dialgate"),
+        **{name: median_or_none(values) for name, values in per_run.items()},
+        "runs": [{"modes": run, **{name: values[i] for name, values in per_run.items()}}
+                 for i, run in enumerate(runs)] if args.repeat > 1 else None,
         "workdir": str(work),
     }
     if not args.json:
+        if args.repeat > 1:
+            for i, run in enumerate(runs, 1):
+                print(f"repetition {i}:")
+                print_table(run)
+                print(f"dialgate/relay {per_run['dialgate/relay'][i - 1]}  "
+                      f"dialgate/answer {per_run['dialgate/answer'][i - 1]}")
+            print(f"medians of {args.repeat} repetitions (each figure on its own):")
         print_table(table)
         print(f"dialgate/relay {summary['dialgate/relay']}  "
               f"dialgate/answer {summary['dialgate/answer']}  "
               f"(load average {summary['loadavg']:.2f}, pinned={args.pin}, "
               f"switch nice {args.switch_nice})")
+        if args.repeat > 1:
+            print("dialgate/relay by repetition: "
+                  + ", ".join(str(v) for v in per_run["dialgate/relay"]))
         if "dialgate-nometrics" in table and "dialgate" in table:
             cpu = [table[m]["cpu_ms_per_call"] or {} for m in ("dialgate", "dialgate-nometrics")]
             print(f"nometrics/dialgate {summary['nometrics/dialgate']} calls/s; Dialgate CPU "
