@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import re
 import sys
 import threading
@@ -140,6 +141,7 @@ class JsonLineHandler(logging.StreamHandler[TextIO]):
         self._first_held = threading.Event()
         self._stop = threading.Event()
         self._closed = False
+        self._pid = os.getpid()
         self._writer: threading.Thread | None = None
         if hold_s > 0:
             self._writer = threading.Thread(target=self._write_held, name="dialgate-log",
@@ -150,6 +152,8 @@ class JsonLineHandler(logging.StreamHandler[TextIO]):
         # Called with the handler's lock held (Handler.handle), as is every write below.
         try:
             line = self.format(record) + self.terminator
+            if self._pid != os.getpid():
+                self._forked()
             if self._writer is None or record.levelno >= logging.WARNING or self._closed:
                 self._write(line)
                 return
@@ -163,6 +167,14 @@ class JsonLineHandler(logging.StreamHandler[TextIO]):
             raise
         except Exception:
             self.handleError(record)
+
+    def _forked(self) -> None:
+        """In a child forked from the process that made the handler: the writer thread did not
+        come along, and the held lines are the parent's to write. Lines are written at once."""
+        self._pid = os.getpid()
+        self._writer = None
+        self._held.clear()
+        self._held_bytes = 0
 
     def _write(self, line: str) -> None:
         """Write what is held, then ``line``, in one write; flush the stream."""

@@ -275,3 +275,14 @@ def test_configure_replaces_and_closes_its_own_handler(monkeypatch: pytest.Monke
             root.removeHandler(handler)
             handler.close()
         root.setLevel(level)
+
+
+def test_in_a_forked_child_lines_are_written_at_once_and_the_parents_held_lines_dropped(
+    held: Any,
+) -> None:
+    logger, stream, handler = held(60.0)
+    logger.info("the parent's, held")
+    handler._pid = -1  # as a child forked from the process that made the handler sees it
+    logger.info("the child's")
+    assert events(stream) == ["the child's"]
+    assert handler._writer is None
