@@ -731,7 +731,8 @@ def median_table(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
         cpu_parts = {part for row in rows for part in (row["cpu_ms_per_call"] or {})}
         at80s = [row["at80"] or {} for row in rows]
         table[mode] = {
-            **{key: median_or_none([row[key] for row in rows])
+            **{key: None if (m := median_or_none([row[key] for row in rows])) is None
+               else round(m, 1)
                for key in ("cps", "p50_ms", "p99_ms", f"cps_p99_under_{P99_TARGET_MS}ms")},
             "cpu_ms_per_call": {part: round(median_or_none(
                 [(row["cpu_ms_per_call"] or {}).get(part) for row in rows]) or 0, 3)
@@ -772,7 +773,8 @@ def print_rounds(summary: dict[str, Any]) -> None:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
+    """sipp's RTD rows carry fractions of a millisecond (36.001): one decimal is plenty."""
+    return "-" if value is None else f"{round(value, 1):g}"
 
 
 def main() -> None:
@@ -933,7 +935,8 @@ def main() -> None:
         "children": args.children, "repeat": args.repeat, "refine": args.refine,
         "loadavg": os.getloadavg()[0],
         "modes": table,
-        **{name: median_or_none(values) for name, values in per_run.items()},
+        **{name: None if (m := median_or_none(values)) is None else round(m, 3)
+           for name, values in per_run.items()},
         "runs": [{"modes": run, **{name: values[i] for name, values in per_run.items()}}
                  for i, run in enumerate(runs)] if args.repeat > 1 else None,
         "workdir": str(work),
