@@ -286,3 +286,94 @@ def test_in_a_forked_child_lines_are_written_at_once_and_the_parents_held_lines_
     logger.info("the child's")
     assert events(stream) == ["the child's"]
     assert handler._writer is None
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Writes, list[logging.LogRecord]]]:
+    """``logs.configure`` as a server runs it, and every LogRecord made counted. A test calls
+    ``alone()`` first: pytest adds its capture handlers to the root when the test starts."""
+    stream = Writes()
+    monkeypatch.setattr("sys.stderr", stream)
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    factory = logging.getLogRecordFactory()
+    made: list[logging.LogRecord] = []
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        made.append(factory(*args, **kwargs))
+        return made[-1]
+
+    logging.setLogRecordFactory(counting)
+    try:
+        logs.configure("info", flush_ms=60_000)
+        yield stream, made
+    finally:
+        logging.setLogRecordFactory(factory)
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        root.handlers = before
+        root.setLevel(level)
+
+
+def alone() -> None:
+    """The handler ``configure`` installed becomes the root's only one."""
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if isinstance(h, logs.JsonLineHandler)]
+
+
+CALL_FIELDS = {"call_id": "a1@pbx", "account": "100000", "allow": False,
+               "reason": "international_disabled", "sip_code": 403,
+               "detail": "sip://user:hunter2@pbx", "switch_token": "s3cret"}
+
+
+def test_log_fields_writes_the_line_logging_writes_without_a_log_record(installed: Any) -> None:
+    stream, made = installed
+    alone()
+    logger = logging.getLogger("dialgate.test-fields")
+    logs.log_fields(logger, logging.INFO, "authorize", CALL_FIELDS)
+    assert made == []  # written straight to the handler
+    logger.info("authorize", extra=CALL_FIELDS)
+    assert len(made) == 1
+    logging.getLogger().handlers[0].flush()
+    direct, logged = lines(stream)
+    assert direct.pop("ts") <= logged.pop("ts")
+    assert list(direct.items()) == list(logged.items())  # same fields, same order
+    assert direct["detail"] == "sip://user:***@pbx" and direct["switch_token"] == "***"
+
+
+def test_log_fields_holds_info_lines_and_writes_a_warning_at_once(installed: Any) -> None:
+    stream, made = installed
+    alone()
+    logger = logging.getLogger("dialgate.test-fields")
+    logs.log_fields(logger, logging.INFO, "refused call", CALL_FIELDS)
+    logs.log_fields(logger, logging.DEBUG, "below the level", CALL_FIELDS)
+    assert stream.writes == []
+    logs.log_fields(logger, logging.WARNING, "warned", CALL_FIELDS)
+    assert stream.writes != [] and events(stream) == ["refused call", "warned"]
+    assert made == []
+
+
+def test_log_fields_goes_through_logging_when_anything_else_would_see_the_record(
+    installed: Any,
+) -> None:
+    stream, made = installed
+    alone()
+    logger = logging.getLogger("dialgate.test-fields")
+    # Another handler on the root (a test's capture): the record is made and both see it.
+    capture = logging.StreamHandler(io.StringIO())
+    logging.getLogger().addHandler(capture)
+    logs.log_fields(logger, logging.INFO, "captured", CALL_FIELDS)
+    logging.getLogger().removeHandler(capture)
+    assert len(made) == 1 and made[0].__dict__["reason"] == "international_disabled"
+    assert capture.stream.getvalue() == "captured\n"
+    # A filter on the logger decides, as it would for logger.log.
+    logger.addFilter(lambda record: record.getMessage() != "filtered out")
+    try:
+        logs.log_fields(logger, logging.INFO, "filtered out", CALL_FIELDS)
+        logs.log_fields(logger, logging.INFO, "let through", CALL_FIELDS)
+    finally:
+        logger.filters.clear()
+    assert len(made) == 3
+    logging.getLogger().handlers[0].flush()
+    assert events(stream) == ["captured", "let through"]

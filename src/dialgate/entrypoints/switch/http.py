@@ -27,6 +27,7 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
+from dialgate import logs
 from dialgate.adapters import metrics
 from dialgate.domain.errors import DialgateError, ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
@@ -89,7 +90,7 @@ def answer_authorize(cache: PolicyCache, body: AuthorizeIn) -> dict[str, Any]:
     # already say what was placed.
     level = logging.DEBUG if answer["allow"] else logging.INFO
     if log.isEnabledFor(level):
-        log.log(level, "authorize", extra={
+        logs.log_fields(log, level, "authorize", {
             "call_id": body.call_id, "account": body.account, "allow": answer["allow"],
             "reason": answer["reason"], "sip_code": answer["sip_code"],
         })
