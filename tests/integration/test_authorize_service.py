@@ -14,7 +14,7 @@ from sqlalchemy import event
 from dialgate.adapters.rate_data import demo_rates
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.policy import AuthorizeRequest
-from dialgate.services import accounts, rates
+from dialgate.services import accounts, billing, rates
 from dialgate.services.authorize import PolicyCache, authorize_call, authorize_for_switch
 from dialgate.services.uow import Database
 from tests.support.accounts import load_demo_decks, setup_account
@@ -72,6 +72,56 @@ def test_change_from_another_process_is_seen_after_the_poll_interval(db: Databas
     assert ask(cache, "100000_office", UK_MOBILE) == "international_disabled"  # not polled yet
     clock.now += 0.3
     assert ask(cache, "100000_office", UK_MOBILE) == "ok"
+
+
+def test_a_deposit_from_another_process_changes_the_balance_without_a_rebuild(
+    db: Database,
+) -> None:
+    """A balance change (each answered call's charge, a deposit) is a feed entry of its own:
+    the cache reads the new balance of the accounts it holds in one query and keeps their
+    compiled snapshots, main account and sub accounts alike."""
+    load_demo_decks(db)
+    setup_account(db, email="o@example.com", balance="0")
+    clock = MonotonicClock()
+    cache = PolicyCache(db, clock=clock)
+    assert ask(cache, "100000", "5145551234") == "insufficient_balance"
+    assert ask(cache, "100000_office", "5145551234") == "insufficient_balance"
+    other = Database(db.url)  # another process (the records role): no shared commit hook
+    with other.uow() as uow:
+        billing.deposit(uow, "100000", "25")
+        uow.commit()
+    other.dispose()
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    clock.now += 0.3
+    assert ask(cache, "100000", "5145551234") == "ok"
+    assert ask(cache, "100000_office", "5145551234") == "ok"
+    event.remove(db.engine, "before_cursor_execute", listener)
+    queries = [q for q in statements if q != "BEGIN"]
+    assert len(queries) == 2, queries  # the feed, then both subjects' balance
+    assert "policy_changes" in queries[0] and "balance" in queries[1]
+    assert cache.snapshot("100000_office").balance == Decimal("25")  # type: ignore[union-attr]
+
+
+def test_a_policy_change_and_a_deposit_in_one_poll_are_both_applied(db: Database) -> None:
+    load_demo_decks(db)
+    setup_account(db, email="o@example.com", balance="0")
+    clock = MonotonicClock()
+    cache = PolicyCache(db, clock=clock)
+    assert ask(cache, "100000", UK_MOBILE) == "international_disabled"
+    other = Database(db.url)
+    with other.uow() as uow:
+        billing.deposit(uow, "100000", "25")
+        accounts.update_settings(uow, "100000", {"allow_international": "1"}, actor="t")
+        uow.commit()
+    with other.uow() as uow:
+        billing.deposit(uow, "100000", "5")
+        uow.commit()
+    other.dispose()
+    clock.now += 0.3
+    assert ask(cache, "100000", UK_MOBILE) == "ok"  # rebuilt: the new setting
+    assert cache.snapshot("100000").balance == Decimal("30")  # type: ignore[union-attr]
 
 
 def test_unknown_account_is_cached_until_it_is_created(db: Database) -> None:

@@ -401,8 +401,9 @@ def test_the_end_reason_is_kept_and_a_bad_one_is_refused_changing_nothing(
 def test_a_batch_posts_each_accounts_charges_together_and_alerts_once_on_a_crossing(
         db: Database) -> None:
     """Five charged calls of one account: five ledger rows in batch order, the balance lowered
-    by their sum, one policy-feed entry (one snapshot rebuild in each deciding process, not
-    five), and one low-balance email although the threshold is crossed midway."""
+    by their sum, one policy-feed entry of the balance kind (each deciding process reads the
+    balance again, once, and rebuilds nothing), and one low-balance email although the
+    threshold is crossed midway."""
     setup_account(db, "100000", balance="10.05", settings={"balance_threshold": "10"})
     setup_account(db, "200000")
     feed = tables.policy_changes.c
@@ -420,8 +421,9 @@ def test_a_batch_posts_each_accounts_charges_together_and_alerts_once_on_a_cross
             select(ledger.call_id, ledger.amount).where(ledger.kind == "call")
             .order_by(ledger.id)
         ).all()
-        changes = uow.execute(select(feed.account).where(feed.seq > seq)).scalars().all()
+        changes = uow.execute(select(feed.account, feed.kind).where(feed.seq > seq)).all()
     assert [(c, Decimal(a)) for c, a in calls] == [
         *((f"b{i}", Decimal("-0.02")) for i in range(5)), ("o1", Decimal("-0.02"))]
-    assert sorted(changes) == ["100000", "200000"]
+    assert sorted(tuple(change) for change in changes) == [
+        ("100000", "balance"), ("200000", "balance")]
     assert state(db)["outbox"] == outbox + 1

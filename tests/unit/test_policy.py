@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from dialgate.adapters.rate_data import demo_decks
 from dialgate.domain.errors import ValidationFailed
 from dialgate.domain.numbering import NumberClass
 from dialgate.domain.policy import SIP_CODES, STEPS, AuthorizeRequest, decide
@@ -305,6 +306,18 @@ def test_only_toll_free_calls_have_a_carrier() -> None:
 def test_a_call_the_balance_cannot_pay_for_is_refused_with_402() -> None:
     d = call(snapshot(balance="0.00"), "2125551234")
     assert (d.reason, d.sip_code) == ("insufficient_balance", 402)
+
+
+def test_a_snapshot_with_another_balance_decides_as_one_compiled_with_it() -> None:
+    decks = demo_decks()
+    poor = snapshot(balance="0.00", decks=decks)
+    topped_up = poor.with_balance(Decimal("0.50"))
+    compiled = snapshot(balance="0.50", decks=decks)
+    assert topped_up == compiled and topped_up.balance_trace == compiled.balance_trace
+    for dialed in ("2125551234", "011447012345678", "5145551234"):
+        assert call(topped_up, dialed) == call(compiled, dialed)
+    assert call(poor, "2125551234").reason == "insufficient_balance"
+    assert call(topped_up, "2125551234").allow
 
 
 def test_free_toll_free_calls_need_no_balance() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -84,6 +84,10 @@ class PolicySnapshot:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "balance_trace", ("balance", "pass", f"balance {self.balance}"))
+
+    def with_balance(self, balance: Decimal) -> PolicySnapshot:
+        """This snapshot with another balance: a charge or a deposit changes nothing else."""
+        return replace(self, balance=balance, balance_u=to_micro(balance))
 
     def allows_ip(self, address: IP) -> bool:
         return address in self.ip_addresses or self.in_ip_networks(address)

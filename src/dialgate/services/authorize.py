@@ -10,6 +10,8 @@ call ``authorize_call``. Decisions come from compiled, immutable snapshots held 
 - the cache reads that feed at most every ``poll_interval`` seconds (one indexed query for the
   rows after the last sequence number it saw) and drops the snapshots it names, so a change made
   by any process (CLI, another worker, the portal) is enforced everywhere within that interval;
+  a row that says only the balance changed (every answered call's charge) updates the balance
+  of the snapshots held instead (one query for all of them), and nothing is compiled again;
   in the web app a background thread does that read (``start_refresher``), not the requests;
 - changes committed through the same ``Database`` are applied at once (commit hook);
 - rate decks are shared by every snapshot of the process (``rates.LiveDecks``): a new deck version
@@ -39,7 +41,7 @@ from dialgate.domain.media import MediaRules, media_rules
 from dialgate.domain.numbering import NumberingPlan
 from dialgate.domain.policy import AuthorizeRequest, Decision, decide
 from dialgate.domain.snapshot import PolicySnapshot, compile_snapshot
-from dialgate.services import lookups, rates
+from dialgate.services import lookups, policy_feed, rates
 from dialgate.services.uow import Database, UnitOfWork
 
 # Host names in an account's IP allow-list are resolved when its snapshot is built; the system
@@ -149,12 +151,50 @@ class PolicyCache:
         with self._db.uow(write=False) as uow:
             feed = tables.policy_changes.c
             rows = uow.execute(
-                select(feed.seq, feed.account).where(feed.seq > self._last_seq).order_by(feed.seq)
+                select(feed.seq, feed.account, feed.kind)
+                .where(feed.seq > self._last_seq).order_by(feed.seq)
             ).all()
         self.last_feed_read = self._clock()
         if rows:
             self._last_seq = rows[-1][0]
-            self.invalidate({account for _seq, account in rows})
+            changed = {account for _seq, account, kind in rows if kind != policy_feed.BALANCE}
+            self.invalidate(changed)
+            self._update_balances({account for _seq, account, _kind in rows} - changed)
+
+    def _update_balances(self, accounts: set[str]) -> None:
+        """Only these accounts' balances changed (every answered call's charge does that): the
+        snapshots held for them and their sub accounts take the new balance, in one query for
+        all of them, instead of being compiled again at their next call."""
+        if not accounts:
+            return
+        with self._lock:
+            # A snapshot being compiled now may have read the older balance: it is not kept.
+            self._generation += 1
+            generation = self._generation
+            # One pass over the cache, however many accounts were charged since the last poll.
+            held = {subject: entry for subject, entry in self._entries.items()
+                    if entry.snapshot is not None
+                    and lookups.split_subject(subject)[0] in accounts}
+        if not held:
+            return
+        mains = {lookups.split_subject(subject)[0] for subject in held}
+        with self._db.uow(write=False) as uow:
+            balances = repo_accounts.balances(uow, mains)
+        with self._lock:
+            if generation != self._generation:
+                # Something else changed meanwhile (a snapshot may have been built with a
+                # newer balance than the one read here): compile those subjects again.
+                for subject in held:
+                    self._entries.pop(subject, None)
+                self._generation += 1
+                return
+            for subject, entry in held.items():
+                balance = balances.get(lookups.split_subject(subject)[0])
+                snapshot = entry.snapshot
+                if balance is None or snapshot is None:  # the account is gone
+                    self._entries.pop(subject, None)
+                else:
+                    self._entries[subject] = _Entry(snapshot.with_balance(balance), entry.sip)
 
     def start_refresher(self) -> None:
         """Read the change feed from a background thread, so that no request ever does SQL

@@ -65,8 +65,8 @@ def _post(
 ) -> Decimal:
     """Ledger rows of one account and one atomic balance update by their sum; returns the new
     balance. A batch of call records posts each account's charges together: one insert, one
-    update and one policy-feed entry (each entry makes every deciding process rebuild the
-    account's snapshot), not one of each per call. The threshold check over the batch finds the
+    update and one policy-feed entry (each entry makes every deciding process read the
+    account's balance again), not one of each per call. The threshold check over the batch finds the
     crossing a call-by-call check would: charges only ever lower the balance."""
     uow.execute(
         insert(tables.transactions),
@@ -88,8 +88,9 @@ def _post(
     ).scalar_one()
     after = Decimal(after).quantize(b.LEDGER_PLACES)
     account.balance = after
-    # The balance caps call durations: compiled policy snapshots must see the new one.
-    policy_feed.policy_changed(uow, account)
+    # The balance caps call durations: compiled policy snapshots must see the new one (each
+    # deciding process updates the balance of the snapshots it holds; nothing is rebuilt).
+    policy_feed.policy_changed(uow, account, kind=policy_feed.BALANCE)
     notifications.after_balance_change(uow, account, before=after - total, after=after, now=now)
     return after
 

@@ -180,12 +180,14 @@ class RateDeckEventRow(Base):
 class PolicyChangeRow(Base):
     """A change feed for compiled policy snapshots: one row per change that affects call
     decisions (account '*' for rate decks), written in the same transaction as the change.
-    Snapshot caches in every process poll its highest ``seq`` cheaply."""
+    Snapshot caches in every process poll its highest ``seq`` cheaply. ``kind``: "policy", or
+    "balance" when only the balance changed."""
 
     __table__ = tables.policy_changes
     seq: Mapped[int]
     account: Mapped[str]
     at: Mapped[datetime]
+    kind: Mapped[str]
 
 
 class TransactionRow(Base):

@@ -3,6 +3,8 @@ forwardings, DIDs routed to a target). Plain reads over a session; the services 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -26,6 +28,20 @@ def account_record(db: Executes, number: str) -> AnyRow | None:
     """The account's row (id, number, enabled, balance, settings, ...) as plain data."""
     accounts = tables.accounts
     return db.execute(select(accounts).where(accounts.c.number == number)).first()
+
+
+def balances(db: Executes, numbers: Iterable[str]) -> dict[str, Decimal]:
+    """The balances of these accounts by number (accounts that do not exist are left out)."""
+    accounts = tables.accounts.c
+    found: dict[str, Decimal] = {}
+    wanted = sorted(numbers)
+    for start in range(0, len(wanted), 500):  # bounded IN lists, whatever the database
+        rows = db.execute(
+            select(accounts.number, accounts.balance)
+            .where(accounts.number.in_(wanted[start:start + 500]))
+        )
+        found.update((number, balance) for number, balance in rows)
+    return found
 
 
 def subaccount_record(db: Executes, account_id: int, username: str) -> AnyRow | None:

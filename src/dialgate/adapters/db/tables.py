@@ -236,12 +236,14 @@ rate_deck_events = Table(
 
 # A change feed for compiled policy snapshots: one row per change that affects call decisions
 # (account '*' for rate decks), written in the same transaction as the change. Snapshot caches
-# in every process poll its highest ``seq`` cheaply.
+# in every process poll its highest ``seq`` cheaply. ``kind`` "balance": only the balance
+# changed (a cache updates it in the snapshots it holds); "policy": anything else (rebuilt).
 policy_changes = Table(
     "policy_changes", metadata,
     Column("seq", BigId, primary_key=True),
     Column("account", String(16), nullable=False),
     Column("at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("kind", String(16), nullable=False, server_default="policy"),
 )
 
 # The ledger: the balance is the sum of ``amount`` (deposits positive, charges negative).
