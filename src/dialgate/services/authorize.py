@@ -126,21 +126,21 @@ class PolicyCache:
     # -- invalidation ----------------------------------------------------------------------
 
     def invalidate(self, accounts_changed: Iterable[str]) -> None:
+        accounts = set(accounts_changed)
         with self._lock:
             self._generation += 1
-            for account in accounts_changed:
-                if account == rates.DECKS_CHANGED:
-                    # Snapshots stay: they read the shared decks, which are swapped when the new
-                    # version is loaded (in the background thread when there is one).
-                    self._decks_stale = True
-                    self._deck_wanted.set()
-                    continue
-                if account == rates.ALL_ACCOUNTS:
-                    self._entries.clear()
-                    continue
-                for subject in [
-                    k for k in self._entries if k == account or k.startswith(account + "_")
-                ]:
+            if rates.DECKS_CHANGED in accounts:
+                # Snapshots stay: they read the shared decks, which are swapped when the new
+                # version is loaded (in the background thread when there is one).
+                accounts.discard(rates.DECKS_CHANGED)
+                self._decks_stale = True
+                self._deck_wanted.set()
+            if rates.ALL_ACCOUNTS in accounts:
+                self._entries.clear()
+            elif accounts:
+                # The accounts and their sub accounts, in one pass over the cache.
+                for subject in [k for k in self._entries
+                                if lookups.split_subject(k)[0] in accounts]:
                     del self._entries[subject]
 
     def _poll(self, *, force: bool = False) -> None:
